@@ -1,0 +1,78 @@
+/**
+ * Argument helpers shared by the subcommands: node:util's parseArgs (no dependency needed for
+ * flag parsing) with errors turned into `CO2E_ERR_USAGE` naming the flag, plus typed value
+ * parsers for numbers and durations.
+ */
+import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
+import { Co2eError, ERROR_CODES } from "../errors.ts";
+
+export function usageError(message: string): Co2eError {
+  return new Co2eError(ERROR_CODES.usage, message);
+}
+
+export interface ParsedArgs {
+  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+  positionals: string[];
+}
+
+/** Strict parse: an unknown flag or a missing value is a usage error that names it. */
+export function parseFlags(
+  argv: string[],
+  options: ParseArgsOptionsConfig,
+  opts: { allowPositionals?: boolean } = {},
+): ParsedArgs {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options,
+      strict: true,
+      allowPositionals: opts.allowPositionals ?? false,
+      allowNegative: false,
+    });
+    return { values: values as ParsedArgs["values"], positionals };
+  } catch (error) {
+    const message = (error as Error).message
+      .replace(/\. To specify a positional argument.*$/s, "")
+      .replace(/^Unknown option/, "unknown option");
+    throw usageError(message);
+  }
+}
+
+/** Parses `--name` as a finite number within bounds; undefined when the flag is absent. */
+export function numberFlag(
+  values: ParsedArgs["values"],
+  name: string,
+  bounds: { min?: number; max?: number; integer?: boolean } = {},
+): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  if (typeof raw !== "string" || raw.trim() === "") throw usageError(`--${name}: expects a number`);
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw usageError(`--${name}: expects a number, got "${raw}"`);
+  if (bounds.integer && !Number.isInteger(value)) throw usageError(`--${name}: expects a whole number, got "${raw}"`);
+  if (bounds.min !== undefined && value < bounds.min) throw usageError(`--${name}: must be ≥ ${bounds.min}, got ${raw}`);
+  if (bounds.max !== undefined && value > bounds.max) throw usageError(`--${name}: must be ≤ ${bounds.max}, got ${raw}`);
+  return value;
+}
+
+const DURATION_UNITS_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+
+/**
+ * Durations as people write them: `2449s`, `40m49s`, `0.68h`, `100h`, `1h30m`, `500ms`; a bare
+ * number is seconds. Returns seconds.
+ */
+export function parseDurationSeconds(text: string, flag = "duration"): number {
+  const trimmed = text.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed);
+  const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
+  let total = 0;
+  let consumed = 0;
+  for (let match = part.exec(trimmed); match; match = part.exec(trimmed)) {
+    total += Number(match[1]) * DURATION_UNITS_SECONDS[match[2]!]!;
+    consumed = part.lastIndex;
+  }
+  if (consumed === 0 || consumed !== trimmed.length) {
+    throw usageError(`--${flag}: expects a duration like 2449s, 40m49s, 0.68h or 100h, got "${text}"`);
+  }
+  return total;
+}

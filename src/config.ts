@@ -1,0 +1,263 @@
+/**
+ * Configuration: `config/default.yaml` (or the file named by `--config` / `CO2E_CONFIG`), then
+ * environment overrides, validated with zod. An invalid value is a `Co2eError` with code
+ * `CO2E_ERR_CONFIG` whose message names the key path and the reason (`model.pue: must be ≥ 1,
+ * got 0.8`); the CLI exits 2 with it.
+ *
+ * The Electricity Maps token is deliberately not a config key: it comes only from
+ * `ELECTRICITYMAPS_API_TOKEN`, so it never sits in a file that gets committed or printed.
+ */
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { Co2eError, ERROR_CODES } from "./errors.ts";
+import {
+  CCF_AWS_MAX_WATTS_PER_VCPU,
+  CCF_AWS_MIN_WATTS_PER_VCPU,
+  DEFAULT_CPU_TDP_WATTS,
+  DEFAULT_PUE,
+  MEMORY_WATTS_PER_GB,
+  NETWORK_KWH_PER_GB,
+} from "./model/constants.ts";
+
+export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL("../config/default.yaml", import.meta.url));
+
+const positive = z.number().positive();
+const nonNegative = z.number().min(0);
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, "must be HOST:PORT");
+
+const cpuSchema = z.discriminatedUnion("model", [
+  z
+    .object({
+      model: z.literal("tdp"),
+      /** Whole-package TDP, W. @default 85 (CodeCarbon's fallback) */
+      tdpWatts: positive.default(DEFAULT_CPU_TDP_WATTS),
+      /** Logical cores the TDP is spread over; `auto` = os.availableParallelism(). */
+      logicalCores: z.union([z.literal("auto"), z.number().int().positive()]).default("auto"),
+    })
+    .strict(),
+  z
+    .object({
+      model: z.literal("linear"),
+      minWattsPerVcpu: nonNegative.default(CCF_AWS_MIN_WATTS_PER_VCPU),
+      maxWattsPerVcpu: nonNegative.default(CCF_AWS_MAX_WATTS_PER_VCPU),
+      /** vCPUs reserved per job (idle power charged for these). @default 1 */
+      vcpus: nonNegative.default(1),
+    })
+    .strict(),
+  z
+    .object({
+      model: z.literal("rapl"),
+      /** Used when powercap is unreadable. */
+      fallbackTdpWatts: positive.default(DEFAULT_CPU_TDP_WATTS),
+    })
+    .strict(),
+]);
+
+const zoneKey = z.string().regex(/^[A-Za-z0-9-]{2,40}$/, "must be a zone key like DE or US-MIDA-PJM");
+
+export const configSchema = z
+  .object({
+    /** Grid zone used when a job, its resource and `cloud` name none. `WORLD` = Ember world average. */
+    zone: zoneKey.default("WORLD"),
+    /** Cloud provider/region of this deployment, mapped to a zone (else the OTel resource's). */
+    cloud: z
+      .object({ provider: z.enum(["aws", "gcp", "azure"]), region: z.string().min(1) })
+      .strict()
+      .optional(),
+    model: z
+      .object({
+        cpu: cpuSchema.default({ model: "tdp", tdpWatts: DEFAULT_CPU_TDP_WATTS, logicalCores: "auto" }),
+        memoryWattsPerGb: nonNegative.default(MEMORY_WATTS_PER_GB),
+        networkKwhPerGb: nonNegative.default(NETWORK_KWH_PER_GB),
+        pue: z.number().min(1, "must be ≥ 1").default(DEFAULT_PUE),
+        /** PUE per zone, overriding `pue`. */
+        pueByZone: z.record(zoneKey, z.number().min(1, "must be ≥ 1")).default({}),
+      })
+      .strict()
+      .default({
+        cpu: { model: "tdp", tdpWatts: DEFAULT_CPU_TDP_WATTS, logicalCores: "auto" },
+        memoryWattsPerGb: MEMORY_WATTS_PER_GB,
+        networkKwhPerGb: NETWORK_KWH_PER_GB,
+        pue: DEFAULT_PUE,
+        pueByZone: {},
+      }),
+    embodied: z
+      .object({
+        totalEmbodiedKg: nonNegative,
+        lifespanYears: positive,
+        reservedShare: z.number().min(0).max(1),
+      })
+      .strict()
+      .optional(),
+    carbonPrice: z
+      .object({ perTonne: nonNegative, currency: z.string().min(1).default("USD") })
+      .strict()
+      .optional(),
+    /** Contractual (market-based) factors per zone, gCO₂e/kWh. */
+    marketFactors: z.record(zoneKey, nonNegative).default({}),
+    intensity: z
+      .object({
+        /** `auto`: Electricity Maps when ELECTRICITYMAPS_API_TOKEN is set, else static. */
+        provider: z.enum(["auto", "static", "electricitymaps"]).default("auto"),
+        baseUrl: z.url().default("https://api.electricitymaps.com/v3"),
+        emissionFactorType: z.enum(["lifecycle", "direct"]).default("lifecycle"),
+        cacheTtlSeconds: positive.default(300),
+        timeoutMs: positive.default(2000),
+        retries: z.number().int().min(0).max(10).default(2),
+        breakerFailures: z.number().int().positive().default(5),
+        breakerResetSeconds: positive.default(30),
+        /** Year of the static Electricity Maps table (2021–2025). */
+        staticYear: z.number().int().min(2021).max(2025).default(2025),
+      })
+      .strict()
+      .prefault({}),
+    sampler: z
+      .object({ intervalMs: z.number().int().min(10).default(1000) })
+      .strict()
+      .prefault({}),
+    metrics: z
+      .object({
+        /** Distinct job_name values before the rest become job_name="other". */
+        jobNameLimit: z.number().int().positive().default(200),
+      })
+      .strict()
+      .prefault({}),
+    prometheus: z
+      .object({ host: z.string().min(1).default("127.0.0.1"), port: z.number().int().min(0).max(65535).default(9464) })
+      .strict()
+      .prefault({}),
+    gateway: z
+      .object({
+        listen: hostPort.default("127.0.0.1:4318"),
+        metricsListen: hostPort.default("127.0.0.1:9464"),
+        forwardUrl: z.url().optional(),
+        bodyLimitBytes: z.number().int().positive().default(8 * 1024 * 1024),
+        maxConcurrentRequests: z.number().int().positive().default(64),
+        forwardQueueSpans: z.number().int().positive().default(100_000),
+        forwardBatchSpans: z.number().int().positive().default(512),
+        shutdownTimeoutMs: z.number().int().positive().default(10_000),
+        /** Max time a request waits for live intensity before the static value is used. */
+        intensityWaitMs: z.number().int().min(0).default(250),
+        /** Name of the env variable holding the bearer token clients must send; unset → no auth. */
+        bearerTokenEnv: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** Formats the first issues as `key.path: reason, got value`. */
+function describeIssues(error: z.ZodError, input: unknown): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => {
+      if (issue.code === "unrecognized_keys") {
+        const prefix = issue.path.length ? `${issue.path.join(".")}.` : "";
+        return issue.keys.map((k) => `${prefix}${k}: unknown key`).join("; ");
+      }
+      const path = issue.path.join(".") || "(root)";
+      let got: unknown = input;
+      for (const part of issue.path) got = (got as Record<PropertyKey, unknown> | undefined)?.[part as string];
+      const reason = issue.message.replace(/^Too small: expected number to be >=(\d+)/, "must be ≥ $1");
+      return got === undefined ? `${path}: ${reason}` : `${path}: ${reason}, got ${JSON.stringify(got)}`;
+    })
+    .join("; ");
+}
+
+/** Validates a plain object (already merged with overrides). */
+export function parseConfig(input: unknown, origin = "config"): Config {
+  const result = configSchema.safeParse(input ?? {});
+  if (!result.success) {
+    throw new Co2eError(ERROR_CODES.config, `invalid ${origin}: ${describeIssues(result.error, input)}`);
+  }
+  return result.data;
+}
+
+function readYaml(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new Co2eError(ERROR_CODES.config, `cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  try {
+    return parseYaml(text) ?? {};
+  } catch (error) {
+    throw new Co2eError(ERROR_CODES.config, `config file ${path} is not valid YAML: ${(error as Error).message}`);
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== "object" || next === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path.at(-1)!] = value;
+}
+
+/** Environment variables that override config keys. Numbers are parsed; a bad one names the variable. */
+export const ENV_OVERRIDES: Record<string, { path: string[]; type: "string" | "number" }> = {
+  CO2E_ZONE: { path: ["zone"], type: "string" },
+  CO2E_PUE: { path: ["model", "pue"], type: "number" },
+  CO2E_INTENSITY_PROVIDER: { path: ["intensity", "provider"], type: "string" },
+  ELECTRICITYMAPS_BASE_URL: { path: ["intensity", "baseUrl"], type: "string" },
+  CO2E_SAMPLER_INTERVAL_MS: { path: ["sampler", "intervalMs"], type: "number" },
+  OTEL_EXPORTER_PROMETHEUS_HOST: { path: ["prometheus", "host"], type: "string" },
+  OTEL_EXPORTER_PROMETHEUS_PORT: { path: ["prometheus", "port"], type: "number" },
+};
+
+export interface LoadConfigOptions {
+  /** YAML file; default `CO2E_CONFIG` or config/default.yaml. */
+  file?: string;
+  /** Environment; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Applied last (programmatic options, CLI flags). */
+  overrides?: ConfigInput;
+}
+
+function deepMerge(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(extra)) {
+    if (value === undefined) continue;
+    const prev = out[key];
+    out[key] =
+      value && typeof value === "object" && !Array.isArray(value) && prev && typeof prev === "object"
+        ? deepMerge(prev as Record<string, unknown>, value as Record<string, unknown>)
+        : value;
+  }
+  return out;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env.CO2E_CONFIG ?? DEFAULT_CONFIG_PATH;
+  const fromFile = readYaml(file);
+  if (typeof fromFile !== "object" || fromFile === null || Array.isArray(fromFile)) {
+    throw new Co2eError(ERROR_CODES.config, `config file ${file} must hold a mapping at the top level`);
+  }
+  let merged = structuredClone(fromFile) as Record<string, unknown>;
+  for (const [name, { path, type }] of Object.entries(ENV_OVERRIDES)) {
+    const raw = env[name];
+    if (raw === undefined || raw === "") continue;
+    const value = type === "number" ? Number(raw) : raw;
+    if (type === "number" && !Number.isFinite(value)) {
+      throw new Co2eError(ERROR_CODES.config, `invalid environment: ${name}: must be a number, got ${JSON.stringify(raw)}`);
+    }
+    setPath(merged, path, value);
+  }
+  if (options.overrides) merged = deepMerge(merged, options.overrides as Record<string, unknown>);
+  return parseConfig(merged, `config (${file})`);
+}
+
+/** Logical cores for the tdp model: configured, or what this machine offers. */
+export function resolveLogicalCores(cpu: Config["model"]["cpu"]): number {
+  return cpu.model === "tdp" && cpu.logicalCores !== "auto" ? cpu.logicalCores : availableParallelism();
+}

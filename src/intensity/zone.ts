@@ -1,0 +1,61 @@
+/**
+ * Which grid zone a job ran in. Order (DESIGN.md): the job's own `carbon.zone` attribute →
+ * configured zone-or-cloud → the OTel resource's `cloud.provider` + `cloud.region` → default.
+ * Every answer says how it was found, and an unknown zone or region is an error the caller makes
+ * visible, never a silent guess.
+ */
+import { Co2eError, ERROR_CODES } from "../errors.ts";
+import { CLOUD_REGION_ZONES, normaliseCloudProvider } from "./regions.ts";
+import { isKnownStaticZone } from "./static.ts";
+
+export type ZoneResolvedBy = "attribute" | "config" | "cloud-region" | "default";
+
+export interface ZoneHints {
+  /** `carbon.zone` on the span, or `--zone`. */
+  attributeZone?: string | undefined;
+  /** A zone set explicitly in config or options (not the default). */
+  configZone?: string | undefined;
+  /** Cloud provider/region from config, the OTel resource, or `--cloud/--region`. */
+  cloudProvider?: string | undefined;
+  cloudRegion?: string | undefined;
+  /** Used when nothing else names a zone. */
+  defaultZone: string;
+}
+
+export interface ResolvedZone {
+  zone: string;
+  resolvedBy: ZoneResolvedBy;
+}
+
+/** Zone for a cloud provider's region; throws CO2E_ERR_UNKNOWN_REGION when the table lacks it. */
+export function zoneForCloudRegion(provider: string, region: string): string {
+  const p = normaliseCloudProvider(provider);
+  if (!p) {
+    throw new Co2eError(ERROR_CODES.unknownRegion, `unknown cloud provider "${provider}" (expected aws, gcp or azure)`);
+  }
+  const zone = CLOUD_REGION_ZONES[p][region.trim().toLowerCase()];
+  if (!zone) {
+    throw new Co2eError(
+      ERROR_CODES.unknownRegion,
+      `unknown ${p} region "${region}": not in the region → zone table (set a zone explicitly)`,
+    );
+  }
+  return zone;
+}
+
+function checked(zone: string, resolvedBy: ZoneResolvedBy): ResolvedZone {
+  const key = zone.trim().toUpperCase();
+  if (!isKnownStaticZone(key)) {
+    throw new Co2eError(ERROR_CODES.unknownZone, `unknown zone "${zone}" (from ${resolvedBy})`);
+  }
+  return { zone: key, resolvedBy };
+}
+
+export function resolveZone(hints: ZoneHints): ResolvedZone {
+  if (hints.attributeZone) return checked(hints.attributeZone, "attribute");
+  if (hints.configZone) return checked(hints.configZone, "config");
+  if (hints.cloudProvider && hints.cloudRegion) {
+    return checked(zoneForCloudRegion(hints.cloudProvider, hints.cloudRegion), "cloud-region");
+  }
+  return checked(hints.defaultZone, "default");
+}

@@ -1,0 +1,5 @@
+export * from "./constants.ts";
+export * from "./cpu.ts";
+export * from "./emissions.ts";
+export * from "./energy.ts";
+export * from "./footprint.ts";

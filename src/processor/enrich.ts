@@ -1,0 +1,191 @@
+/**
+ * The one enrichment path for a job span, shared by the in-process `CarbonSpanProcessor` and the
+ * gateway: span attributes in → model → `carbon.*` attributes out, plus a `JobRecord` for the
+ * metrics. Pure apart from the intensity callback it is handed; never throws (a failure becomes
+ * `carbon.error`).
+ */
+import type { AttributeValue, Attributes } from "@opentelemetry/api";
+import type { Config } from "../config.ts";
+import type { IntensityValue, TimeWindow } from "../intensity/types.ts";
+import { type ResolvedZone, resolveZone } from "../intensity/zone.ts";
+import { type Footprint, type FootprintInput, type FootprintParams, computeFootprint } from "../model/footprint.ts";
+import * as sc from "../semconv.ts";
+
+/** What enrichment needs to know of a span, from the SDK or from OTLP. */
+export interface JobSpanData {
+  attributes: Attributes;
+  /** Resource attributes (`service.name`, `cloud.provider`, `cloud.region`). */
+  resource: Attributes;
+  startMs: number;
+  endMs: number;
+  /** true when the span status is ERROR. */
+  isError: boolean;
+}
+
+/** One finished job as the metrics see it. */
+export interface JobRecord {
+  jobName: string;
+  serviceName: string;
+  status: "ok" | "error";
+  durationSeconds: number;
+  zone: string;
+  intensity: IntensityValue;
+  attribution: sc.Attribution;
+  functionalUnits?: number;
+  footprint: Footprint;
+  bestHourGrams?: number;
+}
+
+export interface EnrichResult {
+  /** Attributes to set on the span (carbon.* outputs, or carbon.error). */
+  attributes: Attributes;
+  /** Present when the calculation succeeded. */
+  record?: JobRecord;
+}
+
+/** Synchronous intensity for a zone and window (cache/static lookup, or an awaited value). */
+export type IntensityLookup = (zone: string, window: TimeWindow) => IntensityValue;
+/** Lowest intensity of the 24 h around the window, when known (issue 7 counterfactual). */
+export type BestHourLookup = (zone: string, window: TimeWindow) => number | undefined;
+
+export function isJobSpan(attributes: Attributes): boolean {
+  return typeof attributes[sc.ATTR_JOB_NAME] === "string";
+}
+
+function num(value: AttributeValue | undefined): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
+  if (typeof value === "string" && value.trim() !== "") {
+    const n = Number(value);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  return undefined;
+}
+
+function str(value: AttributeValue | undefined): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/** Model input from the job.* attributes. Missing counters count as not measured. */
+export function usageFromAttributes(attributes: Attributes, durationSeconds: number): FootprintInput {
+  const sent = num(attributes[sc.ATTR_JOB_NETWORK_BYTES_SENT]);
+  const received = num(attributes[sc.ATTR_JOB_NETWORK_BYTES_RECEIVED]);
+  return {
+    durationSeconds,
+    cpuSeconds: num(attributes[sc.ATTR_JOB_CPU_SECONDS]),
+    memoryAvgBytes: num(attributes[sc.ATTR_JOB_MEMORY_AVG_BYTES]),
+    gpuJoules: num(attributes[sc.ATTR_JOB_GPU_JOULES]),
+    networkBytes: sent === undefined && received === undefined ? undefined : (sent ?? 0) + (received ?? 0),
+    functionalUnits: num(attributes[sc.ATTR_JOB_FUNCTIONAL_UNITS]),
+  };
+}
+
+/** Zone for a job span: its `carbon.zone`, then config.cloud, then the resource's cloud, then config.zone. */
+export function resolveJobZone(span: Pick<JobSpanData, "attributes" | "resource">, config: Config): ResolvedZone {
+  return resolveZone({
+    attributeZone: str(span.attributes[sc.ATTR_CARBON_ZONE]),
+    cloudProvider: config.cloud?.provider ?? str(span.resource["cloud.provider"]),
+    cloudRegion: config.cloud?.region ?? str(span.resource["cloud.region"]),
+    defaultZone: config.zone,
+  });
+}
+
+/** Model parameters for a zone: the zone's PUE and market factor where configured. */
+export function footprintParams(config: Config, zone: string, logicalCores: number): FootprintParams {
+  const cpu = config.model.cpu;
+  const params: FootprintParams = {
+    energy: {
+      cpu:
+        cpu.model === "tdp"
+          ? { model: "tdp", tdpWatts: cpu.tdpWatts, logicalCores }
+          : cpu.model === "linear"
+            ? cpu
+            : { model: "tdp", tdpWatts: cpu.fallbackTdpWatts, logicalCores },
+      memoryWattsPerGb: config.model.memoryWattsPerGb,
+      networkKwhPerGb: config.model.networkKwhPerGb,
+      pue: config.model.pueByZone[zone] ?? config.model.pue,
+    },
+  };
+  if (config.embodied) params.embodied = config.embodied;
+  if (config.carbonPrice) params.carbonPricePerTonne = config.carbonPrice.perTonne;
+  const market = config.marketFactors[zone];
+  if (market !== undefined) params.marketGramsPerKwh = market;
+  return params;
+}
+
+export interface EnrichOptions {
+  config: Config;
+  /** Logical cores for the tdp model (resolved once: config or os.availableParallelism()). */
+  logicalCores: number;
+  intensity: IntensityLookup;
+  bestHour?: BestHourLookup;
+  /** Set by the in-process sampler; spans from elsewhere are `exclusive` unless they say so. */
+  attribution?: sc.Attribution;
+  /** Zone already resolved by the caller (the gateway resolves it before awaiting intensity). */
+  zone?: ResolvedZone;
+}
+
+export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): EnrichResult {
+  try {
+    const durationSeconds = Math.max(0, (span.endMs - span.startMs) / 1000);
+    const zone = options.zone ?? resolveJobZone(span, options.config);
+    const window = { startMs: span.startMs, endMs: span.endMs };
+    const intensity = options.intensity(zone.zone, window);
+    const usage = usageFromAttributes(span.attributes, durationSeconds);
+    const footprint = computeFootprint(
+      usage,
+      intensity.gramsPerKwh,
+      footprintParams(options.config, zone.zone, options.logicalCores),
+    );
+    const attribution = options.attribution ?? sc.ATTRIBUTION.exclusive;
+    const e = footprint.energy;
+    const attributes: Attributes = {
+      [sc.ATTR_CARBON_ENERGY_KWH]: e.totalKwh,
+      [sc.ATTR_CARBON_ENERGY_CPU_KWH]: e.cpuKwh,
+      [sc.ATTR_CARBON_ENERGY_MEMORY_KWH]: e.memoryKwh,
+      [sc.ATTR_CARBON_ENERGY_GPU_KWH]: e.gpuKwh,
+      [sc.ATTR_CARBON_ENERGY_NETWORK_KWH]: e.networkKwh,
+      [sc.ATTR_CARBON_ENERGY_OVERHEAD_KWH]: e.overheadKwh,
+      [sc.ATTR_CARBON_PUE]: e.pue,
+      [sc.ATTR_CARBON_INTENSITY]: intensity.gramsPerKwh,
+      [sc.ATTR_CARBON_INTENSITY_ZONE]: intensity.zone,
+      [sc.ATTR_CARBON_INTENSITY_SOURCE]: intensity.source,
+      [sc.ATTR_CARBON_INTENSITY_METHOD]: intensity.method,
+      [sc.ATTR_CARBON_ZONE_RESOLVED_BY]: zone.resolvedBy,
+      [sc.ATTR_CARBON_CO2E_GRAMS]: footprint.co2eGrams,
+      [sc.ATTR_CARBON_MODEL]: options.config.model.cpu.model,
+      [sc.ATTR_CARBON_ATTRIBUTION]: attribution,
+    };
+    if (intensity.ageSeconds !== undefined) attributes[sc.ATTR_CARBON_INTENSITY_AGE_SECONDS] = intensity.ageSeconds;
+    if (intensity.isEstimated !== undefined) attributes[sc.ATTR_CARBON_INTENSITY_ESTIMATED] = intensity.isEstimated;
+    if (intensity.fallbackReason) attributes[sc.ATTR_CARBON_INTENSITY_FALLBACK_REASON] = intensity.fallbackReason;
+    if (footprint.marketGrams !== undefined) attributes[sc.ATTR_CARBON_CO2E_MARKET_GRAMS] = footprint.marketGrams;
+    if (footprint.embodiedGrams !== undefined) attributes[sc.ATTR_CARBON_EMBODIED_GRAMS] = footprint.embodiedGrams;
+    if (footprint.sciGramsPerUnit !== undefined) {
+      attributes[sc.ATTR_CARBON_SCI_GRAMS_PER_UNIT] = footprint.sciGramsPerUnit;
+    }
+    if (footprint.carbonCost !== undefined) attributes[sc.ATTR_CARBON_COST] = footprint.carbonCost;
+    const best = options.bestHour?.(zone.zone, window);
+    let bestHourGrams: number | undefined;
+    if (best !== undefined) {
+      bestHourGrams = e.totalKwh * Math.min(best, intensity.gramsPerKwh);
+      attributes[sc.ATTR_CARBON_CO2E_GRAMS_AT_BEST_HOUR] = bestHourGrams;
+    }
+    const record: JobRecord = {
+      jobName: String(span.attributes[sc.ATTR_JOB_NAME]),
+      serviceName: str(span.resource["service.name"]) ?? "unknown_service",
+      status: span.isError ? "error" : "ok",
+      durationSeconds,
+      zone: intensity.zone,
+      intensity,
+      attribution,
+      footprint,
+    };
+    if (usage.functionalUnits !== undefined) record.functionalUnits = usage.functionalUnits;
+    if (bestHourGrams !== undefined) record.bestHourGrams = bestHourGrams;
+    return { attributes, record };
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const message = error instanceof Error ? error.message : String(error);
+    return { attributes: { [sc.ATTR_CARBON_ERROR]: code ? `${code}: ${message}` : message } };
+  }
+}

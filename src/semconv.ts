@@ -1,0 +1,133 @@
+/**
+ * The span attributes otel-co2e reads and writes, and the metric names it exports.
+ *
+ * No OpenTelemetry semantic convention for carbon exists yet (late 2026), so these names are
+ * ours. This module is their only owner: every other module imports them from here, and the
+ * README's attribute and metric tables document exactly this list.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Job inputs: set by src/job (in-process) or by any OTel SDK (gateway), read by the processor.
+// ---------------------------------------------------------------------------------------------
+
+/** Marks a span as a job span. Only spans with this attribute are enriched. */
+export const ATTR_JOB_NAME = "job.name" as const;
+/** CPU time (user + system) the job used, seconds. */
+export const ATTR_JOB_CPU_SECONDS = "job.cpu.seconds" as const;
+/** Time-averaged resident memory attributed to the job, bytes. */
+export const ATTR_JOB_MEMORY_AVG_BYTES = "job.memory.avg_bytes" as const;
+/** Peak resident memory seen while the job ran, bytes. */
+export const ATTR_JOB_MEMORY_PEAK_BYTES = "job.memory.peak_bytes" as const;
+/** Bytes written to sockets by the job. */
+export const ATTR_JOB_NETWORK_BYTES_SENT = "job.network.bytes_sent" as const;
+/** Bytes read from sockets by the job. */
+export const ATTR_JOB_NETWORK_BYTES_RECEIVED = "job.network.bytes_received" as const;
+/** Measured GPU board energy over the job, joules. Absent when no GPU was measured. */
+export const ATTR_JOB_GPU_JOULES = "job.gpu.joules" as const;
+/** Functional units the job produced (SCI's R): requests, rows, images… */
+export const ATTR_JOB_FUNCTIONAL_UNITS = "job.functional_units" as const;
+/** Optional explicit grid zone for this job (Electricity Maps zone key). */
+export const ATTR_CARBON_ZONE = "carbon.zone" as const;
+
+// ---------------------------------------------------------------------------------------------
+// Outputs written by the carbon processor (in-process) and the gateway.
+// ---------------------------------------------------------------------------------------------
+
+/** Total energy, kWh: (cpu + memory + gpu) × PUE + network. */
+export const ATTR_CARBON_ENERGY_KWH = "carbon.energy.kwh" as const;
+export const ATTR_CARBON_ENERGY_CPU_KWH = "carbon.energy.cpu_kwh" as const;
+export const ATTR_CARBON_ENERGY_MEMORY_KWH = "carbon.energy.memory_kwh" as const;
+export const ATTR_CARBON_ENERGY_GPU_KWH = "carbon.energy.gpu_kwh" as const;
+export const ATTR_CARBON_ENERGY_NETWORK_KWH = "carbon.energy.network_kwh" as const;
+/** Data-centre overhead, kWh: (PUE − 1) × (cpu + memory + gpu). Components add up to the total. */
+export const ATTR_CARBON_ENERGY_OVERHEAD_KWH = "carbon.energy.overhead_kwh" as const;
+export const ATTR_CARBON_PUE = "carbon.pue" as const;
+/** Grid carbon intensity used, gCO₂e/kWh. */
+export const ATTR_CARBON_INTENSITY = "carbon.intensity.g_per_kwh" as const;
+export const ATTR_CARBON_INTENSITY_ZONE = "carbon.intensity.zone" as const;
+/** `electricitymaps` | `static` | `configured`. */
+export const ATTR_CARBON_INTENSITY_SOURCE = "carbon.intensity.source" as const;
+/** `latest` | `time-weighted` | `yearly-average` | `configured`. */
+export const ATTR_CARBON_INTENSITY_METHOD = "carbon.intensity.method" as const;
+/** Age of the intensity data at the job's end, seconds. */
+export const ATTR_CARBON_INTENSITY_AGE_SECONDS = "carbon.intensity.age_seconds" as const;
+/** Whether the intensity value was estimated by the provider. */
+export const ATTR_CARBON_INTENSITY_ESTIMATED = "carbon.intensity.estimated" as const;
+/** Why the static table was used instead of the live provider. */
+export const ATTR_CARBON_INTENSITY_FALLBACK_REASON = "carbon.intensity.fallback_reason" as const;
+/** How the zone was found: `attribute` | `config` | `cloud-region` | `default`. */
+export const ATTR_CARBON_ZONE_RESOLVED_BY = "carbon.intensity.zone_resolved_by" as const;
+/** Operational (location-based) emissions, gCO₂e = energy × intensity. */
+export const ATTR_CARBON_CO2E_GRAMS = "carbon.co2e.grams" as const;
+/** Market-based emissions, gCO₂e, when a contractual factor is configured for the zone. */
+export const ATTR_CARBON_CO2E_MARKET_GRAMS = "carbon.co2e.market_grams" as const;
+/** Same energy at the lowest intensity of the surrounding 24 h (what scheduling could save). */
+export const ATTR_CARBON_CO2E_GRAMS_AT_BEST_HOUR = "carbon.co2e.grams_at_best_hour" as const;
+/** Embodied emissions share (SCI M), gCO₂e. */
+export const ATTR_CARBON_EMBODIED_GRAMS = "carbon.embodied.grams" as const;
+/** SCI = (E × I + M) ÷ R, gCO₂e per functional unit. */
+export const ATTR_CARBON_SCI_GRAMS_PER_UNIT = "carbon.sci.grams_per_unit" as const;
+/** Carbon cost in the configured currency: tonnes × price per tonne. */
+export const ATTR_CARBON_COST = "carbon.cost" as const;
+/** CPU model used: `tdp` | `linear` | `rapl`. */
+export const ATTR_CARBON_MODEL = "carbon.model" as const;
+/** `exclusive` (job ran alone in the process) | `shared` (CPU/memory split among overlapping jobs). */
+export const ATTR_CARBON_ATTRIBUTION = "carbon.attribution" as const;
+/** Set when enrichment failed; the span is still exported. */
+export const ATTR_CARBON_ERROR = "carbon.error" as const;
+
+export const INTENSITY_SOURCE = {
+  electricityMaps: "electricitymaps",
+  static: "static",
+  configured: "configured",
+} as const;
+export type IntensitySource = (typeof INTENSITY_SOURCE)[keyof typeof INTENSITY_SOURCE];
+
+export const ATTRIBUTION = { exclusive: "exclusive", shared: "shared" } as const;
+export type Attribution = (typeof ATTRIBUTION)[keyof typeof ATTRIBUTION];
+
+// ---------------------------------------------------------------------------------------------
+// Metrics. `*_INSTRUMENT` is the OTel instrument name; the Prometheus exporter turns it into the
+// scraped name (`PROM_*`): dots become `_`, monotonic sums get `_total`, no unit suffix is added,
+// so the unit is part of the instrument name.
+// ---------------------------------------------------------------------------------------------
+
+export const METRIC_JOB_RUNS_INSTRUMENT = "job_runs" as const;
+export const PROM_JOB_RUNS = "job_runs_total" as const;
+export const METRIC_JOB_DURATION_INSTRUMENT = "job_duration_seconds" as const;
+export const PROM_JOB_DURATION = "job_duration_seconds" as const;
+export const METRIC_JOB_ENERGY_INSTRUMENT = "job_energy_joules" as const;
+export const PROM_JOB_ENERGY = "job_energy_joules_total" as const;
+export const METRIC_JOB_CARBON_INSTRUMENT = "job_carbon_grams" as const;
+export const PROM_JOB_CARBON = "job_carbon_grams_total" as const;
+export const METRIC_JOB_CARBON_PER_RUN_INSTRUMENT = "job_carbon_per_run_grams" as const;
+export const PROM_JOB_CARBON_PER_RUN = "job_carbon_per_run_grams" as const;
+/** Functional units produced (SCI's R), so boards can divide grams by units. */
+export const METRIC_JOB_FUNCTIONAL_UNITS_INSTRUMENT = "job_functional_units" as const;
+export const PROM_JOB_FUNCTIONAL_UNITS = "job_functional_units_total" as const;
+/** Same energy at the best hour of the surrounding 24 h (issue 7 counterfactual). */
+export const METRIC_JOB_CARBON_BEST_HOUR_INSTRUMENT = "job_carbon_best_hour_grams" as const;
+export const PROM_JOB_CARBON_BEST_HOUR = "job_carbon_best_hour_grams_total" as const;
+export const METRIC_GRID_INTENSITY_INSTRUMENT = "grid_carbon_intensity_grams_per_kwh" as const;
+export const PROM_GRID_INTENSITY = "grid_carbon_intensity_grams_per_kwh" as const;
+export const METRIC_INTENSITY_REQUESTS_INSTRUMENT = "carbon_intensity_requests" as const;
+export const PROM_INTENSITY_REQUESTS = "carbon_intensity_requests_total" as const;
+
+/** Metric label names. `job` is Prometheus' scrape job, so ours is `job_name`. */
+export const LABEL_JOB_NAME = "job_name" as const;
+/** `service.name` of the span's resource: the gateway sees many services. */
+export const LABEL_SERVICE_NAME = "service_name" as const;
+/** `ok` | `error`, from the span status. */
+export const LABEL_STATUS = "status" as const;
+/** `exclusive` | `shared` on job_runs_total. */
+export const LABEL_ATTRIBUTION = "attribution" as const;
+/** `cpu` | `memory` | `gpu` | `network` | `overhead` on job_energy_joules_total. */
+export const LABEL_COMPONENT = "component" as const;
+/** `scope` on job_carbon_grams_total: `operational` | `embodied` | `market`. */
+export const LABEL_SCOPE = "scope" as const;
+export const LABEL_ZONE = "zone" as const;
+export const LABEL_SOURCE = "source" as const;
+export const LABEL_PROVIDER = "provider" as const;
+export const LABEL_OUTCOME = "outcome" as const;
+/** Where a job_name beyond the cardinality cap is counted. */
+export const JOB_NAME_OVERFLOW = "other" as const;
