@@ -33,7 +33,8 @@ export function zoneForCloudRegion(provider: string, region: string): string {
   if (!p) {
     throw new Co2eError(ERROR_CODES.unknownRegion, `unknown cloud provider "${provider}" (expected aws, gcp or azure)`);
   }
-  const zone = CLOUD_REGION_ZONES[p][region.trim().toLowerCase()];
+  // Azure's display names ("East US") and API names ("eastus") both work.
+  const zone = CLOUD_REGION_ZONES[p][region.trim().toLowerCase().replace(/\s+/g, "")];
   if (!zone) {
     throw new Co2eError(
       ERROR_CODES.unknownRegion,

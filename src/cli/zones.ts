@@ -1,0 +1,116 @@
+/**
+ * `co2e zones`: what the static table knows (zone, name, yearly gCO₂e/kWh) or, with `--cloud`,
+ * a provider's region → zone table with each zone's value. Lets a person pick a `--zone` or check
+ * what a `cloud.region` resolves to before trusting a number.
+ */
+
+import { isCo2eError } from "../errors.ts";
+import { CLOUD_REGION_ZONES, normaliseCloudProvider } from "../intensity/regions.ts";
+import { listStaticZones, STATIC_YEARS, type StaticYear, staticIntensity } from "../intensity/static.ts";
+import { numberFlag, parseFlags, usageError } from "./args.ts";
+
+export const ZONES_HELP = `co2e zones — zones of the static intensity table, or a cloud's region → zone table
+
+Usage: co2e zones [--cloud aws|gcp|azure] [--year Y] [--json]
+
+  --cloud P   list the provider's regions with the zone each maps to
+  --year Y    static table year, ${STATIC_YEARS[0]}–${STATIC_YEARS.at(-1)} (default ${STATIC_YEARS.at(-1)})
+  --json      print JSON
+`;
+
+export interface ZoneRow {
+  zone: string;
+  name: string;
+  gramsPerKwh: number;
+  year?: number;
+  dataset?: string;
+}
+
+export interface RegionRow {
+  region: string;
+  zone: string;
+  gramsPerKwh: number;
+}
+
+export function zoneRows(year: StaticYear): ZoneRow[] {
+  return listStaticZones(year).map(({ zone, name }) => {
+    const value = staticIntensity(zone, year);
+    return {
+      zone,
+      name,
+      gramsPerKwh: value.gramsPerKwh,
+      ...(value.year !== undefined ? { year: value.year } : {}),
+      ...(value.dataset !== undefined ? { dataset: value.dataset } : {}),
+    };
+  });
+}
+
+export function regionRows(provider: "aws" | "gcp" | "azure", year: StaticYear): RegionRow[] {
+  return Object.entries(CLOUD_REGION_ZONES[provider]).map(([region, zone]) => ({
+    region,
+    zone,
+    gramsPerKwh: staticIntensity(zone, year).gramsPerKwh,
+  }));
+}
+
+function columns(rows: string[][]): string {
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
+  return `${rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join("  ")).join("\n")}\n`;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  try {
+    const { values } = parseFlags(argv, {
+      cloud: { type: "string" },
+      year: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    });
+    if (values.help) {
+      process.stdout.write(ZONES_HELP);
+      return 0;
+    }
+    const yearFlag = numberFlag(values, "year", { integer: true });
+    if (yearFlag !== undefined && !(STATIC_YEARS as readonly number[]).includes(yearFlag)) {
+      throw usageError(`--year: the static table has ${STATIC_YEARS.join(", ")}, got ${yearFlag}`);
+    }
+    const year = (yearFlag ?? STATIC_YEARS.at(-1)) as StaticYear;
+
+    if (typeof values.cloud === "string") {
+      const provider = normaliseCloudProvider(values.cloud);
+      if (!provider) throw usageError(`--cloud: expects aws, gcp or azure, got "${values.cloud}"`);
+      const rows = regionRows(provider, year);
+      if (values.json) {
+        process.stdout.write(`${JSON.stringify({ provider, year, regions: rows }, null, 2)}\n`);
+      } else {
+        process.stdout.write(
+          columns([
+            ["region", "zone", `gCO₂e/kWh (${year})`],
+            ...rows.map((r) => [r.region, r.zone, String(r.gramsPerKwh)]),
+          ]),
+        );
+      }
+      return 0;
+    }
+
+    const rows = zoneRows(year);
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ year, zones: rows }, null, 2)}\n`);
+    } else {
+      process.stdout.write(
+        columns([["zone", "gCO₂e/kWh", "name"], ...rows.map((r) => [r.zone, String(r.gramsPerKwh), r.name])]),
+      );
+      process.stdout.write(
+        `\n${rows.length} zones. Electricity Maps zones: yearly ${year} lifecycle averages (ODbL); ` +
+          "3-letter codes: Ember country averages (CC BY-SA 4.0), both via @tgwf/co2.\n",
+      );
+    }
+    return 0;
+  } catch (error) {
+    if (isCo2eError(error, "CO2E_ERR_USAGE")) {
+      process.stderr.write(`co2e zones: ${error.message} [${error.code}]\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
