@@ -1,0 +1,94 @@
+/**
+ * Picks the intensity provider from config: Electricity Maps when `intensity.provider` is
+ * `electricitymaps`, or `auto` with ELECTRICITYMAPS_API_TOKEN set; else the static table.
+ */
+import type { Config } from "../config.ts";
+import { ElectricityMapsClient } from "./electricitymaps.ts";
+import { LiveIntensityProvider } from "./live.ts";
+import { StaticIntensityProvider, type StaticYear } from "./static.ts";
+import type { IntensityObserver, IntensityProvider, IntensityValue, TimeWindow } from "./types.ts";
+
+export interface CreateIntensityProviderOptions {
+  /** @default process.env */
+  env?: NodeJS.ProcessEnv;
+  observer?: IntensityObserver;
+  /** Warnings (token refused, unknown zone). @default stderr */
+  logger?: (msg: string) => void;
+  /**
+   * Also fetch the forecast on each refresh so `cachedRows` includes future hours (one more
+   * request per zone per TTL; stops for a zone whose plan answers 401/404). @default false
+   */
+  forecast?: boolean;
+}
+
+/** The static table, telling the observer what it serves so the intensity gauge shows it too. */
+class ObservedStaticProvider implements IntensityProvider {
+  readonly name = "static";
+  readonly #inner: StaticIntensityProvider;
+  readonly #observer: IntensityObserver;
+
+  constructor(inner: StaticIntensityProvider, observer: IntensityObserver) {
+    this.#inner = inner;
+    this.#observer = observer;
+  }
+
+  lookup(zone: string, window: TimeWindow): IntensityValue {
+    const value = this.#inner.lookup(zone);
+    this.#observer.onValue(value);
+    void window;
+    return value;
+  }
+
+  async get(zone: string, window: TimeWindow): Promise<IntensityValue> {
+    return this.lookup(zone, window);
+  }
+
+  warm(): void {}
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+}
+
+export function createIntensityProvider(
+  config: Config,
+  options: CreateIntensityProviderOptions = {},
+): IntensityProvider {
+  const env = options.env ?? process.env;
+  const settings = config.intensity;
+  const year = settings.staticYear as StaticYear;
+  const token = env.ELECTRICITYMAPS_API_TOKEN?.trim() || undefined;
+  const live =
+    settings.provider === "electricitymaps" || (settings.provider === "auto" && token !== undefined);
+  if (!live) {
+    const inner = new StaticIntensityProvider({ year });
+    return options.observer ? new ObservedStaticProvider(inner, options.observer) : inner;
+  }
+  if (!token) {
+    (options.logger ?? ((msg: string) => process.stderr.write(`otel-co2e: ${msg}\n`)))(
+      "intensity.provider is electricitymaps but ELECTRICITYMAPS_API_TOKEN is not set; requests will be refused and static values used",
+    );
+  }
+  const client = new ElectricityMapsClient({
+    baseUrl: env.ELECTRICITYMAPS_BASE_URL?.trim() || settings.baseUrl,
+    token,
+    emissionFactorType: settings.emissionFactorType,
+    timeoutMs: settings.timeoutMs,
+    retries: settings.retries,
+    observer: options.observer,
+    logger: options.logger,
+  });
+  return new LiveIntensityProvider({
+    client,
+    staticYear: year,
+    cacheTtlMs: settings.cacheTtlSeconds * 1000,
+    timeoutMs: settings.timeoutMs,
+    breakerFailures: settings.breakerFailures,
+    breakerResetMs: settings.breakerResetSeconds * 1000,
+    forecast: options.forecast ?? false,
+    observer: options.observer,
+  });
+}
+
+export { ElectricityMapsClient } from "./electricitymaps.ts";
+export { LiveIntensityProvider } from "./live.ts";

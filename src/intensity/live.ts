@@ -1,0 +1,361 @@
+/**
+ * Live grid intensity with a cache in front of Electricity Maps. The hot path (`lookup`, called
+ * inside `SpanProcessor.onEnding`) only reads memory: it answers from cached hourly rows, or from
+ * the static table with a `fallbackReason`, and at most kicks a background fetch. So a slow or
+ * down API can never delay or lose a span.
+ *
+ * Per zone: one request in flight at a time (single flight), at most one refresh per TTL, the
+ * last 24 h of hourly rows from `history` (its last row is the latest value, so one request per
+ * refresh gives both). Zones touched recently are refreshed in the background every TTL; the zone
+ * map is an LRU of at most `maxZones`. Failures hold the zone off for a while (Retry-After when
+ * the API sent one) and feed a circuit breaker shared by all zones.
+ */
+import { INTENSITY_SOURCE } from "../semconv.ts";
+import { CircuitBreaker } from "./breaker.ts";
+import {
+  type ElectricityMapsClient,
+  ElectricityMapsError,
+  type EmRow,
+  PROVIDER_NAME,
+} from "./electricitymaps.ts";
+import { LATEST_STATIC_YEAR, type StaticYear, staticIntensity } from "./static.ts";
+import type {
+  IntensityObserver,
+  IntensityProvider,
+  IntensityRow,
+  IntensityValue,
+  TimeWindow,
+} from "./types.ts";
+import { HOUR_MS, normaliseRows, timeWeightedMean } from "./window.ts";
+
+/** past-range answers at most 10 days of hourly rows (electricity-maps-api.md). */
+const PAST_RANGE_MAX_MS = 10 * 24 * HOUR_MS;
+/** Rows kept per zone: 24 h of history plus up to 10 days from past-range, hourly. */
+const MAX_ROWS_PER_ZONE = 24 * 11;
+/** Outcomes that say the API is unhealthy (they count towards opening the breaker). */
+const UNHEALTHY_REASONS = new Set(["timeout", "network", "rate-limited", "bad-body"]);
+
+export interface LiveIntensityProviderOptions {
+  client: ElectricityMapsClient;
+  /** Static table year for fallbacks. @default LATEST_STATIC_YEAR */
+  staticYear?: StaticYear;
+  /** A zone is refreshed at most once per TTL. @default 300000 */
+  cacheTtlMs?: number;
+  /** Bound on `get` (fetch incl. retries). @default 2000 */
+  timeoutMs?: number;
+  /** Consecutive failed refreshes that open the breaker. @default 5 */
+  breakerFailures?: number;
+  /** Breaker open time before one probe, ms. @default 30000 */
+  breakerResetMs?: number;
+  /** Cached rows are served until this old when refreshes fail, then the static table. @default 3 × TTL */
+  maxStaleMs?: number;
+  /** How long after its last use a zone keeps being refreshed in the background. @default 3 × TTL */
+  activeMs?: number;
+  /** Zones held in memory (LRU). @default 256 */
+  maxZones?: number;
+  /** Wait after a transient failure before the zone is fetched again. @default min(TTL, 30 s) */
+  failureHoldOffMs?: number;
+  /** Also fetch the forecast on each refresh for `cachedRows` (needs a plan that has it). @default false */
+  forecast?: boolean;
+  observer?: IntensityObserver | undefined;
+  /** Clock, for tests. @default Date.now */
+  now?: () => number;
+}
+
+interface ZoneState {
+  zone: string;
+  rows: EmRow[];
+  forecastRows: IntensityRow[];
+  /** Last successful refresh, epoch ms. */
+  fetchedAtMs: number | undefined;
+  /** No refresh before this, epoch ms (failure hold-off, Retry-After, breaker). */
+  notBeforeMs: number;
+  inFlight: Promise<void> | undefined;
+  /** Why the last refresh failed; cleared by a success. */
+  lastFailure: string | undefined;
+  touchedAtMs: number;
+  pastRangeDenied: boolean;
+  forecastDenied: boolean;
+}
+
+function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+    );
+  });
+}
+
+export class LiveIntensityProvider implements IntensityProvider {
+  readonly name = PROVIDER_NAME;
+  readonly #client: ElectricityMapsClient;
+  readonly #year: StaticYear;
+  readonly #ttlMs: number;
+  readonly #timeoutMs: number;
+  readonly #maxStaleMs: number;
+  readonly #activeMs: number;
+  readonly #maxZones: number;
+  readonly #holdOffMs: number;
+  readonly #forecast: boolean;
+  readonly #observer: IntensityObserver | undefined;
+  readonly #now: () => number;
+  readonly #breaker: CircuitBreaker;
+  readonly #zones = new Map<string, ZoneState>();
+  readonly #timer: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(options: LiveIntensityProviderOptions) {
+    this.#client = options.client;
+    this.#year = options.staticYear ?? LATEST_STATIC_YEAR;
+    this.#ttlMs = options.cacheTtlMs ?? 300_000;
+    this.#timeoutMs = options.timeoutMs ?? 2000;
+    this.#maxStaleMs = options.maxStaleMs ?? 3 * this.#ttlMs;
+    this.#activeMs = options.activeMs ?? 3 * this.#ttlMs;
+    this.#maxZones = options.maxZones ?? 256;
+    this.#holdOffMs = options.failureHoldOffMs ?? Math.min(this.#ttlMs, 30_000);
+    this.#forecast = options.forecast ?? false;
+    this.#observer = options.observer;
+    this.#now = options.now ?? Date.now;
+    this.#breaker = new CircuitBreaker({
+      failureThreshold: options.breakerFailures ?? 5,
+      resetMs: options.breakerResetMs ?? 30_000,
+      now: this.#now,
+    });
+    // Background refresh of active zones; unref'd so it never keeps a process alive.
+    const tickMs = Math.max(20, Math.min(this.#ttlMs / 4, 30_000));
+    this.#timer = setInterval(() => this.#tick(), tickMs);
+    this.#timer.unref();
+  }
+
+  /** Breaker state, for diagnostics and tests. */
+  get breakerState(): "closed" | "open" | "half-open" {
+    return this.#breaker.state;
+  }
+
+  lookup(zone: string, window: TimeWindow): IntensityValue {
+    const state = this.#touch(zone);
+    if (this.#due(state)) void this.#refresh(state);
+    return this.#serve(state, window);
+  }
+
+  async get(zone: string, window: TimeWindow): Promise<IntensityValue> {
+    const state = this.#touch(zone);
+    const deadlineMs = this.#now() + this.#timeoutMs;
+    if (this.#due(state)) await withTimeout(this.#refresh(state), this.#timeoutMs);
+    else if (state.inFlight) await withTimeout(state.inFlight, this.#timeoutMs);
+    await this.#fillPast(state, window, deadlineMs);
+    return this.#serve(state, window);
+  }
+
+  warm(zone: string): void {
+    const state = this.#touch(zone);
+    if (this.#due(state)) void this.#refresh(state);
+  }
+
+  cachedRows(zone: string): readonly IntensityRow[] | undefined {
+    const state = this.#zones.get(zone.trim().toUpperCase());
+    if (!state || state.rows.length + state.forecastRows.length === 0) return undefined;
+    const lastPastMs = state.rows.at(-1)?.startMs ?? Number.NEGATIVE_INFINITY;
+    return [...state.rows, ...state.forecastRows.filter((r) => r.startMs > lastPastMs)];
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.#client.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  #touch(zone: string): ZoneState {
+    const key = zone.trim().toUpperCase();
+    let state = this.#zones.get(key);
+    if (state) {
+      // LRU order: most recently used last.
+      this.#zones.delete(key);
+    } else {
+      state = {
+        zone: key,
+        rows: [],
+        forecastRows: [],
+        fetchedAtMs: undefined,
+        notBeforeMs: 0,
+        inFlight: undefined,
+        lastFailure: undefined,
+        touchedAtMs: 0,
+        pastRangeDenied: false,
+        forecastDenied: false,
+      };
+    }
+    state.touchedAtMs = this.#now();
+    this.#zones.set(key, state);
+    if (this.#zones.size > this.#maxZones) {
+      for (const [oldKey, old] of this.#zones) {
+        if (this.#zones.size <= this.#maxZones) break;
+        if (old !== state) this.#zones.delete(oldKey);
+      }
+    }
+    return state;
+  }
+
+  #due(state: ZoneState): boolean {
+    if (this.#closed || state.inFlight) return false;
+    const now = this.#now();
+    if (now < state.notBeforeMs) return false;
+    return state.fetchedAtMs === undefined || now - state.fetchedAtMs >= this.#ttlMs;
+  }
+
+  #tick(): void {
+    const now = this.#now();
+    for (const state of this.#zones.values()) {
+      if (now - state.touchedAtMs <= this.#activeMs && this.#due(state)) void this.#refresh(state);
+    }
+  }
+
+  /** One refresh of a zone; never rejects. Concurrent callers share the promise in flight. */
+  #refresh(state: ZoneState): Promise<void> {
+    if (state.inFlight) return state.inFlight;
+    if (!this.#breaker.tryAcquire()) {
+      this.#observer?.onRequest(PROVIDER_NAME, "circuit_open");
+      state.lastFailure = "circuit-open";
+      // Ask again when the breaker may let a probe through, not on every lookup.
+      state.notBeforeMs = this.#breaker.nextAttemptAtMs;
+      return Promise.resolve();
+    }
+    const run = async (): Promise<void> => {
+      try {
+        const rows = await this.#client.history({ zone: state.zone });
+        this.#breaker.success();
+        const now = this.#now();
+        // Keep rows from past-range that are older than this history answer.
+        const firstNewMs = rows[0]?.startMs ?? Number.POSITIVE_INFINITY;
+        const older = state.rows.filter((r) => r.startMs < firstNewMs);
+        state.rows = normaliseRows([...older, ...rows]).slice(-MAX_ROWS_PER_ZONE) as EmRow[];
+        state.fetchedAtMs = now;
+        state.lastFailure = rows.length === 0 ? "no-data" : undefined;
+        state.notBeforeMs = 0;
+        if (this.#forecast && !state.forecastDenied) await this.#refreshForecast(state);
+      } catch (error) {
+        const reason = error instanceof ElectricityMapsError ? error.reason : "error";
+        if (UNHEALTHY_REASONS.has(reason) || reason.startsWith("http-5")) this.#breaker.failure();
+        else this.#breaker.release();
+        state.lastFailure = reason;
+        const now = this.#now();
+        const permanent = reason === "auth" || reason === "unknown-zone";
+        const holdOffMs = permanent ? this.#ttlMs : this.#holdOffMs;
+        const retryAfterMs = error instanceof ElectricityMapsError ? (error.retryAfterMs ?? 0) : 0;
+        state.notBeforeMs = now + Math.max(holdOffMs, retryAfterMs);
+      } finally {
+        state.inFlight = undefined;
+      }
+    };
+    state.inFlight = run();
+    return state.inFlight;
+  }
+
+  async #refreshForecast(state: ZoneState): Promise<void> {
+    try {
+      state.forecastRows = await this.#client.forecast({ zone: state.zone });
+    } catch (error) {
+      // A plan without forecasts answers 401/404: stop asking for this zone.
+      if (
+        error instanceof ElectricityMapsError &&
+        (error.reason === "auth" || error.reason === "no-forecast")
+      ) {
+        state.forecastDenied = true;
+      }
+    }
+  }
+
+  /** For windows older than the cached history, fetch past-range within what is left of the budget. */
+  async #fillPast(state: ZoneState, window: TimeWindow, deadlineMs: number): Promise<void> {
+    const first = state.rows[0];
+    if (this.#closed || state.pastRangeDenied || !first || !(window.startMs < first.startMs)) return;
+    const now = this.#now();
+    const remainingMs = deadlineMs - now;
+    if (remainingMs < 50 || now - window.startMs > PAST_RANGE_MAX_MS) return;
+    if (!this.#breaker.tryAcquire()) return;
+    const startMs = Math.floor(window.startMs / HOUR_MS) * HOUR_MS;
+    const endMs = Math.min(first.startMs, window.endMs + HOUR_MS);
+    if (!(endMs > startMs)) {
+      this.#breaker.release();
+      return;
+    }
+    try {
+      const rows = await this.#client.pastRange({ zone: state.zone }, startMs, endMs, {
+        timeoutMs: remainingMs,
+      });
+      this.#breaker.success();
+      state.rows = normaliseRows([...rows, ...state.rows]).slice(-MAX_ROWS_PER_ZONE) as EmRow[];
+    } catch (error) {
+      const reason = error instanceof ElectricityMapsError ? error.reason : "error";
+      // The free tier answers 401 for past-range: do not ask again for this zone.
+      if (reason === "auth" || reason === "unknown-zone") state.pastRangeDenied = true;
+      if (UNHEALTHY_REASONS.has(reason) || reason.startsWith("http-5")) this.#breaker.failure();
+      else this.#breaker.release();
+    }
+  }
+
+  #serve(state: ZoneState, window: TimeWindow): IntensityValue {
+    const now = this.#now();
+    if (
+      state.fetchedAtMs !== undefined &&
+      now - state.fetchedAtMs <= this.#maxStaleMs &&
+      state.rows.length > 0
+    ) {
+      const value = this.#fromRows(state, window);
+      this.#observer?.onValue(value);
+      return value;
+    }
+    let reason = state.lastFailure;
+    if (reason === undefined) reason = state.fetchedAtMs === undefined ? "cache-cold" : "stale";
+    // Throws CO2E_ERR_UNKNOWN_ZONE for a zone the static table lacks (callers resolve zones first).
+    const value: IntensityValue = { ...staticIntensity(state.zone, this.#year), fallbackReason: reason };
+    this.#observer?.onValue(value);
+    return value;
+  }
+
+  #fromRows(state: ZoneState, window: TimeWindow): IntensityValue {
+    const rows = state.rows;
+    const latest = rows.at(-1)!;
+    const endMs = Number.isFinite(window.endMs) ? window.endMs : this.#now();
+    const startMs = Number.isFinite(window.startMs) && window.startMs <= endMs ? window.startMs : endMs;
+    const mean = timeWeightedMean(rows, { startMs, endMs });
+    const dataset = "Electricity Maps (live)";
+    if (mean && (mean.rowCount > 1 || mean.lastRow !== latest)) {
+      return {
+        gramsPerKwh: mean.gramsPerKwh,
+        zone: state.zone,
+        source: INTENSITY_SOURCE.electricityMaps,
+        method: "time-weighted",
+        datetime: new Date(mean.lastRow.startMs).toISOString(),
+        isEstimated: mean.isEstimated,
+        ageSeconds: Math.max(0, (endMs - mean.lastRow.startMs) / 1000),
+        dataset,
+      };
+    }
+    // A job inside the newest hour (or beyond the data) takes the latest value.
+    const value: IntensityValue = {
+      gramsPerKwh: latest.gramsPerKwh,
+      zone: state.zone,
+      source: INTENSITY_SOURCE.electricityMaps,
+      method: "latest",
+      datetime: new Date(latest.startMs).toISOString(),
+      isEstimated: latest.isEstimated ?? false,
+      ageSeconds: Math.max(0, (endMs - latest.startMs) / 1000),
+      dataset,
+    };
+    if (latest.estimationMethod) value.estimationMethod = latest.estimationMethod;
+    return value;
+  }
+}

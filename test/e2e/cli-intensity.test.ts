@@ -1,0 +1,152 @@
+/**
+ * `co2e intensity` end to end: the real CLI in a child process against the emulator.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { staticIntensity } from "../../src/intensity/static.ts";
+import { type Emulator, hourlyRows, startEmulator } from "../helpers/em-emulator.ts";
+
+const BIN = fileURLToPath(new URL("../../bin/co2e.js", import.meta.url));
+const TOKEN = "cli-e2e-token-77c2d";
+const HOUR_MS = 3_600_000;
+
+let em: Emulator;
+let dir: string;
+
+function co2e(
+  args: string[],
+  env: Record<string, string | undefined>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const base = { ...process.env };
+    for (const key of Object.keys(base))
+      if (key.startsWith("ELECTRICITYMAPS_") || key.startsWith("CO2E_")) delete base[key];
+    const child = spawn(process.execPath, [BIN, "intensity", ...args], {
+      env: { ...base, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "co2e-intensity-"));
+  const hour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
+  em = await startEmulator({
+    token: TOKEN,
+    zones: {
+      DE: {
+        history: [
+          ...hourlyRows([280, 290], hour - 2 * HOUR_MS),
+          ...hourlyRows([302], hour, { isEstimated: true }),
+        ],
+      },
+      IE: { latest: 250 },
+    },
+  });
+});
+
+afterEach(() => {
+  em.clearFaults();
+  em.resetRequests();
+});
+
+afterAll(async () => {
+  await em.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("co2e intensity", () => {
+  const live = () => ({ ELECTRICITYMAPS_BASE_URL: em.url, ELECTRICITYMAPS_API_TOKEN: TOKEN });
+
+  it("--zone DE --json reports the emulator's value with source electricitymaps", async () => {
+    const { code, stdout, stderr } = await co2e(["--zone", "DE", "--json"], live());
+    expect(code, stderr).toBe(0);
+    const out = JSON.parse(stdout);
+    expect(out).toMatchObject({
+      zone: "DE",
+      gramsPerKwh: 302,
+      source: "electricitymaps",
+      method: "latest",
+      isEstimated: true,
+    });
+    expect(out.datetime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:00:00\.000Z$/);
+    expect(em.requests[0]!.headers["auth-token"]).toBe(TOKEN);
+    expect(stdout + stderr).not.toContain(TOKEN);
+  });
+
+  it("--history lists the last 24 h rows; text output shows value, source, datetime and estimated flag", async () => {
+    const json = JSON.parse((await co2e(["--zone", "DE", "--json", "--history"], live())).stdout);
+    expect(json.history.map((r: { gramsPerKwh: number }) => r.gramsPerKwh)).toEqual([280, 290, 302]);
+    expect(em.count("history", "DE")).toBe(1); // one request serves value and history
+    const { code, stdout } = await co2e(["--cloud", "aws", "--region", "eu-west-1"], live());
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/zone\s+IE/);
+    expect(stdout).toMatch(/250 gCO₂e\/kWh/);
+    expect(stdout).toMatch(/source\s+electricitymaps/);
+    expect(stdout).toMatch(/datetime\s+\d{4}-/);
+    expect(stdout).toMatch(/estimated\s+no/);
+  });
+
+  it("with the emulator answering 500: static value, source static, a reason, exit 0", async () => {
+    em.addFault({ type: "status", status: 500 });
+    const configFile = join(dir, "fast.yaml");
+    writeFileSync(configFile, "intensity:\n  timeoutMs: 800\n  retries: 1\n");
+    const t0 = performance.now();
+    const { code, stdout, stderr } = await co2e(["--zone", "DE", "--json", "--config", configFile], live());
+    expect(code, stderr).toBe(0);
+    const out = JSON.parse(stdout);
+    expect(out).toMatchObject({
+      zone: "DE",
+      source: "static",
+      gramsPerKwh: staticIntensity("DE").gramsPerKwh,
+      fallbackReason: "http-500",
+    });
+    expect(em.count("history")).toBe(2); // first attempt + one retry, as configured
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(stdout + stderr).not.toContain(TOKEN);
+  });
+
+  it("a refused token: static with reason auth, one hint on stderr without the token", async () => {
+    const { code, stdout, stderr } = await co2e(["--zone", "DE", "--json"], {
+      ...live(),
+      ELECTRICITYMAPS_API_TOKEN: "wrong-token-123",
+    });
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ source: "static", fallbackReason: "auth" });
+    expect(stderr).toMatch(/ELECTRICITYMAPS_API_TOKEN/);
+    expect(stderr).not.toContain("wrong-token-123");
+  });
+
+  it("no token → static, no request sent", async () => {
+    const { code, stdout } = await co2e(["--zone", "DE", "--json", "--history"], {
+      ELECTRICITYMAPS_BASE_URL: em.url,
+    });
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout);
+    expect(out).toMatchObject({ source: "static", method: "yearly-average", year: 2025 });
+    expect(out.historyUnavailable).toMatch(/static/);
+    expect(em.requests).toHaveLength(0);
+  });
+
+  it("usage errors exit 2; unknown zone exits 1 with its code", async () => {
+    expect((await co2e([], {})).code).toBe(2);
+    expect((await co2e(["--zone", "DE", "--cloud", "aws"], {})).code).toBe(2);
+    const unknown = await co2e(["--zone", "XX-NOWHERE"], {});
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("CO2E_ERR_UNKNOWN_ZONE");
+  });
+});

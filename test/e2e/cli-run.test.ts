@@ -1,0 +1,301 @@
+/**
+ * `co2e run` end to end: the real CLI (bin/co2e.js) wrapping real processes. Busy loops are about
+ * one second (2 shared cores): the child measures its own CPU time with process.cpuUsage() and
+ * writes it to a file, and co2e's figure must agree within ±15 %.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const NODE = join(ROOT, "node_modules/.bin/node");
+const CLI = join(ROOT, "bin/co2e.js");
+const FAKE_SMI = join(ROOT, "test/helpers/fake-nvidia-smi");
+
+let dir: string;
+/** A PATH without any nvidia-smi of the machine, unless a test adds the fake. */
+let basePath: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "co2e-run-e2e-"));
+  // busy.js <ms> <out-file>: spins until it has used <ms> of CPU time (or 4 × <ms> of wall time
+  // on a crowded machine), then writes its own CPU seconds to <out-file>.
+  writeFileSync(
+    join(dir, "busy.js"),
+    `const ms = Number(process.argv[2]); const t = Date.now(); let x = 0;
+     const used = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+     while (used() < ms && Date.now() - t < 4 * ms) for (let i = 0; i < 1e5; i++) x += Math.sqrt(x + i);
+     require("node:fs").writeFileSync(process.argv[3], String(used() / 1000));`,
+  );
+  writeFileSync(join(dir, "package.json"), '{"type":"commonjs"}');
+  basePath = (process.env.PATH ?? "")
+    .split(delimiter)
+    .filter((d) => {
+      try {
+        readFileSync(join(d, "nvidia-smi"));
+        return false;
+      } catch {
+        return true;
+      }
+    })
+    .join(delimiter);
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  onSpawn?: (child: ChildProcess) => void,
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const cleanEnv: NodeJS.ProcessEnv = { ...process.env, PATH: basePath, ...env };
+    delete cleanEnv.OTEL_EXPORTER_OTLP_ENDPOINT;
+    delete cleanEnv.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+    delete cleanEnv.ELECTRICITYMAPS_API_TOKEN;
+    Object.assign(cleanEnv, env);
+    const child = spawn(NODE, [CLI, "run", ...args], { env: cleanEnv, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 25_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    onSpawn?.(child);
+  });
+}
+
+function readJson(path: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+}
+
+function readSeconds(path: string): number {
+  return Number(readFileSync(path, "utf8"));
+}
+
+describe("co2e run", () => {
+  it("reports the CPU seconds a busy child measured itself (±15 %)", async () => {
+    const out = join(dir, "cpu1.txt");
+    const json = join(dir, "r1.json");
+    const r = await runCli([
+      "--interval-ms",
+      "100",
+      "--zone",
+      "DE",
+      "--json-out",
+      json,
+      "--",
+      NODE,
+      join(dir, "busy.js"),
+      "1000",
+      out,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const self = readSeconds(out);
+    const report = readJson(json);
+    expect(self).toBeGreaterThan(0.2);
+    expect(report.cpuSeconds as number).toBeGreaterThanOrEqual(self * 0.85);
+    expect(report.cpuSeconds as number).toBeLessThanOrEqual(self * 1.15);
+    expect(report.exitCode).toBe(0);
+    expect(report.durationSeconds as number).toBeGreaterThan(0.9);
+    expect(report.memoryPeakBytes as number).toBeGreaterThan(10 * 1024 * 1024);
+    expect(report.memoryAvgBytes as number).toBeLessThanOrEqual(report.memoryPeakBytes as number);
+    const components = report.components as Record<string, number>;
+    expect(components.cpuKwh).toBeGreaterThan(0);
+    expect(report.energyKwh as number).toBeCloseTo(
+      components.cpuKwh! +
+        components.memoryKwh! +
+        components.gpuKwh! +
+        components.networkKwh! +
+        components.overheadKwh!,
+      12,
+    );
+    const intensity = report.intensity as Record<string, unknown>;
+    expect(intensity.zone).toBe("DE");
+    expect(intensity.source).toBe("static");
+    expect(report.co2eGrams as number).toBeCloseTo(
+      (report.energyKwh as number) * (intensity.gramsPerKwh as number),
+      12,
+    );
+    expect(r.stderr).toMatch(/exited with code 0/);
+    expect(r.stderr).toMatch(/gCO₂e\/kWh, zone DE/);
+  });
+
+  it("counts a tree with grandchildren whole (≈ the sum of what each measured)", async () => {
+    const a = join(dir, "tree-a.txt");
+    const b = join(dir, "tree-b.txt");
+    const json = join(dir, "tree.json");
+    const busy = join(dir, "busy.js");
+    const script = `"${NODE}" "${busy}" 700 "${a}" & "${NODE}" "${busy}" 700 "${b}"; wait`;
+    const r = await runCli(["--interval-ms", "100", "--json-out", json, "--", "bash", "-c", script]);
+    expect(r.code, r.stderr).toBe(0);
+    const sum = readSeconds(a) + readSeconds(b);
+    const cpu = readJson(json).cpuSeconds as number;
+    // bash itself adds a few ms; the children's own startup is inside their cpuUsage().
+    expect(cpu).toBeGreaterThanOrEqual(sum * 0.85);
+    expect(cpu).toBeLessThanOrEqual(sum * 1.15 + 0.05);
+  });
+
+  it("counts an orphaned grandchild (re-parented to init) by its last sample", async () => {
+    const a = join(dir, "orphan.txt");
+    const json = join(dir, "orphan.json");
+    // The subshell leaves after 0.3 s, so the busy node is re-parented outside the tree, runs on
+    // and is reaped there: none of its time reaches a cutime co2e reads.
+    // The root waits (bounded) for the orphan's result file, then a little for it to exit.
+    const script =
+      `( "${NODE}" "${join(dir, "busy.js")}" 700 "${a}" & sleep 0.3 ); ` +
+      `i=0; while [ ! -s "${a}" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; sleep 0.3`;
+    const r = await runCli(["--interval-ms", "50", "--json-out", json, "--", "bash", "-c", script]);
+    expect(r.code, r.stderr).toBe(0);
+    const self = readSeconds(a);
+    const cpu = readJson(json).cpuSeconds as number;
+    expect(cpu).toBeGreaterThanOrEqual(self * 0.85);
+    expect(cpu).toBeLessThanOrEqual(self * 1.15 + 0.05);
+  });
+
+  it("passes exit codes through: 0, 3, and 128 + N for a signal death", async () => {
+    expect((await runCli(["--", "bash", "-c", "exit 0"])).code).toBe(0);
+    const three = await runCli(["--json-out", join(dir, "three.json"), "--", "bash", "-c", "exit 3"]);
+    expect(three.code).toBe(3);
+    expect(readJson(join(dir, "three.json")).exitCode).toBe(3);
+    const killed = await runCli(["--json-out", join(dir, "kill.json"), "--", "bash", "-c", "kill -KILL $$"]);
+    expect(killed.code).toBe(137);
+    expect(killed.stderr).toMatch(/killed by SIGKILL/);
+    const report = readJson(join(dir, "kill.json"));
+    expect(report.signal).toBe("SIGKILL");
+    expect(report.exitCode).toBe(137);
+  });
+
+  it("forwards SIGTERM to the command and returns its exit code", async () => {
+    const script =
+      "process.on('SIGTERM', () => process.exit(42)); console.log('ready'); setTimeout(() => process.exit(1), 20000);";
+    let sent = false;
+    const r = await runCli(["--", NODE, "-e", script], {}, (child) => {
+      child.stdout?.on("data", (d: Buffer) => {
+        if (!sent && d.toString().includes("ready")) {
+          sent = true;
+          child.kill("SIGTERM");
+        }
+      });
+    });
+    expect(sent).toBe(true);
+    expect(r.code, r.stderr).toBe(42);
+  });
+
+  it("a command that cannot start: clear message, exit 127", async () => {
+    const r = await runCli(["--", "co2e-no-such-command-here"]);
+    expect(r.code).toBe(127);
+    expect(r.stderr).toMatch(/cannot start "co2e-no-such-command-here": command not found/);
+  });
+
+  it("no command after -- is a usage error (exit 2)", async () => {
+    expect((await runCli([])).code).toBe(2);
+    expect((await runCli(["--"])).code).toBe(2);
+    const r = await runCli(["bash", "-c", "true"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/after `--`/);
+  });
+
+  it("measures GPU energy with a fake nvidia-smi on PATH", async () => {
+    const bin = mkdtempSync(join(dir, "bin-"));
+    symlinkSync(FAKE_SMI, join(bin, "nvidia-smi"));
+    const json = join(dir, "gpu.json");
+    const r = await runCli(["--interval-ms", "100", "--json-out", json, "--", "sleep", "1.2"], {
+      PATH: `${bin}${delimiter}${basePath}`,
+      FAKE_NVIDIA_SMI_WATTS: "100,50",
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const report = readJson(json);
+    const duration = report.durationSeconds as number;
+    expect(report.gpuCount).toBe(2);
+    // 150 W over the run, less the start-up of the sampler (≤ ~0.3 s here).
+    expect(report.gpuJoules as number).toBeGreaterThan(150 * (duration - 0.4));
+    expect(report.gpuJoules as number).toBeLessThan(150 * (duration + 0.2));
+    expect((report.components as Record<string, number>).gpuKwh).toBeCloseTo(
+      (report.gpuJoules as number) / 3.6e6,
+      12,
+    );
+    expect(r.stderr).toMatch(/on 2 GPU\(s\)/);
+  });
+
+  describe("OTLP export", () => {
+    let server: Server;
+    let bodies: { url: string; type: string; body: Buffer }[];
+
+    beforeAll(async () => {
+      bodies = [];
+      server = createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c));
+        req.on("end", () => {
+          bodies.push({
+            url: req.url ?? "",
+            type: String(req.headers["content-type"]),
+            body: Buffer.concat(chunks),
+          });
+          res.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    });
+
+    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    it("exports one job span with job.* and carbon.* attributes", async () => {
+      const port = (server.address() as AddressInfo).port;
+      const r = await runCli(["--job-name", "otlp-probe-job", "--zone", "FR", "--", "bash", "-c", "exit 0"], {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).not.toMatch(/warning/);
+      expect(bodies).toHaveLength(1);
+      const { url, type, body } = bodies[0]!;
+      expect(url).toBe("/v1/traces");
+      expect(type).toMatch(/application\/x-protobuf/);
+      // Protobuf keeps strings as raw UTF-8: the names and values are in the body.
+      const text = body.toString("latin1");
+      for (const s of [
+        "otlp-probe-job",
+        "job.name",
+        "carbon.co2e.grams",
+        "carbon.intensity.zone",
+        "FR",
+        "co2e-run",
+      ]) {
+        expect(text).toContain(s);
+      }
+    });
+
+    it("a failed export warns and keeps the command's exit code", async () => {
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+      const port = (closed.address() as AddressInfo).port;
+      await new Promise<void>((resolve) => closed.close(() => resolve()));
+      const r = await runCli(["--", "bash", "-c", "exit 3"], {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+        OTEL_EXPORTER_OTLP_TIMEOUT: "2000",
+      });
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(/warning: OTLP export of the job span failed/);
+    });
+  });
+});
