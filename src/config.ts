@@ -126,7 +126,10 @@ export const configSchema = z
       .strict()
       .prefault({}),
     prometheus: z
-      .object({ host: z.string().min(1).default("127.0.0.1"), port: z.number().int().min(0).max(65535).default(9464) })
+      .object({
+        host: z.string().min(1).default("127.0.0.1"),
+        port: z.number().int().min(0).max(65535).default(9464),
+      })
       .strict()
       .prefault({}),
     gateway: z
@@ -134,10 +137,31 @@ export const configSchema = z
         listen: hostPort.default("127.0.0.1:4318"),
         metricsListen: hostPort.default("127.0.0.1:9464"),
         forwardUrl: z.url().optional(),
-        bodyLimitBytes: z.number().int().positive().default(8 * 1024 * 1024),
+        /** Request body limit as received (compressed), bytes; larger → 413. */
+        bodyLimitBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(8 * 1024 * 1024),
+        /** Limit after gzip decompression, bytes (a gzip bomb → 413). */
+        decompressedLimitBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(32 * 1024 * 1024),
         maxConcurrentRequests: z.number().int().positive().default(64),
         forwardQueueSpans: z.number().int().positive().default(100_000),
+        /** Bound of the forward queue in bytes of encoded spans. */
+        forwardQueueBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(256 * 1024 * 1024),
         forwardBatchSpans: z.number().int().positive().default(512),
+        /** Batches in flight to the downstream at once. */
+        forwardConcurrency: z.number().int().positive().max(64).default(4),
+        /** Per-attempt timeout of a forward request, ms. */
+        forwardTimeoutMs: z.number().int().positive().default(10_000),
         shutdownTimeoutMs: z.number().int().positive().default(10_000),
         /** Max time a request waits for live intensity before the static value is used. */
         intensityWaitMs: z.number().int().min(0).default(250),
@@ -163,7 +187,8 @@ function describeIssues(error: z.ZodError, input: unknown): string {
       }
       const path = issue.path.join(".") || "(root)";
       let got: unknown = input;
-      for (const part of issue.path) got = (got as Record<PropertyKey, unknown> | undefined)?.[part as string];
+      for (const part of issue.path)
+        got = (got as Record<PropertyKey, unknown> | undefined)?.[part as string];
       const reason = issue.message.replace(/^Too small: expected number to be >=(\d+)/, "must be ≥ $1");
       return got === undefined ? `${path}: ${reason}` : `${path}: ${reason}, got ${JSON.stringify(got)}`;
     })
@@ -189,7 +214,10 @@ function readYaml(path: string): unknown {
   try {
     return parseYaml(text) ?? {};
   } catch (error) {
-    throw new Co2eError(ERROR_CODES.config, `config file ${path} is not valid YAML: ${(error as Error).message}`);
+    throw new Co2eError(
+      ERROR_CODES.config,
+      `config file ${path} is not valid YAML: ${(error as Error).message}`,
+    );
   }
 }
 
@@ -249,7 +277,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     if (raw === undefined || raw === "") continue;
     const value = type === "number" ? Number(raw) : raw;
     if (type === "number" && !Number.isFinite(value)) {
-      throw new Co2eError(ERROR_CODES.config, `invalid environment: ${name}: must be a number, got ${JSON.stringify(raw)}`);
+      throw new Co2eError(
+        ERROR_CODES.config,
+        `invalid environment: ${name}: must be a number, got ${JSON.stringify(raw)}`,
+      );
     }
     setPath(merged, path, value);
   }

@@ -49,9 +49,12 @@ export function numberFlag(
   if (typeof raw !== "string" || raw.trim() === "") throw usageError(`--${name}: expects a number`);
   const value = Number(raw);
   if (!Number.isFinite(value)) throw usageError(`--${name}: expects a number, got "${raw}"`);
-  if (bounds.integer && !Number.isInteger(value)) throw usageError(`--${name}: expects a whole number, got "${raw}"`);
-  if (bounds.min !== undefined && value < bounds.min) throw usageError(`--${name}: must be ≥ ${bounds.min}, got ${raw}`);
-  if (bounds.max !== undefined && value > bounds.max) throw usageError(`--${name}: must be ≤ ${bounds.max}, got ${raw}`);
+  if (bounds.integer && !Number.isInteger(value))
+    throw usageError(`--${name}: expects a whole number, got "${raw}"`);
+  if (bounds.min !== undefined && value < bounds.min)
+    throw usageError(`--${name}: must be ≥ ${bounds.min}, got ${raw}`);
+  if (bounds.max !== undefined && value > bounds.max)
+    throw usageError(`--${name}: must be ≤ ${bounds.max}, got ${raw}`);
   return value;
 }
 

@@ -11,12 +11,30 @@ interface Subcommand {
 }
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
-  estimate: { summary: "compute kWh and gCO₂e from figures, showing every factor and its source", load: () => import("./estimate.ts") },
-  intensity: { summary: "grid carbon intensity for a zone or cloud region (live or static)", load: () => import("./intensity.ts") },
-  zones: { summary: "list the zones of the static table and the cloud region → zone table", load: () => import("./zones.ts") },
-  run: { summary: "run a command and measure its process tree's energy and emissions", load: () => import("./run.ts") },
-  window: { summary: "find the greenest start time for a job from the intensity forecast", load: () => import("./window.ts") },
-  collector: { summary: "OTLP/HTTP gateway that enriches job spans and serves /metrics", load: () => import("./collector.ts") },
+  estimate: {
+    summary: "compute kWh and gCO₂e from figures, showing every factor and its source",
+    load: () => import("./estimate.ts"),
+  },
+  intensity: {
+    summary: "grid carbon intensity for a zone or cloud region (live or static)",
+    load: () => import("./intensity.ts"),
+  },
+  zones: {
+    summary: "list the zones of the static table and the cloud region → zone table",
+    load: () => import("./zones.ts"),
+  },
+  run: {
+    summary: "run a command and measure its process tree's energy and emissions",
+    load: () => import("./run.ts"),
+  },
+  window: {
+    summary: "find the greenest start time for a job from the intensity forecast",
+    load: () => import("./window.ts"),
+  },
+  collector: {
+    summary: "OTLP/HTTP gateway that enriches job spans and serves /metrics",
+    load: () => import("./collector.ts"),
+  },
 };
 
 export const HELP = `co2e — energy and CO₂e per job, on OpenTelemetry
@@ -40,7 +58,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (name === "--version" || name === "-v") {
     const { readFileSync } = await import("node:fs");
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      version: string;
+    };
     process.stdout.write(`${pkg.version}\n`);
     return 0;
   }
@@ -57,7 +77,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`co2e ${name}: ${error.message} [${error.code}]\n`);
       return error.code === "CO2E_ERR_CONFIG" || error.code === "CO2E_ERR_USAGE" ? 2 : 1;
     }
-    process.stderr.write(`co2e ${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `co2e ${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     return 1;
   }
 }

@@ -33,7 +33,8 @@ const EM_BY_YEAR: Record<StaticYear, ElectricityMapsYearly> = {
   2025: yearly2025,
 };
 
-export const EMBER_DATASET = "Ember yearly average (latest year per country), via @tgwf/co2 0.19, CC BY-SA 4.0";
+export const EMBER_DATASET =
+  "Ember yearly average (latest year per country), via @tgwf/co2 0.19, CC BY-SA 4.0";
 
 export function electricityMapsDataset(year: StaticYear): string {
   return `Electricity Maps yearly ${year} (lifecycle), via @tgwf/co2 0.19, ODbL`;
@@ -89,7 +90,10 @@ export function listStaticZones(year: StaticYear = LATEST_STATIC_YEAR): { zone: 
     zone,
     name: z.zone.countryName ? `${z.zone.countryName}: ${z.zone.zoneName}` : z.zone.zoneName,
   }));
-  const ember = Object.keys(averageIntensity.data).map((zone) => ({ zone, name: "Ember country/region average" }));
+  const ember = Object.keys(averageIntensity.data).map((zone) => ({
+    zone,
+    name: "Ember country/region average",
+  }));
   return [...em, ...ember];
 }
 

@@ -31,7 +31,10 @@ export interface ResolvedZone {
 export function zoneForCloudRegion(provider: string, region: string): string {
   const p = normaliseCloudProvider(provider);
   if (!p) {
-    throw new Co2eError(ERROR_CODES.unknownRegion, `unknown cloud provider "${provider}" (expected aws, gcp or azure)`);
+    throw new Co2eError(
+      ERROR_CODES.unknownRegion,
+      `unknown cloud provider "${provider}" (expected aws, gcp or azure)`,
+    );
   }
   // Azure's display names ("East US") and API names ("eastus") both work.
   const zone = CLOUD_REGION_ZONES[p][region.trim().toLowerCase().replace(/\s+/g, "")];

@@ -38,13 +38,18 @@ export function embodiedGrams(p: EmbodiedParams): number {
 /** SCI = (E × I + M) ÷ R, gCO₂e per functional unit. */
 export function sciGramsPerUnit(operationalG: number, embodiedG: number, functionalUnits: number): number {
   requirePositive("functionalUnits", functionalUnits);
-  return (requireNonNegative("operationalGrams", operationalG) + requireNonNegative("embodiedGrams", embodiedG)) /
-    functionalUnits;
+  return (
+    (requireNonNegative("operationalGrams", operationalG) + requireNonNegative("embodiedGrams", embodiedG)) /
+    functionalUnits
+  );
 }
 
 /** Carbon cost = tonnes × price per tonne (seed 001 internalises carbon at $50/t). */
 export function carbonCost(grams: number, pricePerTonne: number): number {
-  return (requireNonNegative("grams", grams) / GRAMS_PER_TONNE) * requireNonNegative("pricePerTonne", pricePerTonne);
+  return (
+    (requireNonNegative("grams", grams) / GRAMS_PER_TONNE) *
+    requireNonNegative("pricePerTonne", pricePerTonne)
+  );
 }
 
 export function gramsToTonnes(grams: number): number {

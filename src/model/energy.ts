@@ -1,6 +1,7 @@
 /** Energy of a job from its resource counters: pure, no I/O. */
-import { type CpuModelParams, cpuJoules } from "./cpu.ts";
+
 import { BYTES_PER_GB, BYTES_PER_GIB, JOULES_PER_KWH } from "./constants.ts";
+import { type CpuModelParams, cpuJoules } from "./cpu.ts";
 import { requireNonNegative } from "./validate.ts";
 
 export interface JobUsage {
@@ -91,7 +92,8 @@ export function estimateEnergy(usage: JobUsage, params: EnergyModelParams): Ener
       ? 0
       : memoryKwh(usage.memoryAvgBytes, usage.durationSeconds, params.memoryWattsPerGb);
   const gpu = gpuKwh(usage);
-  const network = usage.networkBytes === undefined ? 0 : networkKwh(usage.networkBytes, params.networkKwhPerGb);
+  const network =
+    usage.networkBytes === undefined ? 0 : networkKwh(usage.networkBytes, params.networkKwhPerGb);
   const it = cpu + memory + gpu;
   const overhead = it * (params.pue - 1);
   return {

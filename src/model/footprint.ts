@@ -33,7 +33,11 @@ export interface Footprint {
   carbonCost?: number;
 }
 
-export function computeFootprint(input: FootprintInput, gramsPerKwh: number, params: FootprintParams): Footprint {
+export function computeFootprint(
+  input: FootprintInput,
+  gramsPerKwh: number,
+  params: FootprintParams,
+): Footprint {
   const energy = estimateEnergy(input, params.energy);
   const co2eGrams = operationalGrams(energy.totalKwh, gramsPerKwh);
   const result: Footprint = { energy, gramsPerKwh, co2eGrams };

@@ -4,11 +4,16 @@
  * metrics. Pure apart from the intensity callback it is handed; never throws (a failure becomes
  * `carbon.error`).
  */
-import type { AttributeValue, Attributes } from "@opentelemetry/api";
+import type { Attributes, AttributeValue } from "@opentelemetry/api";
 import type { Config } from "../config.ts";
 import type { IntensityValue, TimeWindow } from "../intensity/types.ts";
 import { type ResolvedZone, resolveZone } from "../intensity/zone.ts";
-import { type Footprint, type FootprintInput, type FootprintParams, computeFootprint } from "../model/footprint.ts";
+import {
+  computeFootprint,
+  type Footprint,
+  type FootprintInput,
+  type FootprintParams,
+} from "../model/footprint.ts";
 import * as sc from "../semconv.ts";
 
 /** What enrichment needs to know of a span, from the SDK or from OTLP. */
@@ -80,7 +85,10 @@ export function usageFromAttributes(attributes: Attributes, durationSeconds: num
 }
 
 /** Zone for a job span: its `carbon.zone`, then config.cloud, then the resource's cloud, then config.zone. */
-export function resolveJobZone(span: Pick<JobSpanData, "attributes" | "resource">, config: Config): ResolvedZone {
+export function resolveJobZone(
+  span: Pick<JobSpanData, "attributes" | "resource">,
+  config: Config,
+): ResolvedZone {
   return resolveZone({
     attributeZone: str(span.attributes[sc.ATTR_CARBON_ZONE]),
     cloudProvider: config.cloud?.provider ?? str(span.resource["cloud.provider"]),
@@ -155,11 +163,16 @@ export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): Enrich
       [sc.ATTR_CARBON_MODEL]: options.config.model.cpu.model,
       [sc.ATTR_CARBON_ATTRIBUTION]: attribution,
     };
-    if (intensity.ageSeconds !== undefined) attributes[sc.ATTR_CARBON_INTENSITY_AGE_SECONDS] = intensity.ageSeconds;
-    if (intensity.isEstimated !== undefined) attributes[sc.ATTR_CARBON_INTENSITY_ESTIMATED] = intensity.isEstimated;
-    if (intensity.fallbackReason) attributes[sc.ATTR_CARBON_INTENSITY_FALLBACK_REASON] = intensity.fallbackReason;
-    if (footprint.marketGrams !== undefined) attributes[sc.ATTR_CARBON_CO2E_MARKET_GRAMS] = footprint.marketGrams;
-    if (footprint.embodiedGrams !== undefined) attributes[sc.ATTR_CARBON_EMBODIED_GRAMS] = footprint.embodiedGrams;
+    if (intensity.ageSeconds !== undefined)
+      attributes[sc.ATTR_CARBON_INTENSITY_AGE_SECONDS] = intensity.ageSeconds;
+    if (intensity.isEstimated !== undefined)
+      attributes[sc.ATTR_CARBON_INTENSITY_ESTIMATED] = intensity.isEstimated;
+    if (intensity.fallbackReason)
+      attributes[sc.ATTR_CARBON_INTENSITY_FALLBACK_REASON] = intensity.fallbackReason;
+    if (footprint.marketGrams !== undefined)
+      attributes[sc.ATTR_CARBON_CO2E_MARKET_GRAMS] = footprint.marketGrams;
+    if (footprint.embodiedGrams !== undefined)
+      attributes[sc.ATTR_CARBON_EMBODIED_GRAMS] = footprint.embodiedGrams;
     if (footprint.sciGramsPerUnit !== undefined) {
       attributes[sc.ATTR_CARBON_SCI_GRAMS_PER_UNIT] = footprint.sciGramsPerUnit;
     }

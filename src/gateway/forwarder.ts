@@ -1,0 +1,262 @@
+/**
+ * Sends enriched spans to the downstream OTLP/HTTP endpoint (protobuf), in batches of about
+ * `forwardBatchSpans`, with a few requests in flight. The queue is bounded in spans and bytes and
+ * a request's capacity is reserved before it is acknowledged, so the gateway answers 503 instead
+ * of accepting spans it would have to drop: an acknowledged span stays queued (in memory) until
+ * the downstream accepts it. 5xx, 429 and network errors are retried with exponential backoff
+ * (honouring Retry-After); other 4xx answers are permanent and the batch is counted as dropped.
+ */
+import { Agent, request } from "undici";
+import { type ForwardItem, frameRequest } from "./otlp-encode.ts";
+
+export interface ForwarderOptions {
+  url: string;
+  batchSpans: number;
+  queueSpans: number;
+  queueBytes: number;
+  /** Batches in flight at once. */
+  concurrency: number;
+  timeoutMs: number;
+  log: (msg: string) => void;
+  /** Backoff bounds, ms. @default 100 / 5000 */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export interface ForwarderStats {
+  /** Spans the downstream accepted. */
+  forwardedSpans: number;
+  /** Spans the downstream refused permanently (4xx other than 429), or left at shutdown. */
+  droppedSpans: number;
+  /** Attempts that were retried. */
+  retries: number;
+}
+
+export interface SpanSink {
+  /** Reserves room for a request's spans; false = full (answer 503). */
+  tryReserve(spans: number, bytes: number): boolean;
+  /** Hands reserved spans over (`items` may hold fewer spans than reserved: rejected ones). */
+  commit(reservedSpans: number, reservedBytes: number, items: ForwardItem[]): void;
+  /** Gives back a reservation that will not be committed. */
+  release(spans: number, bytes: number): void;
+  /** Spans accepted but not yet forwarded. */
+  readonly pendingSpans: number;
+  readonly full: boolean;
+  readonly stats: ForwarderStats;
+  /** Waits until everything is forwarded or the deadline passes; true when nothing is left. */
+  flush(deadlineMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+function retryAfterMs(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
+}
+
+export class Forwarder implements SpanSink {
+  readonly stats: ForwarderStats = { forwardedSpans: 0, droppedSpans: 0, retries: 0 };
+  readonly #options: Required<ForwarderOptions>;
+  readonly #queue: ForwardItem[] = [];
+  readonly #agent: Agent;
+  #queuedSpans = 0;
+  #reservedSpans = 0;
+  #reservedBytes = 0;
+  #queuedBytes = 0;
+  /** Spans and bytes in batches being sent (still counted against the bounds). */
+  #inflightSpans = 0;
+  #inflightBytes = 0;
+  #active = 0;
+  #closing = false;
+  #deadlineMs = Number.POSITIVE_INFINITY;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(options: ForwarderOptions) {
+    this.#options = { minBackoffMs: 100, maxBackoffMs: 5000, ...options };
+    this.#agent = new Agent({ connections: options.concurrency, keepAliveTimeout: 30_000 });
+  }
+
+  get pendingSpans(): number {
+    return this.#queuedSpans + this.#inflightSpans + this.#reservedSpans;
+  }
+
+  get full(): boolean {
+    return (
+      this.pendingSpans >= this.#options.queueSpans ||
+      this.#queuedBytes + this.#inflightBytes + this.#reservedBytes >= this.#options.queueBytes
+    );
+  }
+
+  tryReserve(spans: number, bytes: number): boolean {
+    if (this.#closing) return false;
+    if (this.pendingSpans + spans > this.#options.queueSpans) return false;
+    if (this.#queuedBytes + this.#inflightBytes + this.#reservedBytes + bytes > this.#options.queueBytes)
+      return false;
+    this.#reservedSpans += spans;
+    this.#reservedBytes += bytes;
+    return true;
+  }
+
+  release(spans: number, bytes: number): void {
+    this.#reservedSpans -= spans;
+    this.#reservedBytes -= bytes;
+    this.#notifyIdle();
+  }
+
+  commit(reservedSpans: number, reservedBytes: number, items: ForwardItem[]): void {
+    this.#reservedSpans -= reservedSpans;
+    this.#reservedBytes -= reservedBytes;
+    for (const item of items) {
+      this.#queue.push(item);
+      this.#queuedSpans += item.spanCount;
+      this.#queuedBytes += item.bytes.length;
+    }
+    this.#pump();
+    this.#notifyIdle();
+  }
+
+  #takeBatch(): ForwardItem[] {
+    const batch: ForwardItem[] = [];
+    let spans = 0;
+    while (
+      this.#queue.length &&
+      (batch.length === 0 || spans + this.#queue[0]!.spanCount <= this.#options.batchSpans)
+    ) {
+      const item = this.#queue.shift()!;
+      batch.push(item);
+      spans += item.spanCount;
+    }
+    return batch;
+  }
+
+  #pump(): void {
+    while (this.#active < this.#options.concurrency && this.#queue.length) {
+      const batch = this.#takeBatch();
+      let spans = 0;
+      let bytes = 0;
+      for (const item of batch) {
+        spans += item.spanCount;
+        bytes += item.bytes.length;
+      }
+      this.#queuedSpans -= spans;
+      this.#queuedBytes -= bytes;
+      this.#inflightSpans += spans;
+      this.#inflightBytes += bytes;
+      this.#active++;
+      void this.#send(frameRequest(batch), spans).finally(() => {
+        this.#active--;
+        this.#inflightSpans -= spans;
+        this.#inflightBytes -= bytes;
+        this.#pump();
+        this.#notifyIdle();
+      });
+    }
+  }
+
+  /** Sends one batch until it is accepted, refused for good, or the shutdown deadline passes. */
+  async #send(body: Uint8Array, spans: number): Promise<void> {
+    let backoffMs = this.#options.minBackoffMs;
+    for (let attempt = 0; ; attempt++) {
+      let waitMs: number | undefined;
+      try {
+        const res = await request(this.#options.url, {
+          method: "POST",
+          dispatcher: this.#agent,
+          headers: { "content-type": "application/x-protobuf" },
+          body,
+          headersTimeout: this.#options.timeoutMs,
+          bodyTimeout: this.#options.timeoutMs,
+        });
+        await res.body.dump();
+        if (res.statusCode >= 200 && res.statusCode < 300) {
+          this.stats.forwardedSpans += spans;
+          return;
+        }
+        if (res.statusCode !== 429 && res.statusCode < 500) {
+          this.stats.droppedSpans += spans;
+          this.#options.log(
+            `downstream refused a batch of ${spans} spans with HTTP ${res.statusCode}; dropped`,
+          );
+          return;
+        }
+        waitMs = retryAfterMs(res.headers["retry-after"]);
+      } catch (error) {
+        if (attempt === 0) this.#options.log(`forwarding failed (${(error as Error).message}); retrying`);
+      }
+      const delay = Math.min(this.#options.maxBackoffMs, waitMs ?? backoffMs * (0.5 + Math.random()));
+      backoffMs = Math.min(this.#options.maxBackoffMs, backoffMs * 2);
+      if (Date.now() + delay > this.#deadlineMs) {
+        this.stats.droppedSpans += spans;
+        this.#options.log(`shutdown deadline passed with a batch of ${spans} spans not forwarded`);
+        return;
+      }
+      this.stats.retries++;
+      await sleep(delay);
+    }
+  }
+
+  #notifyIdle(): void {
+    if (this.pendingSpans === 0 && this.#active === 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  async flush(deadlineMs: number): Promise<boolean> {
+    this.#deadlineMs = deadlineMs;
+    this.#pump();
+    if (this.pendingSpans === 0 && this.#active === 0) return true;
+    const idle = new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    const remaining = Math.max(0, deadlineMs - Date.now());
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, remaining);
+    });
+    await Promise.race([idle, timedOut]);
+    clearTimeout(timer);
+    return this.pendingSpans === 0 && this.#active === 0;
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    const left = this.#queuedSpans;
+    if (left) {
+      this.stats.droppedSpans += left;
+      this.#queue.length = 0;
+      this.#queuedSpans = 0;
+      this.#queuedBytes = 0;
+    }
+    await this.#agent.close().catch(() => {});
+  }
+}
+
+/** No downstream configured: spans are counted and dropped after enrichment. */
+export class DroppingSink implements SpanSink {
+  readonly stats: ForwarderStats = { forwardedSpans: 0, droppedSpans: 0, retries: 0 };
+  readonly pendingSpans = 0;
+  readonly full = false;
+
+  tryReserve(): boolean {
+    return true;
+  }
+
+  commit(_reservedSpans: number, _reservedBytes: number, items: ForwardItem[]): void {
+    for (const item of items) this.stats.droppedSpans += item.spanCount;
+  }
+
+  release(): void {}
+
+  flush(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * Builds what the gateway forwards: one `ResourceSpans` message per received one, where unchanged
+ * spans (and unchanged scopes) are the received bytes and job spans are their received bytes minus
+ * the attributes being replaced, plus the new `carbon.*` KeyValues. Also the
+ * `ExportTraceServiceResponse` in both encodings and the protobuf request framing.
+ */
+import type { Attributes, AttributeValue } from "@opentelemetry/api";
+import { type JobSpanRef, type ParsedRequest, type ParsedResource, REJECTED } from "./otlp-proto.ts";
+import { Encoder, varintSize, writeVarint } from "./wire.ts";
+
+/** One ResourceSpans ready to forward (message body, without the request's field tag). */
+export interface ForwardItem {
+  bytes: Uint8Array;
+  spanCount: number;
+}
+
+/** AnyValue for an OTel attribute value, typed like the OTel JS exporter does (integers → int_value). */
+export function encodeAnyValue(value: AttributeValue): Encoder {
+  const e = new Encoder();
+  if (typeof value === "string") e.string(1, value);
+  else if (typeof value === "boolean") e.bool(2, value);
+  else if (typeof value === "number") {
+    if (Number.isSafeInteger(value)) e.int64(3, BigInt(value));
+    else e.double(4, value);
+  } else if (Array.isArray(value)) {
+    const arr = new Encoder();
+    for (const item of value) if (item !== null && item !== undefined) arr.message(1, encodeAnyValue(item));
+    e.message(5, arr);
+  }
+  return e;
+}
+
+export function encodeKeyValue(key: string, value: AttributeValue): Encoder {
+  return new Encoder().string(1, key).message(2, encodeAnyValue(value));
+}
+
+const KEY_CACHE = new Map<string, Buffer>();
+
+function keyBytes(key: string): Buffer {
+  let bytes = KEY_CACHE.get(key);
+  if (!bytes) {
+    bytes = Buffer.from(key, "utf8");
+    if (KEY_CACHE.size < 1024) KEY_CACHE.set(key, bytes);
+  }
+  return bytes;
+}
+
+/**
+ * `repeated KeyValue attributes = 9` fields for the added attributes, written into one buffer
+ * (sizes first, then bytes): this runs for every job span, so it avoids per-field allocations.
+ * Arrays (not produced by enrichment) take the general Encoder path.
+ */
+export function encodeSpanAttributes(added: Attributes): Uint8Array {
+  const entries: [Buffer, AttributeValue, number, number][] = [];
+  let total = 0;
+  const rest = new Encoder();
+  for (const key in added) {
+    const value = added[key];
+    if (value === undefined || value === null) continue;
+    let anyLen: number;
+    let payload = 0;
+    if (typeof value === "string") {
+      payload = Buffer.byteLength(value, "utf8");
+      anyLen = 1 + varintSize(payload) + payload;
+    } else if (typeof value === "boolean") anyLen = 2;
+    else if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0)
+      anyLen = 1 + varintSize(value);
+    else if (typeof value === "number") anyLen = 9;
+    else {
+      rest.message(9, encodeKeyValue(key, value));
+      continue;
+    }
+    const k = keyBytes(key);
+    const kvLen = 1 + varintSize(k.length) + k.length + 1 + varintSize(anyLen) + anyLen;
+    total += 1 + varintSize(kvLen) + kvLen;
+    entries.push([k, value, kvLen, anyLen * 0x100000000 + payload]);
+  }
+  const out = Buffer.allocUnsafe(total + rest.length);
+  let p = 0;
+  for (const [k, value, kvLen, packed] of entries) {
+    const anyLen = Math.floor(packed / 0x100000000);
+    const payload = packed % 0x100000000;
+    out[p++] = (9 << 3) | 2;
+    p = writeVarint(out, p, kvLen);
+    out[p++] = (1 << 3) | 2;
+    p = writeVarint(out, p, k.length);
+    k.copy(out, p);
+    p += k.length;
+    out[p++] = (2 << 3) | 2;
+    p = writeVarint(out, p, anyLen);
+    if (typeof value === "string") {
+      out[p++] = (1 << 3) | 2;
+      p = writeVarint(out, p, payload);
+      p += out.write(value, p, "utf8");
+    } else if (typeof value === "boolean") {
+      out[p++] = 2 << 3;
+      out[p++] = value ? 1 : 0;
+    } else if (Number.isSafeInteger(value) && (value as number) >= 0) {
+      out[p++] = 3 << 3;
+      p = writeVarint(out, p, value as number);
+    } else {
+      out[p++] = (4 << 3) | 1;
+      out.writeDoubleLE(value as number, p);
+      p += 8;
+    }
+  }
+  for (const part of rest.parts) {
+    out.set(part, p);
+    p += part.length;
+  }
+  return out;
+}
+
+/**
+ * Output as a list of pieces: a pair of numbers is a range of the received buffer, a Uint8Array
+ * is new bytes. Unchanged runs of spans stay one range, so a request with a few job spans among
+ * many others is copied in a few large pieces.
+ */
+class Pieces {
+  readonly ops: (number | Uint8Array)[] = [];
+  length = 0;
+
+  range(start: number, end: number): void {
+    if (end > start) {
+      this.ops.push(start, end);
+      this.length += end - start;
+    }
+  }
+
+  bytes(b: Uint8Array): void {
+    this.ops.push(b);
+    this.length += b.length;
+  }
+
+  /** Tag + length header of a LEN field, then the child's pieces. */
+  child(field: number, c: Pieces): void {
+    const header = new Uint8Array(1 + varintSize(c.length));
+    header[0] = (field << 3) | 2;
+    writeVarint(header, 1, c.length);
+    this.bytes(header);
+    for (const op of c.ops) this.ops.push(op);
+    this.length += c.length;
+  }
+
+  write(buf: Uint8Array): Uint8Array {
+    const out = new Uint8Array(this.length);
+    let p = 0;
+    const ops = this.ops;
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      if (typeof op === "number") {
+        const end = ops[++i] as number;
+        out.set(buf.subarray(op, end), p);
+        p += end - op;
+      } else {
+        out.set(op, p);
+        p += op.length;
+      }
+    }
+    return out;
+  }
+}
+
+function jobSpanPieces(span: JobSpanRef): Pieces {
+  const added = span.added ?? {};
+  const pieces = new Pieces();
+  let pos = span.bodyStart;
+  for (const field of span.attributeFields) {
+    if (!(field.key in added)) continue;
+    pieces.range(pos, field.start);
+    pos = field.end;
+  }
+  pieces.range(pos, span.bodyEnd);
+  pieces.bytes(encodeSpanAttributes(added));
+  return pieces;
+}
+
+function encodeResource(req: ParsedRequest, rs: ParsedResource): ForwardItem | undefined {
+  const buf = req.buf;
+  let spanCount = 0;
+  let changed = false;
+  for (const scope of rs.scopes) {
+    spanCount += scope.spans.length / 2;
+    if (scope.special.size) changed = true;
+  }
+  const rsBodyStart = rs.fieldStart + headerLength(buf, rs.fieldStart);
+  if (!changed) {
+    if (spanCount === 0) return undefined;
+    // Copy: the queue must not keep the whole request buffer alive.
+    return { bytes: buf.slice(rsBodyStart, rs.fieldEnd), spanCount };
+  }
+  spanCount = 0;
+  const out = new Pieces();
+  let cursor = rsBodyStart;
+  for (const scope of rs.scopes) {
+    const n = scope.spans.length / 2;
+    if (scope.special.size === 0) {
+      spanCount += n;
+      continue;
+    }
+    out.range(cursor, scope.fieldStart);
+    cursor = scope.fieldEnd;
+    const sp = new Pieces();
+    let inner = scope.fieldStart + headerLength(buf, scope.fieldStart);
+    let kept = 0;
+    for (let i = 0; i < n; i++) {
+      const special = scope.special.get(i);
+      if (special === undefined) {
+        kept++;
+        continue;
+      }
+      const fieldStart = scope.spans[2 * i]!;
+      sp.range(inner, fieldStart);
+      inner = scope.spans[2 * i + 1]!;
+      if (special === REJECTED) continue;
+      kept++;
+      sp.child(2, jobSpanPieces(special));
+    }
+    sp.range(inner, scope.fieldEnd);
+    if (kept === 0) continue;
+    spanCount += kept;
+    out.child(2, sp);
+  }
+  out.range(cursor, rs.fieldEnd);
+  if (spanCount === 0) return undefined;
+  return { bytes: out.write(buf), spanCount };
+}
+
+/** Length of the tag + length prefix of the LEN field starting at `start`. */
+function headerLength(buf: Uint8Array, start: number): number {
+  let p = start;
+  while (buf[p]! & 0x80) p++; // tag
+  p++;
+  while (buf[p]! & 0x80) p++; // length
+  return p + 1 - start;
+}
+
+/** Items to forward for a scanned (and enriched) request; rejected spans are left out. */
+export function encodeForward(req: ParsedRequest): ForwardItem[] {
+  const items: ForwardItem[] = [];
+  for (const rs of req.resources) {
+    const item = encodeResource(req, rs);
+    if (item) items.push(item);
+  }
+  return items;
+}
+
+/** `ExportTraceServiceRequest` bytes for a batch of items (field 1 = resource_spans). */
+export function frameRequest(items: readonly ForwardItem[]): Uint8Array {
+  let size = 0;
+  for (const item of items) size += 1 + varintSize(item.bytes.length) + item.bytes.length;
+  const out = new Uint8Array(size);
+  let p = 0;
+  for (const item of items) {
+    out[p++] = (1 << 3) | 2;
+    p = writeVarint(out, p, item.bytes.length);
+    out.set(item.bytes, p);
+    p += item.bytes.length;
+  }
+  return out;
+}
+
+/** `ExportTraceServiceResponse`: empty on full success, partial_success when spans were rejected. */
+export function encodeResponseProto(rejectedSpans: number, errorMessage: string): Uint8Array {
+  if (rejectedSpans === 0 && !errorMessage) return new Uint8Array(0);
+  const partial = new Encoder().int64(1, BigInt(rejectedSpans));
+  if (errorMessage) partial.string(2, errorMessage);
+  return new Encoder().message(1, partial).finish();
+}
+
+export function encodeResponseJson(rejectedSpans: number, errorMessage: string): string {
+  if (rejectedSpans === 0 && !errorMessage) return "{}";
+  // int64 as a decimal string, per the OTLP JSON encoding.
+  return JSON.stringify({ partialSuccess: { rejectedSpans: String(rejectedSpans), errorMessage } });
+}
+
+/** `google.rpc.Status { int32 code = 1; string message = 2 }`, the body OTLP puts on 4xx/5xx. */
+export function encodeStatusProto(grpcCode: number, message: string): Uint8Array {
+  return new Encoder().uint(1, grpcCode).string(2, message).finish();
+}
+
+export type { Attributes };

@@ -1,0 +1,38 @@
+/**
+ * One export request from bytes to forwardable items: decode (protobuf scanner, or JSON converted
+ * to protobuf first), enrich the job spans, encode. Split in two steps so the server can reserve
+ * queue room between them, after it knows the span count and before it does the work.
+ */
+import { type EnrichContext, enrichRequest } from "./enrichRequest.ts";
+import { encodeForward, type ForwardItem } from "./otlp-encode.ts";
+import { jsonToProto } from "./otlp-json.ts";
+import { type ParsedRequest, scanRequest } from "./otlp-proto.ts";
+
+export type OtlpEncoding = "protobuf" | "json";
+
+/** Throws a CO2E_ERR_OTLP_DECODE error (→ 400) for a malformed body. */
+export function decodeExport(body: Uint8Array, encoding: OtlpEncoding): ParsedRequest {
+  const bytes =
+    encoding === "json"
+      ? jsonToProto(Buffer.from(body.buffer, body.byteOffset, body.length).toString("utf8"))
+      : body;
+  return scanRequest(bytes);
+}
+
+export interface ExportResult {
+  items: ForwardItem[];
+  acceptedSpans: number;
+  rejectedSpans: number;
+  errorMessage: string;
+}
+
+export async function enrichAndEncode(req: ParsedRequest, ctx: EnrichContext): Promise<ExportResult> {
+  await enrichRequest(req, ctx);
+  const items = encodeForward(req);
+  let acceptedSpans = 0;
+  for (const item of items) acceptedSpans += item.spanCount;
+  const errorMessage = req.rejectedSpans
+    ? `${req.rejectedSpans} span(s) rejected: ${req.rejectReasons.join("; ")}`
+    : "";
+  return { items, acceptedSpans, rejectedSpans: req.rejectedSpans, errorMessage };
+}

@@ -1,0 +1,392 @@
+/**
+ * `co2e collector`: an OTLP/HTTP receiver (`POST /v1/traces`, protobuf or JSON, optionally gzip)
+ * that enriches job spans with the shared enrichment core, forwards every accepted span to an
+ * optional downstream OTLP endpoint, and serves the job metrics on a separate /metrics listener.
+ *
+ * Safety: body limit enforced while reading (the OTel JS exporter sends chunked bodies without
+ * Content-Length), decompressed-size limit, concurrency limit, optional bearer token, and a
+ * forward queue whose room is reserved before a request is acknowledged (503 + Retry-After when
+ * full). Error bodies are `google.rpc.Status` in the request's encoding, as OTLP/HTTP asks.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { gunzip } from "node:zlib";
+import { type Config, resolveLogicalCores } from "../config.ts";
+import { Co2eError, ERROR_CODES, isCo2eError } from "../errors.ts";
+import { createIntensityProvider } from "../intensity/index.ts";
+import type { IntensityProvider } from "../intensity/types.ts";
+import { createPrometheusMetrics } from "../metrics/index.ts";
+import type { EnrichContext, JobRecorder } from "./enrichRequest.ts";
+import { DroppingSink, Forwarder, type ForwarderStats, type SpanSink } from "./forwarder.ts";
+import { encodeResponseJson, encodeResponseProto, encodeStatusProto } from "./otlp-encode.ts";
+import { decodeExport, enrichAndEncode, type OtlpEncoding } from "./pipeline.ts";
+
+export const TRACES_PATH = "/v1/traces";
+/** Seconds a client is asked to wait after 429/503. */
+const RETRY_AFTER_SECONDS = 1;
+/** After a 413 the rest of the body is read and discarded (so the client sees the answer) up to this. */
+const MAX_DISCARD_BYTES = 64 * 1024 * 1024;
+
+export interface GatewayStats extends ForwarderStats {
+  receivedSpans: number;
+  acceptedSpans: number;
+  rejectedSpans: number;
+  jobSpans: number;
+  /** Requests answered 4xx/5xx, by status. */
+  refusedRequests: Record<number, number>;
+  pendingSpans: number;
+  /** OTLP requests being read or processed now. */
+  inflightRequests: number;
+}
+
+export interface Gateway {
+  /** `http://host:port` of the OTLP receiver (POST `${url}/v1/traces`). */
+  url: string;
+  metricsUrl: string;
+  stats(): GatewayStats;
+  /** Graceful stop: refuse new requests, finish in-flight ones, flush the queue. True if nothing was lost. */
+  close(): Promise<boolean>;
+}
+
+export interface GatewayOptions {
+  /** @default process.env (bearer token variable, Electricity Maps token) */
+  env?: NodeJS.ProcessEnv;
+  /** @default stderr with a `co2e collector:` prefix */
+  log?: (msg: string) => void;
+  /** Replaces the provider from config (tests). */
+  provider?: IntensityProvider;
+  /** Replaces the Prometheus metrics (tests, benchmarks); then no /metrics listener is started. */
+  metrics?: JobRecorder;
+}
+
+export function parseHostPort(value: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) throw new Co2eError(ERROR_CODES.config, `expected HOST:PORT, got "${value}"`);
+  return { host: match[1] ?? match[2]!, port };
+}
+
+function formatHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+class HttpError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** gRPC status codes for the Status body (OTLP/HTTP reuses them). */
+const GRPC_CODE: Record<number, number> = { 400: 3, 401: 16, 413: 8, 415: 3, 429: 8, 500: 13, 503: 14 };
+
+function mediaType(header: string | undefined): OtlpEncoding | undefined {
+  const type = (header ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type === "application/x-protobuf") return "protobuf";
+  if (type === "application/json") return "json";
+  return undefined;
+}
+
+/** Reads the body, refusing it once it passes `limit` bytes (413) while still draining it. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    const declared = Number(req.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > limit) {
+      over = true;
+      if (declared > MAX_DISCARD_BYTES) {
+        reject(new HttpError(413, `body of ${declared} bytes exceeds the limit of ${limit} bytes`));
+        req.socket.destroySoon();
+        return;
+      }
+    }
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (over) {
+        if (size > MAX_DISCARD_BYTES) req.destroy();
+        return;
+      }
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => {
+      if (over) reject(new HttpError(413, `body exceeds the limit of ${limit} bytes`));
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+    req.on("error", (error) => reject(error));
+    req.on("close", () => {
+      if (!req.complete) reject(new HttpError(400, "request body ended early"));
+    });
+  });
+}
+
+function gunzipBounded(body: Buffer, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    gunzip(body, { maxOutputLength: maxBytes }, (error, out) => {
+      if (!error) return resolve(out);
+      if ((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" || error instanceof RangeError) {
+        reject(new HttpError(413, `decompressed body exceeds the limit of ${maxBytes} bytes`));
+      } else reject(new HttpError(400, `invalid gzip body: ${error.message}`));
+    });
+  });
+}
+
+export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
+  const gw = config.gateway;
+  const env = options.env ?? process.env;
+  const log = options.log ?? ((msg: string) => process.stderr.write(`co2e collector: ${msg}\n`));
+  let token: Buffer | undefined;
+  if (gw.bearerTokenEnv) {
+    const value = env[gw.bearerTokenEnv]?.trim();
+    if (!value) {
+      throw new Co2eError(
+        ERROR_CODES.config,
+        `gateway.bearerTokenEnv names ${gw.bearerTokenEnv}, which is not set; set it or remove the key`,
+      );
+    }
+    token = Buffer.from(`Bearer ${value}`);
+  }
+  const listen = parseHostPort(gw.listen);
+  const metricsListen = parseHostPort(gw.metricsListen);
+
+  let recorder: JobRecorder;
+  let metricsUrl = "";
+  let closeMetrics = async () => {};
+  let provider = options.provider;
+  if (options.metrics) recorder = options.metrics;
+  else {
+    const prom = await createPrometheusMetrics({
+      host: metricsListen.host,
+      port: metricsListen.port,
+      jobNameLimit: config.metrics.jobNameLimit,
+      warn: log,
+    });
+    recorder = prom.metrics;
+    metricsUrl = prom.url;
+    closeMetrics = () => prom.shutdown();
+    provider ??= createIntensityProvider(config, {
+      env,
+      observer: prom.metrics.intensityObserver,
+      logger: log,
+    });
+  }
+  provider ??= createIntensityProvider(config, { env, logger: log });
+  const ctx: EnrichContext = {
+    config,
+    logicalCores: resolveLogicalCores(config.model.cpu),
+    provider,
+    metrics: recorder,
+  };
+  const sink: SpanSink = gw.forwardUrl
+    ? new Forwarder({
+        url: gw.forwardUrl,
+        batchSpans: gw.forwardBatchSpans,
+        queueSpans: gw.forwardQueueSpans,
+        queueBytes: gw.forwardQueueBytes,
+        concurrency: gw.forwardConcurrency,
+        timeoutMs: gw.forwardTimeoutMs,
+        log,
+      })
+    : new DroppingSink();
+
+  const counters = { receivedSpans: 0, acceptedSpans: 0, rejectedSpans: 0, jobSpans: 0 };
+  const refused: Record<number, number> = {};
+  let inflight = 0;
+  let shuttingDown = false;
+  let listening = false;
+  let inflightDone: (() => void) | undefined;
+
+  function send(
+    res: ServerResponse,
+    status: number,
+    body: string | Uint8Array,
+    contentType: string,
+    headers: Record<string, string> = {},
+  ): void {
+    if (res.headersSent || res.destroyed) return;
+    if (status >= 400) refused[status] = (refused[status] ?? 0) + 1;
+    if (shuttingDown) res.setHeader("connection", "close");
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body) });
+    res.end(body);
+  }
+
+  function fail(res: ServerResponse, status: number, message: string, encoding?: OtlpEncoding): void {
+    const headers: Record<string, string> = {};
+    if (status === 429 || status === 503) headers["retry-after"] = String(RETRY_AFTER_SECONDS);
+    if (status === 401) headers["www-authenticate"] = "Bearer";
+    const code = GRPC_CODE[status] ?? 2;
+    if (encoding === "protobuf")
+      send(res, status, encodeStatusProto(code, message), "application/x-protobuf", headers);
+    else if (encoding === "json")
+      send(res, status, JSON.stringify({ code, message }), "application/json", headers);
+    else send(res, status, `${message}\n`, "text/plain; charset=utf-8", headers);
+  }
+
+  function authorised(req: IncomingMessage): boolean {
+    if (!token) return true;
+    const given = Buffer.from(req.headers.authorization ?? "");
+    return given.length === token.length && timingSafeEqual(given, token);
+  }
+
+  async function handleExport(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const encoding = mediaType(req.headers["content-type"]);
+    if (shuttingDown) return fail(res, 503, "shutting down", encoding);
+    if (!authorised(req)) return fail(res, 401, "missing or wrong bearer token", encoding);
+    if (!encoding) {
+      return fail(res, 415, "content-type must be application/x-protobuf or application/json");
+    }
+    const contentEncoding = (req.headers["content-encoding"] ?? "identity").trim().toLowerCase();
+    if (contentEncoding !== "identity" && contentEncoding !== "gzip") {
+      return fail(res, 415, `unsupported content-encoding "${contentEncoding}" (gzip or none)`, encoding);
+    }
+    let body = await readBody(req, gw.bodyLimitBytes);
+    if (contentEncoding === "gzip") body = await gunzipBounded(body, gw.decompressedLimitBytes);
+    let parsed: ReturnType<typeof decodeExport>;
+    try {
+      parsed = decodeExport(body, encoding);
+    } catch (error) {
+      if (isCo2eError(error, ERROR_CODES.otlpDecode)) return fail(res, 400, error.message, encoding);
+      throw error;
+    }
+    counters.receivedSpans += parsed.spanCount;
+    const reserveSpans = parsed.spanCount - parsed.rejectedSpans;
+    const reserveBytes = parsed.buf.length;
+    if (reserveSpans > gw.forwardQueueSpans) {
+      return fail(
+        res,
+        413,
+        `request holds ${reserveSpans} spans, more than the queue of ${gw.forwardQueueSpans}`,
+        encoding,
+      );
+    }
+    if (!sink.tryReserve(reserveSpans, reserveBytes)) {
+      return fail(res, 503, "forward queue full; retry later", encoding);
+    }
+    let committed = false;
+    try {
+      const result = await enrichAndEncode(parsed, ctx);
+      sink.commit(reserveSpans, reserveBytes, result.items);
+      committed = true;
+      counters.acceptedSpans += result.acceptedSpans;
+      counters.rejectedSpans += result.rejectedSpans;
+      counters.jobSpans += parsed.jobSpans.length;
+      if (encoding === "protobuf") {
+        send(
+          res,
+          200,
+          encodeResponseProto(result.rejectedSpans, result.errorMessage),
+          "application/x-protobuf",
+        );
+      } else
+        send(res, 200, encodeResponseJson(result.rejectedSpans, result.errorMessage), "application/json");
+    } finally {
+      if (!committed) sink.release(reserveSpans, reserveBytes);
+    }
+  }
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (path === TRACES_PATH) {
+      if (req.method !== "POST") {
+        res.setHeader("allow", "POST");
+        return fail(res, 405, "use POST");
+      }
+      if (inflight >= gw.maxConcurrentRequests) {
+        // Answer at once; the unread body is discarded by Node before the connection is reused.
+        return fail(
+          res,
+          429,
+          "too many concurrent requests; retry later",
+          mediaType(req.headers["content-type"]),
+        );
+      }
+      inflight++;
+      handleExport(req, res)
+        .catch((error: unknown) => {
+          if (error instanceof HttpError)
+            fail(res, error.status, error.message, mediaType(req.headers["content-type"]));
+          else {
+            log(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+            fail(res, 500, "internal error");
+          }
+        })
+        .finally(() => {
+          inflight--;
+          if (inflight === 0) inflightDone?.();
+        });
+      return;
+    }
+    if (req.method === "GET" && path === "/healthz") return send(res, 200, "ok\n", "text/plain");
+    if (req.method === "GET" && path === "/readyz") {
+      const ready = listening && !shuttingDown && !sink.full;
+      return send(res, ready ? 200 : 503, ready ? "ready\n" : "not ready\n", "text/plain");
+    }
+    fail(res, 404, `not found; OTLP traces go to POST ${TRACES_PATH}`);
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 60_000;
+  server.keepAliveTimeout = 30_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  }).catch(async (error) => {
+    await closeMetrics().catch(() => {});
+    throw new Co2eError(ERROR_CODES.config, `cannot listen on ${gw.listen}: ${(error as Error).message}`);
+  });
+  listening = true;
+  const port = (server.address() as AddressInfo).port;
+  let closing: Promise<boolean> | undefined;
+
+  async function shutdown(): Promise<boolean> {
+    shuttingDown = true;
+    const deadline = Date.now() + gw.shutdownTimeoutMs;
+    const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    if (inflight > 0) {
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          inflightDone = resolve;
+        }),
+        new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref()),
+      ]);
+    }
+    const flushed = await sink.flush(deadline);
+    const pending = sink.pendingSpans;
+    await sink.close();
+    if (!flushed) log(`shutdown timeout: ${pending} acknowledged spans were not forwarded`);
+    server.closeAllConnections();
+    await serverClosed;
+    await provider?.close().catch(() => {});
+    await closeMetrics().catch(() => {});
+    return flushed && inflight === 0;
+  }
+
+  return {
+    url: `http://${formatHost(listen.host)}:${port}`,
+    metricsUrl,
+    stats: () => ({
+      ...counters,
+      ...sink.stats,
+      refusedRequests: { ...refused },
+      pendingSpans: sink.pendingSpans,
+      inflightRequests: inflight,
+    }),
+    close: () => {
+      closing ??= shutdown();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * The job API: a job is a span with a `job.name` attribute whose CPU, memory, network (and GPU)
+ * use is measured while it runs. `withJob` wraps a callback; `startJob` returns a handle for work
+ * that does not fit one.
+ */
+import {
+  type Attributes,
+  type Context,
+  context,
+  type Span,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from "@opentelemetry/api";
+import * as sc from "../semconv.ts";
+import { defaultJobMeter, type JobMeter } from "./meter.ts";
+import { jobNetworkContext } from "./network.ts";
+import { beginSpanMeasurement, finishSpanMeasurement } from "./spans.ts";
+
+/** Name of the tracer the job API uses when none is given. */
+export const JOB_TRACER_NAME = "otel-co2e";
+
+export interface JobOptions {
+  /** Extra span attributes. */
+  attributes?: Attributes;
+  /** Grid zone of this job (`carbon.zone`), overriding config and cloud region. */
+  zone?: string;
+  /** Functional units the job produces (`job.functional_units`, SCI's R). */
+  functionalUnits?: number;
+  /** @default trace.getTracer("otel-co2e") */
+  tracer?: Tracer;
+  /** Parent context. @default context.active() */
+  context?: Context;
+  /** @default the thread's shared meter */
+  meter?: JobMeter;
+}
+
+export interface JobHandle {
+  readonly span: Span;
+  /** Runs fn inside the job's context: the span is active and sockets count towards the job. */
+  run<T>(fn: () => T): T;
+  setFunctionalUnits(units: number): void;
+  /** Records the error (if any), measures, ends the span. Later calls do nothing. */
+  end(error?: unknown): void;
+}
+
+function jobAttributes(name: string, options: JobOptions): Attributes {
+  const attributes: Attributes = { ...options.attributes, [sc.ATTR_JOB_NAME]: name };
+  if (options.zone !== undefined) attributes[sc.ATTR_CARBON_ZONE] = options.zone;
+  if (options.functionalUnits !== undefined)
+    attributes[sc.ATTR_JOB_FUNCTIONAL_UNITS] = options.functionalUnits;
+  return attributes;
+}
+
+function recordError(span: Span, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  span.recordException(error instanceof Error ? error : message);
+  span.setStatus({ code: SpanStatusCode.ERROR, message });
+}
+
+/** startJob's handle plus the end variant withJob uses when it knows the job never yielded. */
+interface InternalJobHandle extends JobHandle {
+  endSynchronous(error?: unknown): void;
+}
+
+export function startJob(name: string, options: JobOptions = {}): JobHandle {
+  return openJob(name, options);
+}
+
+function openJob(name: string, options: JobOptions): InternalJobHandle {
+  const tracer = options.tracer ?? trace.getTracer(JOB_TRACER_NAME);
+  const parent = options.context ?? context.active();
+  const span = tracer.startSpan(name, { attributes: jobAttributes(name, options) }, parent);
+  const spanContext = trace.setSpan(parent, span);
+  // A non-recording span (no SDK, sampled out) is not measured: no cost for jobs nobody records.
+  const measurement = span.isRecording()
+    ? beginSpanMeasurement(span, options.meter ?? defaultJobMeter())
+    : undefined;
+  let ended = false;
+  const end = (error: unknown, synchronous: boolean): void => {
+    if (ended) return;
+    ended = true;
+    if (error !== undefined) recordError(span, error);
+    finishSpanMeasurement(span, { synchronous });
+    span.end();
+  };
+  return {
+    span,
+    run<T>(fn: () => T): T {
+      return context.with(spanContext, () =>
+        measurement ? jobNetworkContext.run(measurement.network, fn) : fn(),
+      );
+    },
+    setFunctionalUnits(units: number): void {
+      span.setAttribute(sc.ATTR_JOB_FUNCTIONAL_UNITS, units);
+    },
+    end(error?: unknown): void {
+      end(error, false);
+    },
+    endSynchronous(error?: unknown): void {
+      end(error, true);
+    },
+  };
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === "function"
+  );
+}
+
+/**
+ * Runs fn as a job and returns its result. Async functions are measured until their promise
+ * settles. An exception (or rejection) sets the span status to ERROR, is recorded on the span and
+ * is rethrown unchanged.
+ */
+export function withJob<T>(name: string, fn: (span: Span) => T, options: JobOptions = {}): T {
+  const job = openJob(name, options);
+  let result: T;
+  try {
+    result = job.run(() => fn(job.span));
+  } catch (error) {
+    job.endSynchronous(error);
+    throw error;
+  }
+  if (isPromiseLike(result)) {
+    return Promise.resolve(result).then(
+      (value) => {
+        job.end();
+        return value;
+      },
+      (error: unknown) => {
+        job.end(error ?? new Error("job rejected without a reason"));
+        throw error;
+      },
+    ) as T;
+  }
+  job.endSynchronous();
+  return result;
+}

@@ -1,0 +1,60 @@
+/**
+ * Links spans to their running measurement. Whoever sees a job span first starts measuring it: the
+ * CarbonSpanProcessor in `onStart` (so spans started by any code with a `job.name` attribute are
+ * measured), or `withJob`/`startJob` when no carbon processor is registered. The counters are
+ * written as `job.*` attributes just before the span ends, never over values the span already
+ * carries (code that measured its own job wins).
+ */
+import type { Attributes, Span } from "@opentelemetry/api";
+import * as sc from "../semconv.ts";
+import { defaultJobMeter, type JobCounters, type JobMeasurement, type JobMeter } from "./meter.ts";
+
+const running = new WeakMap<object, JobMeasurement>();
+
+export function beginSpanMeasurement(span: object, meter: JobMeter = defaultJobMeter()): JobMeasurement {
+  let m = running.get(span);
+  if (!m) {
+    m = meter.start();
+    running.set(span, m);
+  }
+  return m;
+}
+
+export function hasSpanMeasurement(span: object): boolean {
+  return running.has(span);
+}
+
+/** The job.* attributes (and carbon.attribution) for a job's counters. */
+export function countersToAttributes(c: JobCounters): Attributes {
+  const attributes: Attributes = {
+    [sc.ATTR_JOB_CPU_SECONDS]: c.cpuSeconds,
+    [sc.ATTR_JOB_MEMORY_AVG_BYTES]: Math.round(c.memoryAvgBytes),
+    [sc.ATTR_JOB_MEMORY_PEAK_BYTES]: c.memoryPeakBytes,
+    [sc.ATTR_JOB_NETWORK_BYTES_SENT]: c.bytesSent,
+    [sc.ATTR_JOB_NETWORK_BYTES_RECEIVED]: c.bytesReceived,
+    [sc.ATTR_CARBON_ATTRIBUTION]: c.shared ? sc.ATTRIBUTION.shared : sc.ATTRIBUTION.exclusive,
+  };
+  if (c.gpuJoules !== undefined) attributes[sc.ATTR_JOB_GPU_JOULES] = c.gpuJoules;
+  return attributes;
+}
+
+/**
+ * Stops the span's measurement (if any) and sets its counters on the span, skipping attributes the
+ * span already has. Returns the counters, or undefined when the span was not being measured.
+ */
+export function finishSpanMeasurement(
+  span: Span,
+  options?: { synchronous?: boolean },
+): JobCounters | undefined {
+  const m = running.get(span);
+  if (!m) return undefined;
+  running.delete(span);
+  const counters = m.finish(options);
+  const existing = (span as unknown as { attributes?: Attributes }).attributes ?? {};
+  const attributes = countersToAttributes(counters);
+  for (const key of Object.keys(attributes)) {
+    if (existing[key] !== undefined) delete attributes[key];
+  }
+  span.setAttributes(attributes);
+  return counters;
+}

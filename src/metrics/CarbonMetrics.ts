@@ -1,0 +1,122 @@
+/**
+ * The job and intensity metrics, through any OTel Meter. Instrument names come from semconv.ts;
+ * the Prometheus exporter scrapes them as the `PROM_*` names (no unit suffix is added, so the unit
+ * is in the instrument name).
+ */
+import type { Attributes, Meter } from "@opentelemetry/api";
+import type { IntensityObserver, IntensityRequestOutcome, IntensityValue } from "../intensity/types.ts";
+import { JOULES_PER_KWH } from "../model/constants.ts";
+import type { JobRecord } from "../processor/enrich.ts";
+import * as sc from "../semconv.ts";
+import { JobNameLimiter } from "./JobNameLimiter.ts";
+
+export interface CarbonMetrics {
+  recordJob(record: JobRecord): void;
+  readonly intensityObserver: IntensityObserver;
+}
+
+export interface CarbonMetricsOptions {
+  /** Distinct job_name values before the rest become job_name="other". */
+  jobNameLimit: number;
+  /** Where the one cap warning goes. @default console.warn */
+  warn?: (msg: string) => void;
+}
+
+/**
+ * gCO₂e per run: log-spaced 1-2.5-5 steps from 1 mg to 10 kg. A short request-sized job is a few
+ * milligrams at world-average intensity; a GPU training run (seed 001: 30 kWh × 400 g) is ~12 kg.
+ */
+export const CARBON_PER_RUN_BUCKETS_GRAMS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500,
+  5000, 10000,
+] as const;
+
+/** Job duration, s: 5 ms to 6 h. */
+export const DURATION_BUCKETS_SECONDS = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600,
+] as const;
+
+const ENERGY_COMPONENTS = [
+  ["cpu", "cpuKwh"],
+  ["memory", "memoryKwh"],
+  ["gpu", "gpuKwh"],
+  ["network", "networkKwh"],
+  ["overhead", "overheadKwh"],
+] as const;
+
+export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions): CarbonMetrics {
+  const limiter = new JobNameLimiter(options.jobNameLimit, options.warn);
+  const runs = meter.createCounter(sc.METRIC_JOB_RUNS_INSTRUMENT, { description: "Finished jobs." });
+  const duration = meter.createHistogram(sc.METRIC_JOB_DURATION_INSTRUMENT, {
+    description: "Job duration, seconds.",
+    advice: { explicitBucketBoundaries: [...DURATION_BUCKETS_SECONDS] },
+  });
+  const energy = meter.createCounter(sc.METRIC_JOB_ENERGY_INSTRUMENT, {
+    description: "Job energy by component, joules (overhead = (PUE − 1) × IT energy).",
+  });
+  const carbon = meter.createCounter(sc.METRIC_JOB_CARBON_INSTRUMENT, {
+    description: "Job emissions, gCO₂e, by scope (operational = location-based, embodied, market).",
+  });
+  const perRun = meter.createHistogram(sc.METRIC_JOB_CARBON_PER_RUN_INSTRUMENT, {
+    description: "Operational gCO₂e per job run.",
+    advice: { explicitBucketBoundaries: [...CARBON_PER_RUN_BUCKETS_GRAMS] },
+  });
+  const units = meter.createCounter(sc.METRIC_JOB_FUNCTIONAL_UNITS_INSTRUMENT, {
+    description: "Functional units produced by jobs (SCI's R).",
+  });
+  const bestHour = meter.createCounter(sc.METRIC_JOB_CARBON_BEST_HOUR_INSTRUMENT, {
+    description: "gCO₂e the same jobs would have emitted at the lowest intensity of the surrounding 24 h.",
+  });
+  const grid = meter.createGauge(sc.METRIC_GRID_INTENSITY_INSTRUMENT, {
+    description: "Grid carbon intensity last used or fetched, gCO₂e/kWh.",
+  });
+  const requests = meter.createCounter(sc.METRIC_INTENSITY_REQUESTS_INSTRUMENT, {
+    description: "Requests to the live intensity provider by outcome.",
+  });
+
+  const onValue = (value: IntensityValue): void => {
+    if (!Number.isFinite(value.gramsPerKwh)) return;
+    grid.record(value.gramsPerKwh, { [sc.LABEL_ZONE]: value.zone, [sc.LABEL_SOURCE]: value.source });
+  };
+
+  return {
+    intensityObserver: {
+      onRequest(provider: string, outcome: IntensityRequestOutcome): void {
+        requests.add(1, { [sc.LABEL_PROVIDER]: provider, [sc.LABEL_OUTCOME]: outcome });
+      },
+      onValue,
+    },
+    recordJob(record: JobRecord): void {
+      const job: Attributes = {
+        [sc.LABEL_JOB_NAME]: limiter.label(record.jobName),
+        [sc.LABEL_SERVICE_NAME]: record.serviceName,
+      };
+      const zoneSource = { [sc.LABEL_ZONE]: record.zone, [sc.LABEL_SOURCE]: record.intensity.source };
+      runs.add(1, {
+        ...job,
+        [sc.LABEL_STATUS]: record.status,
+        ...zoneSource,
+        [sc.LABEL_ATTRIBUTION]: record.attribution,
+      });
+      duration.record(record.durationSeconds, job);
+      const e = record.footprint.energy;
+      for (const [component, key] of ENERGY_COMPONENTS) {
+        const joules = e[key] * JOULES_PER_KWH;
+        // Always the cpu series (stable for boards); the others once they are non-zero.
+        if (joules > 0 || component === "cpu")
+          energy.add(joules, { ...job, [sc.LABEL_COMPONENT]: component });
+      }
+      const fp = record.footprint;
+      carbon.add(fp.co2eGrams, { ...job, [sc.LABEL_SCOPE]: "operational", ...zoneSource });
+      if (fp.embodiedGrams !== undefined)
+        carbon.add(fp.embodiedGrams, { ...job, [sc.LABEL_SCOPE]: "embodied", ...zoneSource });
+      if (fp.marketGrams !== undefined)
+        carbon.add(fp.marketGrams, { ...job, [sc.LABEL_SCOPE]: "market", ...zoneSource });
+      perRun.record(fp.co2eGrams, job);
+      if (record.functionalUnits !== undefined && record.functionalUnits > 0)
+        units.add(record.functionalUnits, job);
+      if (record.bestHourGrams !== undefined) bestHour.add(record.bestHourGrams, job);
+      onValue(record.intensity);
+    },
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * Turns job spans into energy and CO₂e while they are still writable. `onStart` of a job span warms
+ * the intensity cache for its zone and starts measuring it; `onEnding` (inside `span.end()`, before
+ * the span turns read-only) writes the counters, runs the shared enrichment and records metrics.
+ * Put it FIRST among span processors so every exporter after it sees the carbon.* attributes.
+ *
+ * Never throws into user code and never drops a span: a failure becomes `carbon.error`.
+ */
+import { type Attributes, type Context, diag, SpanStatusCode } from "@opentelemetry/api";
+import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
+import { type Config, resolveLogicalCores } from "../config.ts";
+import type { IntensityProvider } from "../intensity/types.ts";
+import { defaultJobMeter, type JobMeter } from "../job/meter.ts";
+import { beginSpanMeasurement, finishSpanMeasurement } from "../job/spans.ts";
+import type { CarbonMetrics } from "../metrics/CarbonMetrics.ts";
+import * as sc from "../semconv.ts";
+import { bestHourFromRows } from "./bestHour.ts";
+import { type EnrichOptions, enrichJobSpan, resolveJobZone } from "./enrich.ts";
+
+export interface CarbonSpanProcessorOptions {
+  config: Config;
+  provider: IntensityProvider;
+  /** Where finished jobs are counted; can also be attached later with setMetrics(). */
+  metrics?: CarbonMetrics;
+  /** @default config.model.cpu.logicalCores, else os.availableParallelism() */
+  logicalCores?: number;
+  /**
+   * Meter for job spans started by code other than withJob/startJob.
+   * @default the thread's shared meter
+   */
+  meter?: JobMeter;
+}
+
+function hrTimeToMs(t: readonly [number, number]): number {
+  return t[0] * 1000 + t[1] / 1e6;
+}
+
+function isAttribution(value: unknown): value is sc.Attribution {
+  return value === sc.ATTRIBUTION.exclusive || value === sc.ATTRIBUTION.shared;
+}
+
+export class CarbonSpanProcessor implements SpanProcessor {
+  readonly #config: Config;
+  readonly #provider: IntensityProvider;
+  readonly #logicalCores: number;
+  readonly #meter: JobMeter;
+  #metrics: CarbonMetrics | undefined;
+  #shutdown = false;
+  #errorsReported = 0;
+
+  constructor(options: CarbonSpanProcessorOptions) {
+    this.#config = options.config;
+    this.#provider = options.provider;
+    this.#metrics = options.metrics;
+    this.#logicalCores = options.logicalCores ?? resolveLogicalCores(options.config.model.cpu);
+    this.#meter = options.meter ?? defaultJobMeter();
+    this.#meter.setIntervalMs(options.config.sampler.intervalMs);
+  }
+
+  /** Attaches the metrics once the meter provider exists (the SDK preset builds it after us). */
+  setMetrics(metrics: CarbonMetrics | undefined): void {
+    this.#metrics = metrics;
+  }
+
+  onStart(span: Span, _parentContext: Context): void {
+    if (this.#shutdown || typeof span.attributes[sc.ATTR_JOB_NAME] !== "string") return;
+    try {
+      beginSpanMeasurement(span, this.#meter);
+      const zone = resolveJobZone(
+        { attributes: span.attributes, resource: span.resource.attributes },
+        this.#config,
+      );
+      this.#provider.warm(zone.zone);
+    } catch {
+      // An unknown zone is reported by onEnding as carbon.error; nothing to warm.
+    }
+  }
+
+  onEnding(span: Span): void {
+    if (typeof span.attributes[sc.ATTR_JOB_NAME] !== "string") return;
+    // After shutdown we still write the counters of a measured span but skip enrichment.
+    try {
+      finishSpanMeasurement(span);
+      if (this.#shutdown) return;
+      this.#enrich(span);
+    } catch (error) {
+      this.#fail(span, error);
+    }
+  }
+
+  #enrich(span: Span): void {
+    const attributes: Attributes = span.attributes;
+    const attribution = attributes[sc.ATTR_CARBON_ATTRIBUTION];
+    const provider = this.#provider;
+    const options: EnrichOptions = {
+      config: this.#config,
+      logicalCores: this.#logicalCores,
+      intensity: (zone, window) => provider.lookup(zone, window),
+    };
+    if (provider.cachedRows) {
+      options.bestHour = (zone, window) => bestHourFromRows(provider.cachedRows?.(zone), window);
+    }
+    if (isAttribution(attribution)) options.attribution = attribution;
+    const result = enrichJobSpan(
+      {
+        attributes,
+        resource: span.resource.attributes,
+        startMs: hrTimeToMs(span.startTime),
+        endMs: hrTimeToMs(span.endTime),
+        isError: span.status.code === SpanStatusCode.ERROR,
+      },
+      options,
+    );
+    span.setAttributes(result.attributes);
+    if (result.record && this.#metrics) {
+      try {
+        this.#metrics.recordJob(result.record);
+      } catch (error) {
+        this.#report(error);
+      }
+    }
+  }
+
+  #fail(span: Span, error: unknown): void {
+    try {
+      span.setAttribute(sc.ATTR_CARBON_ERROR, error instanceof Error ? error.message : String(error));
+    } catch {
+      // The span refused the attribute; nothing else we can do without throwing.
+    }
+    this.#report(error);
+  }
+
+  /** Unexpected failures go to the OTel diag logger, a bounded number of times. */
+  #report(error: unknown): void {
+    if (this.#errorsReported++ < 10) diag.error("otel-co2e: carbon enrichment failed", error);
+  }
+
+  onEnd(_span: ReadableSpan): void {}
+
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Idempotent. Does not close the intensity provider: whoever created it closes it. */
+  shutdown(): Promise<void> {
+    this.#shutdown = true;
+    return Promise.resolve();
+  }
+}

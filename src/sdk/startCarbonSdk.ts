@@ -1,0 +1,212 @@
+/**
+ * One call that replaces a service's NodeSDK set-up: the carbon processor ahead of the trace
+ * exporters OTEL_TRACES_EXPORTER (or options) choose, a Prometheus /metrics endpoint, resource
+ * detection (including cloud provider/region where detectable), and every OTEL_* variable NodeSDK
+ * honours, OTEL_SDK_DISABLED included.
+ */
+import { isMainThread } from "node:worker_threads";
+import { diag, type MeterProvider, metrics } from "@opentelemetry/api";
+import { getBooleanFromEnv } from "@opentelemetry/core";
+import {
+  envDetector,
+  hostDetector,
+  osDetector,
+  processDetector,
+  type Resource,
+  type ResourceDetector,
+  serviceInstanceIdDetector,
+} from "@opentelemetry/resources";
+import type { IMetricReader, ViewOptions } from "@opentelemetry/sdk-metrics";
+import { NodeSDK, type NodeSDKConfiguration } from "@opentelemetry/sdk-node";
+import type { SpanProcessor } from "@opentelemetry/sdk-trace";
+import { type Config, loadConfig } from "../config.ts";
+import type {
+  IntensityObserver,
+  IntensityProvider,
+  IntensityRequestOutcome,
+  IntensityValue,
+} from "../intensity/types.ts";
+import { attachGpuSampler } from "../job/gpu.ts";
+import { defaultJobMeter } from "../job/meter.ts";
+import { type CarbonMetrics, createCarbonMetrics } from "../metrics/CarbonMetrics.ts";
+import { createPrometheusReader, type MetricsServer, serveMetrics } from "../metrics/prometheus.ts";
+import { CARBON_METER_NAME, carbonMetricViews } from "../metrics/views.ts";
+import { CarbonSpanProcessor } from "../processor/CarbonSpanProcessor.ts";
+import { cloudEnvDetector } from "./cloudDetector.ts";
+import { presetIntensityProvider } from "./intensityProvider.ts";
+import { exportProcessors, type TraceExporterChoice, traceExportersFromEnv } from "./traceExporters.ts";
+
+export interface CarbonSdkOptions {
+  /** `service.name` of the resource. @default OTEL_SERVICE_NAME, else unknown_service:node */
+  serviceName?: string;
+  /** Base resource, merged with what the detectors find. */
+  resource?: Resource;
+  /** @default cloud env, service instance id, process, host, os, OTEL_RESOURCE_ATTRIBUTES */
+  resourceDetectors?: ResourceDetector[];
+  instrumentations?: NodeSDKConfiguration["instrumentations"];
+  /** Extra span processors; they run after the carbon processor and before the exporters. */
+  spanProcessors?: SpanProcessor[];
+  /** @default OTEL_TRACES_EXPORTER, else otlp */
+  traceExporters?: TraceExporterChoice[];
+  /** Extra metric readers beside the Prometheus endpoint. */
+  metricReaders?: IMetricReader[];
+  views?: ViewOptions[];
+  /**
+   * Where /metrics is served; `false` for no endpoint (metrics then go only to `metricReaders`).
+   * @default OTEL_EXPORTER_PROMETHEUS_HOST/PORT, else config.prometheus (127.0.0.1:9464); port 0 = any free port
+   */
+  prometheus?: { host?: string; port?: number } | false;
+  /** A parsed Config, or the path of a YAML file. @default loadConfig() (CO2E_CONFIG, default.yaml, env) */
+  config?: Config | string;
+  /** Intensity provider; the preset closes it on shutdown either way. @default createIntensityProvider(config) */
+  intensityProvider?: IntensityProvider;
+  /**
+   * Sample GPU board power with nvidia-smi when it is on PATH. The sampler starts in the
+   * background (`ready` waits for it): jobs that end before its first reading carry no GPU figure.
+   * @default true
+   */
+  gpu?: boolean;
+  /** Anything else NodeSDK accepts (sampler, contextManager, textMapPropagator, spanLimits…). */
+  nodeSdk?: Partial<
+    Pick<
+      NodeSDKConfiguration,
+      "sampler" | "contextManager" | "textMapPropagator" | "spanLimits" | "idGenerator"
+    >
+  >;
+}
+
+export interface CarbonSdk {
+  /** Resolves once /metrics listens (rejects if it cannot; the SDK keeps working without it). */
+  readonly ready: Promise<void>;
+  /** `http://host:port/metrics` once ready; undefined when disabled or not (yet) listening. */
+  readonly metricsUrl: string | undefined;
+  readonly config: Config;
+  /** undefined when OTEL_SDK_DISABLED=true. */
+  readonly processor: CarbonSpanProcessor | undefined;
+  /** Flushes spans and metrics, closes /metrics and the intensity provider. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+/** Forwards provider events to the metrics once they exist (the provider is built first). */
+class LateObserver implements IntensityObserver {
+  metrics: CarbonMetrics | undefined;
+  onRequest(provider: string, outcome: IntensityRequestOutcome): void {
+    this.metrics?.intensityObserver.onRequest(provider, outcome);
+  }
+  onValue(value: IntensityValue): void {
+    this.metrics?.intensityObserver.onValue(value);
+  }
+}
+
+function resolveConfig(config: Config | string | undefined): Config {
+  if (typeof config === "string") return loadConfig({ file: config });
+  return config ?? loadConfig();
+}
+
+function envPort(): number | undefined {
+  const raw = process.env.OTEL_EXPORTER_PROMETHEUS_PORT?.trim();
+  if (!raw) return undefined;
+  const port = Number(raw);
+  return Number.isInteger(port) && port >= 0 && port <= 65535 ? port : undefined;
+}
+
+export function startCarbonSdk(options: CarbonSdkOptions = {}): CarbonSdk {
+  const config = resolveConfig(options.config);
+  if (getBooleanFromEnv("OTEL_SDK_DISABLED")) {
+    return {
+      ready: Promise.resolve(),
+      metricsUrl: undefined,
+      config,
+      processor: undefined,
+      shutdown: () => Promise.resolve(),
+    };
+  }
+
+  const observer = new LateObserver();
+  const provider = options.intensityProvider ?? presetIntensityProvider(config, observer);
+  const processor = new CarbonSpanProcessor({ config, provider });
+  const prometheus =
+    options.prometheus === false
+      ? undefined
+      : {
+          host:
+            options.prometheus?.host ??
+            (process.env.OTEL_EXPORTER_PROMETHEUS_HOST?.trim() || undefined) ??
+            config.prometheus.host,
+          port: options.prometheus?.port ?? envPort() ?? config.prometheus.port,
+        };
+  const reader = prometheus ? createPrometheusReader() : undefined;
+  const readers: IMetricReader[] = [...(reader ? [reader] : []), ...(options.metricReaders ?? [])];
+
+  const sdkConfig: Partial<NodeSDKConfiguration> = {
+    ...options.nodeSdk,
+    spanProcessors: [
+      processor,
+      ...(options.spanProcessors ?? []),
+      ...exportProcessors(options.traceExporters ?? traceExportersFromEnv()),
+    ],
+    // NodeSDK falls back to an OTLP metrics exporter when given no reader; an empty list is "none".
+    metricReaders: readers,
+    views: [...carbonMetricViews(config.metrics.jobNameLimit), ...(options.views ?? [])],
+    resourceDetectors: options.resourceDetectors ?? [
+      cloudEnvDetector,
+      serviceInstanceIdDetector,
+      processDetector,
+      hostDetector,
+      osDetector,
+      envDetector,
+    ],
+  };
+  if (options.serviceName !== undefined) sdkConfig.serviceName = options.serviceName;
+  if (options.resource !== undefined) sdkConfig.resource = options.resource;
+  if (options.instrumentations !== undefined) sdkConfig.instrumentations = options.instrumentations;
+  const sdk = new NodeSDK(sdkConfig);
+  sdk.start();
+
+  // NodeSDK keeps its MeterProvider private; the global one is it unless another was registered first.
+  const meterProvider: MeterProvider =
+    (sdk as unknown as { _meterProvider?: MeterProvider })._meterProvider ?? metrics.getMeterProvider();
+  const carbonMetrics = createCarbonMetrics(meterProvider.getMeter(CARBON_METER_NAME), {
+    jobNameLimit: config.metrics.jobNameLimit,
+    warn: (msg) => diag.warn(msg),
+  });
+  observer.metrics = carbonMetrics;
+  processor.setMetrics(carbonMetrics);
+
+  // GPU board power is whole-board like process CPU is whole-process: sampled in the main thread only.
+  const gpu =
+    options.gpu !== false && isMainThread
+      ? attachGpuSampler(defaultJobMeter(), { intervalMs: config.sampler.intervalMs })
+      : Promise.resolve(undefined);
+
+  let server: MetricsServer | undefined;
+  const listening: Promise<void> =
+    reader && prometheus
+      ? serveMetrics(reader, prometheus.host, prometheus.port).then((s) => {
+          server = s;
+        })
+      : Promise.resolve();
+  const ready = Promise.all([listening, gpu]).then(() => {});
+  // A port in use must not crash the service: callers who care await `ready`.
+  ready.catch((error: unknown) => diag.error("otel-co2e: cannot serve /metrics", error));
+
+  let shutdownPromise: Promise<void> | undefined;
+  return {
+    ready,
+    get metricsUrl() {
+      return server?.url;
+    },
+    config,
+    processor,
+    shutdown(): Promise<void> {
+      shutdownPromise ??= (async () => {
+        await listening.catch(() => {});
+        (await gpu)?.stop();
+        await sdk.shutdown().catch((error: unknown) => diag.error("otel-co2e: SDK shutdown failed", error));
+        await server?.close();
+        await provider.close().catch(() => {});
+      })();
+      return shutdownPromise;
+    },
+  };
+}

@@ -1,0 +1,226 @@
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+import { afterEach, describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config.ts";
+import { StaticIntensityProvider } from "../../src/intensity/static.ts";
+import { withJob } from "../../src/job/job.ts";
+import { CARBON_PER_RUN_BUCKETS_GRAMS } from "../../src/metrics/CarbonMetrics.ts";
+import { createPrometheusMetrics, type PrometheusMetrics } from "../../src/metrics/prometheus.ts";
+import { CarbonSpanProcessor } from "../../src/processor/CarbonSpanProcessor.ts";
+import type { JobRecord } from "../../src/processor/enrich.ts";
+import * as sc from "../../src/semconv.ts";
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Prometheus text format → samples (enough of the format for what the exporter writes). */
+function parseExposition(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \d+)?$/.exec(line);
+    if (!m) throw new Error(`unparsable line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+      labels[l[1]!] = l[2]!.replace(/\\n/g, "\n").replace(/\\"/g, '"').replace(/\\\\/g, "\\");
+    }
+    const raw = m[3]!;
+    samples.push({
+      name: m[1]!,
+      labels,
+      value: raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : Number(raw),
+    });
+  }
+  return samples;
+}
+
+function find(samples: Sample[], name: string, labels: Record<string, string>): Sample[] {
+  return samples.filter(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  );
+}
+
+function one(samples: Sample[], name: string, labels: Record<string, string>): number {
+  const found = find(samples, name, labels);
+  if (found.length !== 1) throw new Error(`${found.length} samples of ${name} ${JSON.stringify(labels)}`);
+  return found[0]!.value;
+}
+
+async function scrape(url: string): Promise<{ text: string; samples: Sample[] }> {
+  const res = await fetch(url);
+  expect(res.status).toBe(200);
+  const text = await res.text();
+  return { text, samples: parseExposition(text) };
+}
+
+let open: PrometheusMetrics | undefined;
+afterEach(async () => {
+  await open?.shutdown();
+  open = undefined;
+});
+
+function record(jobName: string, grams = 1): JobRecord {
+  return {
+    jobName,
+    serviceName: "svc",
+    status: "ok",
+    durationSeconds: 1,
+    zone: "DE",
+    intensity: { gramsPerKwh: 400, zone: "DE", source: "static", method: "yearly-average" },
+    attribution: "exclusive",
+    footprint: {
+      energy: {
+        cpuKwh: grams / 400,
+        memoryKwh: 0,
+        gpuKwh: 0,
+        networkKwh: 0,
+        overheadKwh: 0,
+        totalKwh: grams / 400,
+        pue: 1,
+      },
+      gramsPerKwh: 400,
+      co2eGrams: grams,
+    },
+  };
+}
+
+describe("Prometheus /metrics over HTTP", () => {
+  it("serves the job series with the expected names, labels and values", async () => {
+    open = await createPrometheusMetrics({ host: "127.0.0.1", port: 0, jobNameLimit: 200 });
+    const config = parseConfig({ zone: "DE", marketFactors: { DE: 100 } });
+    const exporter = new InMemorySpanExporter();
+    const tracerProvider = new TracerProvider({
+      resource: resourceFromAttributes({ "service.name": "metrics-test" }),
+      spanProcessors: [
+        new CarbonSpanProcessor({
+          config,
+          provider: new StaticIntensityProvider(),
+          metrics: open.metrics,
+          logicalCores: 2,
+        }),
+        new SimpleSpanProcessor({ exporter }),
+      ],
+    });
+    const tracer = tracerProvider.getTracer("t");
+    tracer
+      .startSpan("given", {
+        attributes: {
+          [sc.ATTR_JOB_NAME]: "report",
+          [sc.ATTR_JOB_CPU_SECONDS]: 7200,
+          [sc.ATTR_JOB_NETWORK_BYTES_SENT]: 1e9,
+          [sc.ATTR_JOB_FUNCTIONAL_UNITS]: 25,
+        },
+      })
+      .end();
+    expect(() =>
+      withJob(
+        "report",
+        () => {
+          throw new Error("x");
+        },
+        { tracer },
+      ),
+    ).toThrow();
+    open.metrics.intensityObserver.onRequest("electricitymaps", "timeout");
+    const span = exporter.getFinishedSpans()[0]!;
+    const grams = span.attributes[sc.ATTR_CARBON_CO2E_GRAMS] as number;
+    const cpuKwh = span.attributes[sc.ATTR_CARBON_ENERGY_CPU_KWH] as number;
+    const allCpuKwh = exporter
+      .getFinishedSpans()
+      .reduce((sum, s) => sum + (s.attributes[sc.ATTR_CARBON_ENERGY_CPU_KWH] as number), 0);
+    const allGrams = exporter
+      .getFinishedSpans()
+      .reduce((sum, s) => sum + (s.attributes[sc.ATTR_CARBON_CO2E_GRAMS] as number), 0);
+
+    const { text, samples } = await scrape(open.url);
+    const job = { job_name: "report", service_name: "metrics-test" };
+    const runLabels = { ...job, zone: "DE", source: "static", attribution: "exclusive" };
+    expect(one(samples, sc.PROM_JOB_RUNS, { ...runLabels, status: "ok" })).toBe(1);
+    expect(one(samples, sc.PROM_JOB_RUNS, { ...runLabels, status: "error" })).toBe(1);
+    // 7200 cpu-s × 85 W ÷ 2 cores = 306,000 J.
+    expect(one(samples, sc.PROM_JOB_ENERGY, { ...job, component: "cpu" })).toBeCloseTo(allCpuKwh * 3.6e6, 6);
+    expect(cpuKwh * 3.6e6).toBeCloseTo(306_000, 3);
+    // 1 GB × 0.001875 kWh/GB = 6,750 J.
+    expect(one(samples, sc.PROM_JOB_ENERGY, { ...job, component: "network" })).toBeCloseTo(6750, 3);
+    const op = one(samples, sc.PROM_JOB_CARBON, {
+      ...job,
+      scope: "operational",
+      zone: "DE",
+      source: "static",
+    });
+    expect(op).toBeCloseTo(allGrams, 9);
+    expect(op).toBeGreaterThan(grams);
+    expect(find(samples, sc.PROM_JOB_CARBON, { ...job, scope: "market" })).toHaveLength(1);
+    expect(one(samples, sc.PROM_JOB_FUNCTIONAL_UNITS, job)).toBe(25);
+    expect(one(samples, `${sc.PROM_JOB_CARBON_PER_RUN}_count`, job)).toBe(2);
+    expect(one(samples, `${sc.PROM_JOB_CARBON_PER_RUN}_sum`, job)).toBeCloseTo(op, 6);
+    const les = find(samples, `${sc.PROM_JOB_CARBON_PER_RUN}_bucket`, job).map((s) => s.labels.le);
+    expect(les).toEqual([...CARBON_PER_RUN_BUCKETS_GRAMS.map(String), "+Inf"]);
+    expect(one(samples, `${sc.PROM_JOB_DURATION}_count`, job)).toBe(2);
+    expect(one(samples, sc.PROM_GRID_INTENSITY, { zone: "DE", source: "static" })).toBe(
+      span.attributes[sc.ATTR_CARBON_INTENSITY],
+    );
+    expect(
+      one(samples, sc.PROM_INTENSITY_REQUESTS, { provider: "electricitymaps", outcome: "timeout" }),
+    ).toBe(1);
+    expect(find(samples, sc.PROM_JOB_CARBON_BEST_HOUR, {})).toHaveLength(0);
+    expect(text).not.toContain("otel_metric_overflow");
+    // Exactly the documented label sets (plus the exporter's otel_scope_* labels).
+    const labelSets: Record<string, string[]> = {
+      [sc.PROM_JOB_RUNS]: ["attribution", "job_name", "service_name", "source", "status", "zone"],
+      [sc.PROM_JOB_ENERGY]: ["component", "job_name", "service_name"],
+      [sc.PROM_JOB_CARBON]: ["job_name", "scope", "service_name", "source", "zone"],
+      [`${sc.PROM_JOB_DURATION}_count`]: ["job_name", "service_name"],
+      [sc.PROM_GRID_INTENSITY]: ["source", "zone"],
+    };
+    for (const [name, expected] of Object.entries(labelSets)) {
+      for (const s of find(samples, name, {})) {
+        expect(
+          Object.keys(s.labels)
+            .filter((k) => !k.startsWith("otel_scope"))
+            .sort(),
+        ).toEqual(expected);
+      }
+    }
+    await tracerProvider.shutdown();
+  });
+
+  it('caps job_name: names beyond the limit become job_name="other" with one warning', async () => {
+    const warnings: string[] = [];
+    open = await createPrometheusMetrics({ host: "127.0.0.1", port: 0, jobNameLimit: 2 });
+    const { createCarbonMetrics } = await import("../../src/metrics/CarbonMetrics.ts");
+    const metrics = createCarbonMetrics(open.meterProvider.getMeter("cap-test"), {
+      jobNameLimit: 2,
+      warn: (m) => warnings.push(m),
+    });
+    for (const name of ["a", "b", "c", "d", "a", "c"]) metrics.recordJob(record(name));
+    const { samples } = await scrape(open.url);
+    const runs = find(samples, sc.PROM_JOB_RUNS, { otel_scope_name: "cap-test" });
+    const byJob = Object.fromEntries(runs.map((s) => [s.labels.job_name, s.value]));
+    expect(byJob).toEqual({ a: 2, b: 1, other: 3 });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('"c"');
+  });
+
+  it("keeps every job_name apart up to the cap, beyond the SDK's default 2,000 series", async () => {
+    open = await createPrometheusMetrics({ host: "127.0.0.1", port: 0, jobNameLimit: 2100 });
+    for (let i = 0; i < 2100; i++) open.metrics.recordJob(record(`job-${i}`));
+    const { text, samples } = await scrape(open.url);
+    expect(text).not.toContain("otel_metric_overflow");
+    expect(find(samples, sc.PROM_JOB_RUNS, {})).toHaveLength(2100);
+    expect(find(samples, sc.PROM_JOB_RUNS, { job_name: "other" })).toHaveLength(0);
+  });
+
+  it("records the best-hour counterfactual only when the record has one, and 404s elsewhere", async () => {
+    open = await createPrometheusMetrics({ host: "127.0.0.1", port: 0, jobNameLimit: 10 });
+    open.metrics.recordJob({ ...record("bh", 2), bestHourGrams: 0.5 });
+    open.metrics.recordJob(record("nobh", 2));
+    const { samples } = await scrape(open.url);
+    expect(one(samples, sc.PROM_JOB_CARBON_BEST_HOUR, { job_name: "bh" })).toBe(0.5);
+    expect(find(samples, sc.PROM_JOB_CARBON_BEST_HOUR, { job_name: "nobh" })).toHaveLength(0);
+    expect((await fetch(open.url.replace("/metrics", "/other"))).status).toBe(404);
+  });
+});

@@ -1,0 +1,398 @@
+import { createServer, get as httpGet, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { context, SpanStatusCode, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import {
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+  TracerProvider,
+} from "@opentelemetry/sdk-trace";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config.ts";
+import { StaticIntensityProvider, staticIntensity } from "../../src/intensity/static.ts";
+import type { IntensityProvider, IntensityRow } from "../../src/intensity/types.ts";
+import { startJob, withJob } from "../../src/job/job.ts";
+import { defaultJobMeter } from "../../src/job/meter.ts";
+import { computeFootprint } from "../../src/model/footprint.ts";
+import { bestHourFromRows } from "../../src/processor/bestHour.ts";
+import { CarbonSpanProcessor } from "../../src/processor/CarbonSpanProcessor.ts";
+import { footprintParams } from "../../src/processor/enrich.ts";
+import * as sc from "../../src/semconv.ts";
+
+const config = parseConfig({ zone: "DE", sampler: { intervalMs: 50 } });
+const LOGICAL_CORES = 4;
+
+function setup(provider: IntensityProvider = new StaticIntensityProvider()) {
+  const exporter = new InMemorySpanExporter();
+  const processor = new CarbonSpanProcessor({ config, provider, logicalCores: LOGICAL_CORES });
+  const tracerProvider = new TracerProvider({
+    resource: resourceFromAttributes({ "service.name": "processor-test" }),
+    spanProcessors: [processor, new SimpleSpanProcessor({ exporter })],
+  });
+  const tracer = tracerProvider.getTracer("test");
+  return { exporter, processor, tracerProvider, tracer };
+}
+
+function cpuSecondsNow(): number {
+  const clock = defaultJobMeter().cpuClock;
+  const threadUsage = (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage;
+  const u = clock === "thread" && threadUsage ? threadUsage.call(process) : process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+function burnCpuSeconds(seconds: number): void {
+  const start = cpuSecondsNow();
+  let x = 0;
+  while (cpuSecondsNow() - start < seconds) for (let i = 0; i < 10_000; i++) x += Math.sqrt(i + x);
+  if (x < 0) throw new Error("unreachable");
+}
+
+function byName(spans: ReadableSpan[], name: string): ReadableSpan {
+  const span = spans.find((s) => s.name === name);
+  if (!span) throw new Error(`no span ${name} among ${spans.map((s) => s.name).join(", ")}`);
+  return span;
+}
+
+function num(span: ReadableSpan, key: string): number {
+  const v = span.attributes[key];
+  if (typeof v !== "number") throw new Error(`${key} is ${JSON.stringify(v)} on ${span.name}`);
+  return v;
+}
+
+const contextManager = new AsyncLocalStorageContextManager();
+beforeAll(() => {
+  context.setGlobalContextManager(contextManager.enable());
+});
+afterAll(() => {
+  context.disable();
+});
+
+describe("CarbonSpanProcessor with the real SDK", () => {
+  it("a job burning ≈1 s of CPU reports job.cpu.seconds within ±15 % and carbon.* equal to the model", async () => {
+    const { exporter, tracer } = setup();
+    withJob("burn", () => burnCpuSeconds(1), { tracer, functionalUnits: 10 });
+    const span = byName(exporter.getFinishedSpans(), "burn");
+    const cpu = num(span, sc.ATTR_JOB_CPU_SECONDS);
+    expect(cpu).toBeGreaterThan(0.85);
+    expect(cpu).toBeLessThan(1.15);
+
+    const durationSeconds = span.duration[0] + span.duration[1] / 1e9;
+    const intensity = staticIntensity("DE");
+    const expected = computeFootprint(
+      {
+        durationSeconds,
+        cpuSeconds: cpu,
+        memoryAvgBytes: num(span, sc.ATTR_JOB_MEMORY_AVG_BYTES),
+        networkBytes:
+          num(span, sc.ATTR_JOB_NETWORK_BYTES_SENT) + num(span, sc.ATTR_JOB_NETWORK_BYTES_RECEIVED),
+        functionalUnits: 10,
+      },
+      intensity.gramsPerKwh,
+      footprintParams(config, "DE", LOGICAL_CORES),
+    );
+    expect(num(span, sc.ATTR_CARBON_ENERGY_KWH)).toBeCloseTo(expected.energy.totalKwh, 12);
+    expect(num(span, sc.ATTR_CARBON_ENERGY_CPU_KWH)).toBeCloseTo(expected.energy.cpuKwh, 12);
+    expect(num(span, sc.ATTR_CARBON_CO2E_GRAMS)).toBeCloseTo(expected.co2eGrams, 9);
+    expect(num(span, sc.ATTR_CARBON_SCI_GRAMS_PER_UNIT)).toBeCloseTo(
+      expected.sciGramsPerUnit ?? Number.NaN,
+      9,
+    );
+    // tdp model: 85 W × cpu s ÷ 4 cores.
+    expect(num(span, sc.ATTR_CARBON_ENERGY_CPU_KWH)).toBeCloseTo((85 * cpu) / 4 / 3.6e6, 12);
+    expect(span.attributes[sc.ATTR_CARBON_INTENSITY_ZONE]).toBe("DE");
+    expect(span.attributes[sc.ATTR_CARBON_INTENSITY_SOURCE]).toBe("static");
+    expect(span.attributes[sc.ATTR_CARBON_ATTRIBUTION]).toBe("exclusive");
+    expect(span.attributes[sc.ATTR_CARBON_ERROR]).toBeUndefined();
+  });
+
+  it("nested jobs: the child is a child span, both are enriched and marked shared", async () => {
+    const { exporter, tracer } = setup();
+    await withJob(
+      "outer",
+      async () => {
+        await new Promise((r) => setTimeout(r, 10));
+        await withJob("inner", () => new Promise((r) => setTimeout(r, 10)), { tracer });
+      },
+      { tracer },
+    );
+    const spans = exporter.getFinishedSpans();
+    const outer = byName(spans, "outer");
+    const inner = byName(spans, "inner");
+    expect(inner.parentSpanContext?.spanId).toBe(outer.spanContext().spanId);
+    for (const s of [outer, inner]) {
+      expect(s.attributes[sc.ATTR_CARBON_ATTRIBUTION]).toBe("shared");
+      expect(num(s, sc.ATTR_CARBON_CO2E_GRAMS)).toBeGreaterThan(0);
+    }
+  });
+
+  it("concurrent jobs are enriched separately and marked shared", async () => {
+    const { exporter, tracer } = setup();
+    await Promise.all(
+      ["c1", "c2", "c3"].map((name) =>
+        withJob(name, () => new Promise((r) => setTimeout(r, 20)), { tracer }),
+      ),
+    );
+    for (const name of ["c1", "c2", "c3"]) {
+      const s = byName(exporter.getFinishedSpans(), name);
+      expect(s.attributes[sc.ATTR_JOB_NAME]).toBe(name);
+      expect(s.attributes[sc.ATTR_CARBON_ATTRIBUTION]).toBe("shared");
+      expect(s.parentSpanContext).toBeUndefined();
+    }
+  });
+
+  it("4 overlapping jobs: their CPU shares add up to the process CPU over the window within 5 %", async () => {
+    const { exporter, tracer } = setup();
+    const slice = (ms: number) => {
+      const end = performance.now() + ms;
+      let x = 0;
+      while (performance.now() < end) x += Math.sqrt(x + 1);
+      return x;
+    };
+    const before = cpuSecondsNow();
+    const job = (name: string, slices: number, delayMs: number) =>
+      withJob(
+        name,
+        async () => {
+          await new Promise((r) => setTimeout(r, delayMs));
+          for (let i = 0; i < slices; i++) {
+            slice(10);
+            await new Promise((r) => setImmediate(r));
+          }
+        },
+        { tracer },
+      );
+    await Promise.all([job("o1", 20, 0), job("o2", 40, 15), job("o3", 10, 30), job("o4", 30, 45)]);
+    const total = cpuSecondsNow() - before;
+    const spans = exporter.getFinishedSpans();
+    const sum = ["o1", "o2", "o3", "o4"].reduce(
+      (s, n) => s + num(byName(spans, n), sc.ATTR_JOB_CPU_SECONDS),
+      0,
+    );
+    expect(total).toBeGreaterThan(0.5);
+    expect(Math.abs(sum - total) / total).toBeLessThan(0.05);
+  });
+
+  it("an error inside a job sets status ERROR, records the exception, rethrows, and still enriches", async () => {
+    const { exporter, tracer } = setup();
+    expect(() =>
+      withJob(
+        "sync-fail",
+        () => {
+          throw new Error("boom");
+        },
+        { tracer },
+      ),
+    ).toThrow("boom");
+    await expect(
+      withJob("async-fail", async () => Promise.reject(new TypeError("async boom")), { tracer }),
+    ).rejects.toThrow("async boom");
+    for (const [name, message] of [
+      ["sync-fail", "boom"],
+      ["async-fail", "async boom"],
+    ] as const) {
+      const s = byName(exporter.getFinishedSpans(), name);
+      expect(s.status.code).toBe(SpanStatusCode.ERROR);
+      expect(s.status.message).toBe(message);
+      expect(s.events.some((e) => e.name === "exception")).toBe(true);
+      expect(typeof s.attributes[sc.ATTR_CARBON_CO2E_GRAMS]).toBe("number");
+    }
+  });
+
+  it("startJob: a handle whose run() makes the span active and whose end() is idempotent", () => {
+    const { exporter, tracer } = setup();
+    const job = startJob("handle", { tracer, zone: "FR", functionalUnits: 3 });
+    const active = job.run(() => trace.getActiveSpan());
+    expect(active).toBe(job.span);
+    job.end();
+    job.end();
+    const spans = exporter.getFinishedSpans().filter((s) => s.name === "handle");
+    expect(spans).toHaveLength(1);
+    const s = spans[0]!;
+    expect(s.attributes[sc.ATTR_CARBON_INTENSITY_ZONE]).toBe("FR");
+    expect(s.attributes[sc.ATTR_CARBON_ZONE_RESOLVED_BY]).toBe("attribute");
+    expect(s.attributes[sc.ATTR_JOB_FUNCTIONAL_UNITS]).toBe(3);
+  });
+
+  it("spans started by other code with job.name are measured, and counters they carry win", () => {
+    const { exporter, tracer } = setup();
+    const measured = tracer.startSpan("foreign-measured", { attributes: { [sc.ATTR_JOB_NAME]: "foreign" } });
+    burnCpuSeconds(0.05);
+    measured.end();
+    const given = tracer.startSpan("foreign-given", {
+      attributes: {
+        [sc.ATTR_JOB_NAME]: "given",
+        [sc.ATTR_JOB_CPU_SECONDS]: 3600,
+        [sc.ATTR_JOB_GPU_JOULES]: 3.6e6,
+      },
+    });
+    given.end();
+    const spans = exporter.getFinishedSpans();
+    expect(num(byName(spans, "foreign-measured"), sc.ATTR_JOB_CPU_SECONDS)).toBeGreaterThan(0.03);
+    const g = byName(spans, "foreign-given");
+    expect(g.attributes[sc.ATTR_JOB_CPU_SECONDS]).toBe(3600);
+    // 3600 cpu-s × 85 W ÷ 4 cores = 76,500 J; plus 1 kWh of GPU.
+    expect(num(g, sc.ATTR_CARBON_ENERGY_CPU_KWH)).toBeCloseTo(76_500 / 3.6e6, 9);
+    expect(num(g, sc.ATTR_CARBON_ENERGY_GPU_KWH)).toBeCloseTo(1, 9);
+  });
+
+  it("non-job spans are left alone", () => {
+    const { exporter, tracer } = setup();
+    tracer.startSpan("plain", { attributes: { "http.method": "GET" } }).end();
+    const s = byName(exporter.getFinishedSpans(), "plain");
+    expect(Object.keys(s.attributes)).toEqual(["http.method"]);
+  });
+
+  it("never throws on garbage attributes: carbon.error is set and the span is exported", () => {
+    const { exporter, tracer } = setup();
+    const cases: Record<string, Record<string, unknown>> = {
+      "bad-zone": { [sc.ATTR_CARBON_ZONE]: "NOT-A-ZONE" },
+      "negative-cpu": { [sc.ATTR_JOB_CPU_SECONDS]: -5 },
+      "string-cpu": { [sc.ATTR_JOB_CPU_SECONDS]: "abc", [sc.ATTR_JOB_MEMORY_AVG_BYTES]: [1, 2] },
+      "huge-units": {
+        [sc.ATTR_JOB_FUNCTIONAL_UNITS]: Number.MAX_VALUE,
+        [sc.ATTR_JOB_NETWORK_BYTES_SENT]: -1,
+      },
+    };
+    for (const [name, attrs] of Object.entries(cases)) {
+      expect(() =>
+        tracer.startSpan(name, { attributes: { [sc.ATTR_JOB_NAME]: name, ...(attrs as object) } }).end(),
+      ).not.toThrow();
+    }
+    const spans = exporter.getFinishedSpans();
+    expect(spans).toHaveLength(4);
+    expect(String(byName(spans, "bad-zone").attributes[sc.ATTR_CARBON_ERROR])).toContain(
+      "CO2E_ERR_UNKNOWN_ZONE",
+    );
+    expect(String(byName(spans, "negative-cpu").attributes[sc.ATTR_CARBON_ERROR])).toContain(
+      "CO2E_ERR_MODEL_INPUT",
+    );
+    // A non-numeric counter counts as not measured: enrichment goes on.
+    expect(byName(spans, "string-cpu").attributes[sc.ATTR_CARBON_ERROR]).toBeUndefined();
+    expect(byName(spans, "huge-units").attributes[sc.ATTR_CARBON_ERROR]).toBeDefined();
+  });
+
+  it("never throws when the provider throws or the metrics throw", () => {
+    const throwing: IntensityProvider = {
+      name: "broken",
+      lookup: () => {
+        throw new Error("provider exploded");
+      },
+      get: () => Promise.reject(new Error("no")),
+      warm: () => {
+        throw new Error("warm exploded");
+      },
+      close: () => Promise.resolve(),
+    };
+    const { exporter, tracer, processor } = setup(throwing);
+    processor.setMetrics({
+      recordJob: () => {
+        throw new Error("metrics exploded");
+      },
+      intensityObserver: { onRequest: () => {}, onValue: () => {} },
+    });
+    expect(() => withJob("with-broken-provider", () => 1, { tracer })).not.toThrow();
+    const s = byName(exporter.getFinishedSpans(), "with-broken-provider");
+    expect(String(s.attributes[sc.ATTR_CARBON_ERROR])).toContain("provider exploded");
+  });
+
+  it("writes the best-hour counterfactual when the provider has rows around the window", () => {
+    const now = Date.now();
+    const rows: IntensityRow[] = [
+      { startMs: now - 20 * 3600_000, gramsPerKwh: 10 }, // outside ±12 h
+      { startMs: now - 3 * 3600_000, gramsPerKwh: 120 },
+      { startMs: now + 5 * 3600_000, gramsPerKwh: 90 },
+    ];
+    expect(bestHourFromRows(rows, { startMs: now, endMs: now })).toBe(90);
+    expect(bestHourFromRows(undefined, { startMs: now, endMs: now })).toBeUndefined();
+    const inner = new StaticIntensityProvider();
+    const provider: IntensityProvider = {
+      name: "rows",
+      lookup: (z) => inner.lookup(z),
+      get: (z) => inner.get(z),
+      warm: () => {},
+      cachedRows: () => rows,
+      close: () => Promise.resolve(),
+    };
+    const { exporter, tracer } = setup(provider);
+    withJob("best", () => burnCpuSeconds(0.02), { tracer });
+    const s = byName(exporter.getFinishedSpans(), "best");
+    expect(num(s, sc.ATTR_CARBON_CO2E_GRAMS_AT_BEST_HOUR)).toBeCloseTo(
+      num(s, sc.ATTR_CARBON_ENERGY_KWH) * 90,
+      12,
+    );
+  });
+
+  it("shutdown is idempotent and forceFlush resolves", async () => {
+    const { processor } = setup();
+    await processor.forceFlush();
+    await processor.shutdown();
+    await processor.shutdown();
+  });
+});
+
+describe("network bytes per job", () => {
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const n = Number(new URL(req.url ?? "/", "http://x").searchParams.get("n") ?? 0);
+      req.resume();
+      req.on("end", () => res.end(Buffer.alloc(n, 0x62)));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterEach(() => server.closeIdleConnections());
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  it("counts fetch (undici) bytes, pooled sockets included, separately for concurrent jobs", async () => {
+    const { exporter, tracer } = setup();
+    const download = (name: string, n: number, times: number) =>
+      withJob(
+        name,
+        async () => {
+          for (let i = 0; i < times; i++) await (await fetch(`${base}/?n=${n}`)).arrayBuffer();
+        },
+        { tracer },
+      );
+    await Promise.all([download("small", 10_000, 3), download("large", 200_000, 3)]);
+    // A second round reuses the keep-alive sockets of the first.
+    await download("reuse", 50_000, 2);
+    const spans = exporter.getFinishedSpans();
+    const received = (n: string) => num(byName(spans, n), sc.ATTR_JOB_NETWORK_BYTES_RECEIVED);
+    const sent = (n: string) => num(byName(spans, n), sc.ATTR_JOB_NETWORK_BYTES_SENT);
+    expect(received("small")).toBeGreaterThanOrEqual(30_000);
+    expect(received("small")).toBeLessThan(40_000);
+    expect(received("large")).toBeGreaterThanOrEqual(600_000);
+    expect(received("large")).toBeLessThan(620_000);
+    expect(received("reuse")).toBeGreaterThanOrEqual(100_000);
+    expect(received("reuse")).toBeLessThan(110_000);
+    expect(sent("small")).toBeGreaterThan(100);
+  });
+
+  it("counts node:http requests and nothing for a job without I/O", async () => {
+    const { exporter, tracer } = setup();
+    await withJob(
+      "http-get",
+      () =>
+        new Promise<void>((resolve, reject) => {
+          httpGet(`${base}/?n=70000`, (res) => {
+            res.resume();
+            res.on("end", () => resolve());
+          }).on("error", reject);
+        }),
+      { tracer },
+    );
+    withJob("no-io", () => 1, { tracer });
+    const spans = exporter.getFinishedSpans();
+    expect(num(byName(spans, "http-get"), sc.ATTR_JOB_NETWORK_BYTES_RECEIVED)).toBeGreaterThanOrEqual(70_000);
+    expect(num(byName(spans, "http-get"), sc.ATTR_JOB_NETWORK_BYTES_SENT)).toBeGreaterThan(30);
+    expect(num(byName(spans, "no-io"), sc.ATTR_JOB_NETWORK_BYTES_RECEIVED)).toBe(0);
+    expect(num(byName(spans, "no-io"), sc.ATTR_JOB_NETWORK_BYTES_SENT)).toBe(0);
+  });
+});

@@ -1,0 +1,179 @@
+import { context, metrics, propagation, trace } from "@opentelemetry/api";
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
+import { afterEach, describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config.ts";
+import { withJob } from "../../src/job/job.ts";
+import { type CarbonSdk, startCarbonSdk } from "../../src/sdk/startCarbonSdk.ts";
+import { traceExportersFromEnv } from "../../src/sdk/traceExporters.ts";
+import * as sc from "../../src/semconv.ts";
+
+const config = parseConfig({ zone: "SE" });
+
+/** InMemorySpanExporter forgets its spans on shutdown; this one keeps them for the assertions. */
+class KeepingExporter extends InMemorySpanExporter {
+  override shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+const savedEnv = { ...process.env };
+let sdk: CarbonSdk | undefined;
+
+afterEach(async () => {
+  await sdk?.shutdown();
+  sdk = undefined;
+  // NodeSDK registers API globals; a later test needs a clean slate.
+  trace.disable();
+  metrics.disable();
+  context.disable();
+  propagation.disable();
+  for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
+  Object.assign(process.env, savedEnv);
+});
+
+async function scrapeText(url: string | undefined): Promise<string> {
+  if (!url) throw new Error("no metrics url");
+  const res = await fetch(url);
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+describe("startCarbonSdk", () => {
+  it("puts the carbon processor ahead of the exporter and serves /metrics", async () => {
+    const exporter = new KeepingExporter();
+    sdk = startCarbonSdk({
+      serviceName: "sdk-test",
+      config,
+      traceExporters: [exporter],
+      prometheus: { host: "127.0.0.1", port: 0 },
+      gpu: false,
+    });
+    await sdk.ready;
+    await withJob("sdk-job", async () => new Promise((r) => setTimeout(r, 20)), { functionalUnits: 2 });
+    await withJob("parent", () => withJob("child", () => 1));
+    await sdk.processor?.forceFlush();
+    const text = await scrapeText(sdk.metricsUrl);
+    await sdk.shutdown(); // flushes the batch processor into the exporter
+    const spans = exporter.getFinishedSpans();
+    const job = spans.find((s) => s.name === "sdk-job");
+    expect(job?.attributes[sc.ATTR_CARBON_INTENSITY_ZONE]).toBe("SE");
+    expect(job?.resource.attributes["service.name"]).toBe("sdk-test");
+    expect(typeof job?.attributes[sc.ATTR_CARBON_CO2E_GRAMS]).toBe("number");
+    const parent = spans.find((s) => s.name === "parent");
+    const child = spans.find((s) => s.name === "child");
+    expect(child?.parentSpanContext?.spanId).toBe(parent?.spanContext().spanId);
+    expect(text).toMatch(
+      /job_runs_total\{[^}]*job_name="sdk-job",service_name="sdk-test",status="ok",zone="SE",source="static",attribution="exclusive"[^}]*\} 1/,
+    );
+    expect(text).toMatch(/job_functional_units_total\{[^}]*job_name="sdk-job"[^}]*\} 2/);
+    expect(text).toMatch(/grid_carbon_intensity_grams_per_kwh\{[^}]*zone="SE",source="static"/);
+    // After shutdown the endpoint is gone.
+    await expect(fetch(sdk.metricsUrl ?? "")).rejects.toThrow();
+  });
+
+  it("with OTEL_TRACES_EXPORTER=none the processor and the metrics still work", async () => {
+    process.env.OTEL_TRACES_EXPORTER = "none";
+    process.env.OTEL_EXPORTER_PROMETHEUS_PORT = "0";
+    process.env.OTEL_EXPORTER_PROMETHEUS_HOST = "127.0.0.1";
+    expect(traceExportersFromEnv()).toEqual(["none"]);
+    sdk = startCarbonSdk({ config, gpu: false });
+    await sdk.ready;
+    expect(sdk.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    const span = withJob("metrics-only", (s) => s);
+    expect(
+      (span as unknown as { attributes: Record<string, unknown> }).attributes[sc.ATTR_CARBON_CO2E_GRAMS],
+    ).toBeTypeOf("number");
+    const text = await scrapeText(sdk.metricsUrl);
+    expect(text).toMatch(/job_runs_total\{[^}]*job_name="metrics-only"[^}]*\} 1/);
+  });
+
+  it("honours OTEL_SDK_DISABLED", async () => {
+    process.env.OTEL_SDK_DISABLED = "true";
+    sdk = startCarbonSdk({ config, prometheus: { host: "127.0.0.1", port: 0 } });
+    await sdk.ready;
+    expect(sdk.processor).toBeUndefined();
+    expect(sdk.metricsUrl).toBeUndefined();
+    // Jobs still run (the API is a no-op without an SDK) and return their value.
+    expect(withJob("disabled", () => 42)).toBe(42);
+  });
+
+  it("reads OTEL_TRACES_EXPORTER lists", () => {
+    process.env.OTEL_TRACES_EXPORTER = "console,otlp";
+    expect(traceExportersFromEnv()).toEqual(["console", "otlp"]);
+    delete process.env.OTEL_TRACES_EXPORTER;
+    expect(traceExportersFromEnv()).toEqual(["otlp"]);
+  });
+
+  it("detects cloud provider and region from the platform's variables", async () => {
+    process.env.AWS_EXECUTION_ENV = "AWS_ECS_FARGATE";
+    process.env.AWS_REGION = "eu-north-1";
+    const exporter = new KeepingExporter();
+    sdk = startCarbonSdk({
+      config: parseConfig({}),
+      traceExporters: [exporter],
+      prometheus: false,
+      gpu: false,
+    });
+    withJob("in-cloud", () => 1);
+    await sdk.shutdown();
+    const span = exporter.getFinishedSpans().find((s) => s.name === "in-cloud");
+    expect(span?.resource.attributes["cloud.provider"]).toBe("aws");
+    expect(span?.attributes[sc.ATTR_CARBON_ZONE_RESOLVED_BY]).toBe("cloud-region");
+    expect(span?.attributes[sc.ATTR_CARBON_INTENSITY_ZONE]).toBe("SE-SE3");
+  });
+
+  it("rejects ready (without crashing) when the port is taken", async () => {
+    const first = startCarbonSdk({ config, prometheus: { host: "127.0.0.1", port: 0 }, gpu: false });
+    await first.ready;
+    const port = Number(new URL(first.metricsUrl ?? "").port);
+    trace.disable();
+    metrics.disable();
+    sdk = startCarbonSdk({ config, prometheus: { host: "127.0.0.1", port }, gpu: false });
+    await expect(sdk.ready).rejects.toThrow(/EADDRINUSE/);
+    await first.shutdown();
+  });
+});
+
+describe("startCarbonSdk with a GPU", () => {
+  it("adds job.gpu.joules from a (fake) nvidia-smi on PATH, and none without one", async () => {
+    const { mkdtempSync, writeFileSync, chmodSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "fake-nvidia-smi-"));
+    try {
+      // 100 W on one GPU, a reading every 20 ms, whatever the arguments.
+      const script = join(dir, "nvidia-smi");
+      writeFileSync(script, '#!/bin/sh\nwhile true; do echo "0, 100.00"; sleep 0.02; done\n');
+      chmodSync(script, 0o755);
+      process.env.PATH = `${dir}:${process.env.PATH ?? ""}`;
+      const exporter = new KeepingExporter();
+      sdk = startCarbonSdk({
+        config: parseConfig({ zone: "SE", sampler: { intervalMs: 20 } }),
+        traceExporters: [exporter],
+        prometheus: false,
+      });
+      await sdk.ready;
+      await withJob("gpu-job", () => new Promise((r) => setTimeout(r, 300)));
+      await sdk.shutdown();
+      const span = exporter.getFinishedSpans().find((s) => s.name === "gpu-job");
+      const joules = span?.attributes[sc.ATTR_JOB_GPU_JOULES] as number;
+      // 100 W × 0.3 s = 30 J; sampling granularity and a loaded machine leave room.
+      expect(joules).toBeGreaterThan(20);
+      expect(joules).toBeLessThan(45);
+      expect(span?.attributes[sc.ATTR_CARBON_ENERGY_GPU_KWH]).toBeCloseTo(joules / 3.6e6, 12);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("without nvidia-smi a job has no GPU attribute", async () => {
+    process.env.PATH = "/nonexistent";
+    const exporter = new KeepingExporter();
+    sdk = startCarbonSdk({ config, traceExporters: [exporter], prometheus: false });
+    await sdk.ready;
+    withJob("no-gpu", () => 1);
+    await sdk.shutdown();
+    const span = exporter.getFinishedSpans().find((s) => s.name === "no-gpu");
+    expect(span?.attributes[sc.ATTR_CARBON_CO2E_GRAMS]).toBeTypeOf("number");
+    expect(span?.attributes[sc.ATTR_JOB_GPU_JOULES]).toBeUndefined();
+  });
+});

@@ -1,0 +1,150 @@
+import { describe, expect, it } from "vitest";
+import { JobMeter } from "../../src/job/meter.ts";
+
+/** Burns `ms` of this process's CPU time (not wall time: the machine is shared). */
+function burnCpu(ms: number): void {
+  const start = processCpuSeconds();
+  let x = 0;
+  while (processCpuSeconds() - start < ms / 1000) for (let i = 0; i < 1000; i++) x += Math.sqrt(x + i);
+  if (x < 0) throw new Error("unreachable");
+}
+
+function processCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+describe("JobMeter", () => {
+  it("a job alone is exclusive and gets the whole process CPU of its window", () => {
+    const meter = new JobMeter({ intervalMs: 50, cpuClock: "process" });
+    const before = processCpuSeconds();
+    const m = meter.start();
+    burnCpu(200);
+    const c = m.finish();
+    const total = processCpuSeconds() - before;
+    expect(c.shared).toBe(false);
+    expect(c.cpuSeconds).toBeGreaterThan(0.1);
+    expect(c.cpuSeconds).toBeLessThanOrEqual(total + 1e-6);
+    expect(c.cpuSeconds / total).toBeGreaterThan(0.9);
+    expect(c.memoryAvgBytes).toBeGreaterThan(1e6);
+    expect(c.memoryPeakBytes).toBeGreaterThanOrEqual(c.memoryAvgBytes * 0.5);
+    expect(meter.activeJobs).toBe(0);
+  });
+
+  it("overlapping jobs split each interval equally and their shares add up to the total", () => {
+    const meter = new JobMeter({ intervalMs: 20, cpuClock: "process" });
+    const before = processCpuSeconds();
+    const a = meter.start();
+    burnCpu(60); // a alone
+    const b = meter.start();
+    burnCpu(60); // a and b
+    const ca = a.finish();
+    burnCpu(60); // b alone
+    const cb = b.finish();
+    const total = processCpuSeconds() - before;
+    expect(ca.shared).toBe(true);
+    expect(cb.shared).toBe(true);
+    expect(ca.cpuSeconds + cb.cpuSeconds).toBeCloseTo(total, 2);
+    // a: all of the first third + half of the second; b: half of the second + all of the third.
+    expect(ca.cpuSeconds / total).toBeGreaterThan(0.35);
+    expect(ca.cpuSeconds / total).toBeLessThan(0.65);
+  });
+
+  it("a job that ran before another started and ended before it is exclusive", () => {
+    const meter = new JobMeter({ cpuClock: "process" });
+    const a = meter.start();
+    expect(a.finish().shared).toBe(false);
+    const b = meter.start();
+    expect(b.finish().shared).toBe(false);
+  });
+
+  it("finish is idempotent", () => {
+    const meter = new JobMeter();
+    const m = meter.start();
+    const first = m.finish();
+    burnCpu(20);
+    expect(m.finish()).toBe(first);
+  });
+
+  it("shares measured GPU energy among overlapping jobs and omits it without a GPU", () => {
+    let joules = 0;
+    const meter = new JobMeter({ gpu: { totalJoules: () => joules } });
+    const a = meter.start();
+    joules += 100; // a alone
+    const b = meter.start();
+    joules += 50; // shared
+    const ca = a.finish();
+    joules += 30; // b alone
+    const cb = b.finish();
+    expect(ca.gpuJoules).toBeCloseTo(125, 6);
+    expect(cb.gpuJoules).toBeCloseTo(55, 6);
+    const noGpu = new JobMeter().start().finish();
+    expect(noGpu.gpuJoules).toBeUndefined();
+  });
+
+  it("with 1,000 concurrent jobs the per-job shares still add up", () => {
+    const meter = new JobMeter({ intervalMs: 5, cpuClock: "process" });
+    const before = processCpuSeconds();
+    const jobs = Array.from({ length: 1000 }, () => meter.start());
+    burnCpu(50);
+    const counters = jobs.map((j) => j.finish());
+    const total = processCpuSeconds() - before;
+    const sum = counters.reduce((s, c) => s + c.cpuSeconds, 0);
+    expect(Math.abs(sum - total) / total).toBeLessThan(0.05);
+    expect(counters.every((c) => c.shared)).toBe(true);
+  });
+
+  it("peak memory sees a spike that happened while the job ran", async () => {
+    const meter = new JobMeter({ intervalMs: 10, rssMaxAgeMs: 0, cpuClock: "process" });
+    const m = meter.start();
+    const before = process.memoryUsage.rss();
+    const big = Buffer.alloc(96 * 1024 * 1024, 1);
+    await new Promise((r) => setTimeout(r, 40));
+    const c = m.finish();
+    expect(big.length).toBeGreaterThan(0);
+    expect(c.memoryPeakBytes).toBeGreaterThan(before + 64 * 1024 * 1024);
+  });
+});
+
+describe("JobMeter: synchronous jobs", () => {
+  it("a job that held the thread gets all the CPU of its window; the others get none of it", () => {
+    const meter = new JobMeter({ intervalMs: 1000, cpuClock: "process" });
+    const before = processCpuSeconds();
+    const waiting = [meter.start(), meter.start()];
+    const sync = meter.start();
+    burnCpu(150);
+    const cs = sync.finish({ synchronous: true });
+    const afterSync = processCpuSeconds();
+    const cw = waiting.map((w) => w.finish());
+    const total = processCpuSeconds() - before;
+    expect(cs.cpuSeconds).toBeGreaterThan(0.14);
+    expect(cs.cpuSeconds).toBeLessThanOrEqual(afterSync - before + 1e-6);
+    for (const w of cw) expect(w.cpuSeconds).toBeLessThan(0.01);
+    expect(cs.cpuSeconds + cw[0]!.cpuSeconds + cw[1]!.cpuSeconds).toBeCloseTo(total, 3);
+  });
+
+  it("without the synchronous flag the same window is split equally", () => {
+    const meter = new JobMeter({ intervalMs: 1000, cpuClock: "process" });
+    const waiting = meter.start();
+    const job = meter.start();
+    burnCpu(100);
+    const cj = job.finish();
+    const cw = waiting.finish();
+    expect(Math.abs(cj.cpuSeconds - cw.cpuSeconds)).toBeLessThan(0.01);
+  });
+
+  it("a synchronous job with a nested job falls back to the equal split", () => {
+    const meter = new JobMeter({ intervalMs: 1000, cpuClock: "process" });
+    const other = meter.start();
+    const outer = meter.start();
+    burnCpu(50);
+    const inner = meter.start();
+    burnCpu(50);
+    const ci = inner.finish({ synchronous: true });
+    const co = outer.finish({ synchronous: true });
+    const cOther = other.finish();
+    // inner took all of its window; outer and other split the rest equally.
+    expect(ci.cpuSeconds).toBeGreaterThan(0.045);
+    expect(Math.abs(co.cpuSeconds - cOther.cpuSeconds)).toBeLessThan(0.01);
+  });
+});
