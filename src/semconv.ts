@@ -14,6 +14,8 @@
 export const ATTR_JOB_NAME = "job.name" as const;
 /** CPU time (user + system) the job used, seconds. */
 export const ATTR_JOB_CPU_SECONDS = "job.cpu.seconds" as const;
+/** Measured CPU package energy (RAPL) attributed to the job, joules. Absent when not measured. */
+export const ATTR_JOB_CPU_JOULES = "job.cpu.joules" as const;
 /** Time-averaged resident memory attributed to the job, bytes. */
 export const ATTR_JOB_MEMORY_AVG_BYTES = "job.memory.avg_bytes" as const;
 /** Peak resident memory seen while the job ran, bytes. */

@@ -8,6 +8,7 @@ import { basename } from "node:path";
 import type { ParseArgsOptionsConfig } from "node:util";
 import { loadConfig, resolveLogicalCores } from "../config.ts";
 import { createIntensityProvider } from "../intensity/index.ts";
+import { createMachineCpuEnergy } from "../power/attribution.ts";
 import { resolveJobZone } from "../processor/enrich.ts";
 import { buildReport, enrichRun, formatSummary, jobSpanData, type RunJob } from "../run/report.ts";
 import { runCommand, SpawnError } from "../run/runner.ts";
@@ -110,6 +111,14 @@ export async function run(argv: string[]): Promise<number> {
   const provider = createIntensityProvider(config, { logger: (msg) => stderr(`co2e run: ${msg}\n`) });
   provider.warm(zone.zone);
 
+  // rapl: measured package energy when powercap is readable (often root-only), else tdp fallback.
+  const cpuEnergy = config.model.cpu.model === "rapl" ? createMachineCpuEnergy() : undefined;
+  if (config.model.cpu.model === "rapl" && !cpuEnergy) {
+    stderr(
+      "co2e run: rapl model: no readable powercap RAPL package zone (absent, or energy_uj root-only): CPU estimated with tdp at fallbackTdpWatts\n",
+    );
+  }
+
   let result: Awaited<ReturnType<typeof runCommand>>;
   try {
     result = await runCommand({
@@ -117,6 +126,7 @@ export async function run(argv: string[]): Promise<number> {
       args: command.slice(1),
       intervalMs: intervalFlag ?? config.sampler.intervalMs,
       gpu: values["no-gpu"] !== true,
+      ...(cpuEnergy ? { cpuEnergy } : {}),
     });
   } catch (error) {
     await provider.close();

@@ -16,6 +16,7 @@
  * split: the waiting jobs still hold theirs.
  */
 import { isMainThread } from "node:worker_threads";
+import { attributeBetween, type MachineCpuEnergy, type MachineCpuSnapshot } from "../power/attribution.ts";
 import { type JobNetwork, NetworkTracker } from "./network.ts";
 
 /** Cumulative GPU energy source (src/gpu/nvidia-smi.ts implements it). */
@@ -42,6 +43,11 @@ export interface JobMeterOptions {
   /** Measured GPU energy, shared among overlapping jobs like CPU. */
   gpu?: GpuEnergySource;
   /**
+   * Machine package energy + busy time (RAPL and /proc/stat, `rapl` CPU model): each job gets the
+   * share of the package energy over its window that its CPU time is of the machine's busy time.
+   */
+  cpuEnergy?: MachineCpuEnergy;
+  /**
    * An RSS reading younger than this is reused at job start/end (a reading costs ≈ 8 µs).
    * @default 10
    */
@@ -58,6 +64,8 @@ export interface JobCounters {
   bytesReceived: number;
   /** Present only when a GPU source is attached. */
   gpuJoules?: number;
+  /** Measured CPU package energy attributed to the job, J; only with a readable cpuEnergy source. */
+  cpuJoules?: number;
   /** true when another job was active at any time during this one. */
   shared: boolean;
   /** Wall time between the meter's start and end samples, s. */
@@ -107,6 +115,8 @@ class Measurement implements JobMeasurement {
   readonly aloneAtStart: boolean;
   /** Raw clock reading at the start sample, µs. */
   readonly cpuMicrosAtStart: number;
+  /** Package energy and machine busy time at the start (rapl model only). */
+  cpuEnergyAtStart: MachineCpuSnapshot | undefined;
   result: JobCounters | undefined;
 
   constructor(
@@ -178,6 +188,7 @@ export class JobMeter {
   readonly #cpuClock: CpuClock;
   readonly #rssMaxAgeMs: number;
   #gpu: GpuEnergySource | undefined;
+  #cpuEnergy: MachineCpuEnergy | undefined;
 
   /** Jobs running, in start order (the first is the oldest, for peak pruning). */
   readonly #active = new Set<Measurement>();
@@ -199,6 +210,7 @@ export class JobMeter {
     this.#cpuClock = options.cpuClock ?? defaultCpuClock();
     this.#rssMaxAgeMs = options.rssMaxAgeMs ?? 10;
     this.#gpu = options.gpu;
+    this.#cpuEnergy = options.cpuEnergy;
     this.network = new NetworkTracker();
   }
 
@@ -219,6 +231,16 @@ export class JobMeter {
     if (this.#active.size > 0) this.#sample(performance.now(), false);
     this.#gpu = gpu;
     this.#lastGpuJoules = gpu ? gpu.totalJoules() : 0;
+  }
+
+  get hasCpuEnergy(): boolean {
+    return this.#cpuEnergy !== undefined;
+  }
+
+  /** Attaches (or detaches) the measured CPU energy source. Jobs already running report none. */
+  setCpuEnergy(source: MachineCpuEnergy | undefined): void {
+    this.#cpuEnergy = source;
+    for (const m of this.#active) m.cpuEnergyAtStart = undefined;
   }
 
   setIntervalMs(intervalMs: number): void {
@@ -247,6 +269,7 @@ export class JobMeter {
       alone,
       this.#lastCpuMicros,
     );
+    m.cpuEnergyAtStart = this.#cpuEnergy?.snapshot();
     this.#active.add(m);
     if (!this.#timer) this.#startTimer();
     return m;
@@ -280,6 +303,12 @@ export class JobMeter {
       elapsedSeconds,
     };
     if (this.#gpu) counters.gpuJoules = Math.max(0, this.#sums.gpu - m.startSums.gpu);
+    if (m.cpuEnergyAtStart) {
+      // Over the job's own window: its CPU time (already its share of the process's) against the
+      // machine's busy time, applied to the package energy of the same window.
+      const end = this.#cpuEnergy?.snapshot();
+      if (end) counters.cpuJoules = attributeBetween(m.cpuEnergyAtStart, end, cpuSeconds);
+    }
     if (this.#active.size === 0) this.#stopTimer();
     else {
       const oldest = this.#active.values().next().value;
@@ -290,7 +319,10 @@ export class JobMeter {
 
   /** Called by the timer: a periodic sample with a fresh RSS reading. */
   tick(): void {
-    if (this.#active.size > 0) this.#sample(performance.now(), true);
+    if (this.#active.size === 0) return;
+    this.#sample(performance.now(), true);
+    // Keeps the RAPL counters' wrap-around tracked during long jobs (one read per wrap is enough).
+    this.#cpuEnergy?.snapshot();
   }
 
   #reset(now: number): void {

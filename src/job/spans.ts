@@ -35,6 +35,7 @@ export function countersToAttributes(c: JobCounters): Attributes {
     [sc.ATTR_CARBON_ATTRIBUTION]: c.shared ? sc.ATTRIBUTION.shared : sc.ATTRIBUTION.exclusive,
   };
   if (c.gpuJoules !== undefined) attributes[sc.ATTR_JOB_GPU_JOULES] = c.gpuJoules;
+  if (c.cpuJoules !== undefined) attributes[sc.ATTR_JOB_CPU_JOULES] = c.cpuJoules;
   return attributes;
 }
 

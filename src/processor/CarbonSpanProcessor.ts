@@ -13,6 +13,7 @@ import type { IntensityProvider } from "../intensity/types.ts";
 import { defaultJobMeter, type JobMeter } from "../job/meter.ts";
 import { beginSpanMeasurement, finishSpanMeasurement } from "../job/spans.ts";
 import type { CarbonMetrics } from "../metrics/CarbonMetrics.ts";
+import { createMachineCpuEnergy, type MachineCpuEnergyOptions } from "../power/attribution.ts";
 import * as sc from "../semconv.ts";
 import { bestHourFromRows } from "./bestHour.ts";
 import { type EnrichOptions, enrichJobSpan, resolveJobZone } from "./enrich.ts";
@@ -29,6 +30,12 @@ export interface CarbonSpanProcessorOptions {
    * @default the thread's shared meter
    */
   meter?: JobMeter;
+  /**
+   * Where the `rapl` CPU model reads package energy and machine CPU time (tests point these at
+   * fake trees). Only used when config.model.cpu.model is `rapl`.
+   * @default /sys/class/powercap and /proc
+   */
+  rapl?: MachineCpuEnergyOptions;
 }
 
 function hrTimeToMs(t: readonly [number, number]): number {
@@ -55,6 +62,13 @@ export class CarbonSpanProcessor implements SpanProcessor {
     this.#logicalCores = options.logicalCores ?? resolveLogicalCores(options.config.model.cpu);
     this.#meter = options.meter ?? defaultJobMeter();
     this.#meter.setIntervalMs(options.config.sampler.intervalMs);
+    // rapl: attach measured package energy to the meter when readable; otherwise the jobs carry no
+    // job.cpu.joules and enrichment falls back to tdp. A meter that has a source keeps it.
+    if (options.config.model.cpu.model === "rapl" && !this.#meter.hasCpuEnergy) {
+      const source = createMachineCpuEnergy(options.rapl);
+      if (source) this.#meter.setCpuEnergy(source);
+      else diag.info("otel-co2e: rapl CPU model: powercap not readable, using the tdp fallback");
+    }
   }
 
   /** Attaches the metrics once the meter provider exists (the SDK preset builds it after us). */

@@ -77,6 +77,7 @@ export function usageFromAttributes(attributes: Attributes, durationSeconds: num
   return {
     durationSeconds,
     cpuSeconds: num(attributes[sc.ATTR_JOB_CPU_SECONDS]),
+    cpuMeasuredJoules: num(attributes[sc.ATTR_JOB_CPU_JOULES]),
     memoryAvgBytes: num(attributes[sc.ATTR_JOB_MEMORY_AVG_BYTES]),
     gpuJoules: num(attributes[sc.ATTR_JOB_GPU_JOULES]),
     networkBytes: sent === undefined && received === undefined ? undefined : (sent ?? 0) + (received ?? 0),
@@ -97,17 +98,35 @@ export function resolveJobZone(
   });
 }
 
-/** Model parameters for a zone: the zone's PUE and market factor where configured. */
-export function footprintParams(config: Config, zone: string, logicalCores: number): FootprintParams {
+/**
+ * CPU model actually used for a job. `rapl` needs measured joules on the span (`job.cpu.joules`);
+ * without them (powercap unreadable, a span from an SDK that does not measure) the job is
+ * estimated with the tdp model at `fallbackTdpWatts`, and `carbon.model` says `tdp`.
+ */
+export function cpuModelParams(
+  config: Config,
+  logicalCores: number,
+  cpuMeasured: boolean,
+): FootprintParams["energy"]["cpu"] {
   const cpu = config.model.cpu;
+  if (cpu.model === "tdp") return { model: "tdp", tdpWatts: cpu.tdpWatts, logicalCores };
+  if (cpu.model === "linear") return cpu;
+  return cpuMeasured ? { model: "rapl" } : { model: "tdp", tdpWatts: cpu.fallbackTdpWatts, logicalCores };
+}
+
+/**
+ * Model parameters for a zone: the zone's PUE and market factor where configured. `cpuMeasured`:
+ * the job carries measured CPU joules (only the `rapl` model uses them).
+ */
+export function footprintParams(
+  config: Config,
+  zone: string,
+  logicalCores: number,
+  cpuMeasured = false,
+): FootprintParams {
   const params: FootprintParams = {
     energy: {
-      cpu:
-        cpu.model === "tdp"
-          ? { model: "tdp", tdpWatts: cpu.tdpWatts, logicalCores }
-          : cpu.model === "linear"
-            ? cpu
-            : { model: "tdp", tdpWatts: cpu.fallbackTdpWatts, logicalCores },
+      cpu: cpuModelParams(config, logicalCores, cpuMeasured),
       memoryWattsPerGb: config.model.memoryWattsPerGb,
       networkKwhPerGb: config.model.networkKwhPerGb,
       pue: config.model.pueByZone[zone] ?? config.model.pue,
@@ -139,11 +158,13 @@ export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): Enrich
     const window = { startMs: span.startMs, endMs: span.endMs };
     const intensity = options.intensity(zone.zone, window);
     const usage = usageFromAttributes(span.attributes, durationSeconds);
-    const footprint = computeFootprint(
-      usage,
-      intensity.gramsPerKwh,
-      footprintParams(options.config, zone.zone, options.logicalCores),
+    const params = footprintParams(
+      options.config,
+      zone.zone,
+      options.logicalCores,
+      usage.cpuMeasuredJoules !== undefined,
     );
+    const footprint = computeFootprint(usage, intensity.gramsPerKwh, params);
     const attribution = options.attribution ?? sc.ATTRIBUTION.exclusive;
     const e = footprint.energy;
     const attributes: Attributes = {
@@ -160,7 +181,8 @@ export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): Enrich
       [sc.ATTR_CARBON_INTENSITY_METHOD]: intensity.method,
       [sc.ATTR_CARBON_ZONE_RESOLVED_BY]: zone.resolvedBy,
       [sc.ATTR_CARBON_CO2E_GRAMS]: footprint.co2eGrams,
-      [sc.ATTR_CARBON_MODEL]: options.config.model.cpu.model,
+      // The model actually used: a `rapl` config without measured joules fell back to tdp.
+      [sc.ATTR_CARBON_MODEL]: params.energy.cpu.model,
       [sc.ATTR_CARBON_ATTRIBUTION]: attribution,
     };
     if (intensity.ageSeconds !== undefined)

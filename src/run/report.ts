@@ -23,6 +23,7 @@ export interface RunJob {
 export function jobAttributes(job: RunJob, run: RunResult): Attributes {
   const attributes: Attributes = { [sc.ATTR_JOB_NAME]: job.jobName };
   if (run.cpuSeconds !== undefined) attributes[sc.ATTR_JOB_CPU_SECONDS] = run.cpuSeconds;
+  if (run.cpuJoules !== undefined) attributes[sc.ATTR_JOB_CPU_JOULES] = run.cpuJoules;
   if (run.memory) {
     attributes[sc.ATTR_JOB_MEMORY_AVG_BYTES] = Math.round(run.memory.avgBytes);
     attributes[sc.ATTR_JOB_MEMORY_PEAK_BYTES] = run.memory.peakBytes;
@@ -65,6 +66,8 @@ export interface RunReport {
   endTime: string;
   durationSeconds: number;
   cpuSeconds?: number;
+  /** Measured CPU package energy attributed to the run (`rapl` model), J. */
+  cpuJoules?: number;
   memoryAvgBytes?: number;
   memoryPeakBytes?: number;
   /** Storage I/O (`/proc/PID/io` read_bytes + write_bytes); not part of the energy model. */
@@ -122,7 +125,8 @@ export function buildReport(
       method: v.method,
       resolvedBy: ctx.zone.resolvedBy,
     },
-    cpuModel: ctx.config.model.cpu.model,
+    // The model actually used (a `rapl` config without readable powercap falls back to tdp).
+    cpuModel: String(enriched.attributes[sc.ATTR_CARBON_MODEL] ?? ctx.config.model.cpu.model),
   };
   if (v.year !== undefined) report.intensity.year = v.year;
   if (v.dataset) report.intensity.dataset = v.dataset;
@@ -130,6 +134,7 @@ export function buildReport(
   if (v.fallbackReason) report.intensity.fallbackReason = v.fallbackReason;
   if (run.signal) report.signal = run.signal;
   if (run.cpuSeconds !== undefined) report.cpuSeconds = run.cpuSeconds;
+  if (run.cpuJoules !== undefined) report.cpuJoules = run.cpuJoules;
   if (run.memory) {
     report.memoryAvgBytes = Math.round(run.memory.avgBytes);
     report.memoryPeakBytes = run.memory.peakBytes;
@@ -200,7 +205,7 @@ export function formatSummary(report: RunReport, notes: { gpu: string }): string
   const c = report.components;
   const kwh = (x: number | undefined): string => (x === undefined ? "" : `  → ${sig(x)} kWh`);
   lines.push(
-    `  CPU        ${report.cpuSeconds === undefined ? "not measured (no /proc)" : `${sig(report.cpuSeconds)} CPU-s${report.processesSeen ? ` in ${report.processesSeen} process(es)` : ""}`}${kwh(c?.cpuKwh)}`,
+    `  CPU        ${report.cpuSeconds === undefined ? "not measured (no /proc)" : `${sig(report.cpuSeconds)} CPU-s${report.processesSeen ? ` in ${report.processesSeen} process(es)` : ""}`}${report.cpuJoules === undefined ? "" : `, ${sig(report.cpuJoules)} J measured (RAPL share)`}${kwh(c?.cpuKwh)}`,
   );
   lines.push(
     `  memory     ${report.memoryAvgBytes === undefined ? "not measured" : `avg ${formatBytes(report.memoryAvgBytes)}, peak ${formatBytes(report.memoryPeakBytes ?? 0)} resident`}${kwh(c?.memoryKwh)}`,

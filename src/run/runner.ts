@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import { constants as osConstants } from "node:os";
 import { performance } from "node:perf_hooks";
 import { createGpuSampler, type GpuSampler } from "../gpu/nvidia-smi.ts";
+import { attributeBetween, type MachineCpuEnergy } from "../power/attribution.ts";
 import { procAvailable } from "./procfs.ts";
 import { type MemoryStats, ProcessTreeSampler, type StorageIo } from "./tree-sampler.ts";
 
@@ -23,6 +24,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Signals forwarded to the command. @default SIGINT, SIGTERM, SIGHUP, SIGQUIT */
   forwardSignals?: NodeJS.Signals[];
+  /** Package energy + machine busy time (`rapl` model): the tree gets its CPU-time share. */
+  cpuEnergy?: MachineCpuEnergy;
 }
 
 export interface RunResult {
@@ -41,6 +44,8 @@ export interface RunResult {
   gpuJoules?: number;
   gpuCount?: number;
   processesSeen?: number;
+  /** Measured CPU package energy attributed to the tree, J; only with a readable cpuEnergy source. */
+  cpuJoules?: number;
 }
 
 /** The command could not be started (not found, not executable). */
@@ -75,6 +80,7 @@ export async function runCommand(options: RunOptions): Promise<RunResult> {
       ? Promise.resolve(undefined)
       : createGpuSampler({ intervalMs, ...(options.gpuCommand ? { command: options.gpuCommand } : {}) });
 
+  const cpuEnergyAtStart = options.cpuEnergy?.snapshot();
   const startMs = Date.now();
   const t0 = performance.now();
   const child = spawn(options.command, options.args, { stdio: "inherit", env: options.env ?? process.env });
@@ -97,6 +103,8 @@ export async function runCommand(options: RunOptions): Promise<RunResult> {
     // First scan soon after the exec, so even a short command gets a memory reading.
     const tick = (): void => {
       tree.sample();
+      // Keeps the RAPL counters' wrap-around tracked during long runs.
+      if (cpuEnergyAtStart) options.cpuEnergy?.snapshot();
       timer = setTimeout(tick, intervalMs);
     };
     timer = setTimeout(tick, Math.min(intervalMs, 50));
@@ -117,6 +125,7 @@ export async function runCommand(options: RunOptions): Promise<RunResult> {
   const durationSeconds = (performance.now() - t0) / 1000;
   // The command has been reaped: co2e's cutime now holds its total (read before anything else).
   tree?.finish(endMs);
+  const cpuEnergyAtEnd = cpuEnergyAtStart ? options.cpuEnergy?.snapshot() : undefined;
   for (const s of signals) process.off(s, forward);
 
   // A GPU sampler still starting is not waited for longer than one interval.
@@ -148,6 +157,9 @@ export async function runCommand(options: RunOptions): Promise<RunResult> {
     if (totals.io) result.io = totals.io;
     const memory = tree.memory();
     if (memory) result.memory = memory;
+    if (cpuEnergyAtStart && cpuEnergyAtEnd) {
+      result.cpuJoules = attributeBetween(cpuEnergyAtStart, cpuEnergyAtEnd, totals.cpuSeconds);
+    }
   }
   if (gpuJoules !== undefined) {
     result.gpuJoules = gpuJoules;
