@@ -16,6 +16,12 @@ export const ATTR_JOB_NAME = "job.name" as const;
 export const ATTR_JOB_CPU_SECONDS = "job.cpu.seconds" as const;
 /** Measured CPU package energy (RAPL) attributed to the job, joules. Absent when not measured. */
 export const ATTR_JOB_CPU_JOULES = "job.cpu.joules" as const;
+/**
+ * Wall time attributed to the job, seconds: its duration with every interval divided among the
+ * jobs active in it. Time-based terms (linear-model idle power, embodied share) use it so
+ * overlapping jobs do not each pay for the whole machine. Absent → the span's duration.
+ */
+export const ATTR_JOB_ATTRIBUTED_SECONDS = "job.attributed_seconds" as const;
 /** Time-averaged resident memory attributed to the job, bytes. */
 export const ATTR_JOB_MEMORY_AVG_BYTES = "job.memory.avg_bytes" as const;
 /** Peak resident memory seen while the job ran, bytes. */
@@ -75,6 +81,11 @@ export const ATTR_CARBON_COST = "carbon.cost" as const;
 export const ATTR_CARBON_MODEL = "carbon.model" as const;
 /** `exclusive` (job ran alone in the process) | `shared` (CPU/memory split among overlapping jobs). */
 export const ATTR_CARBON_ATTRIBUTION = "carbon.attribution" as const;
+/**
+ * true when the enriching process already counted this job in its own metrics (the in-process
+ * SDK preset). The gateway then forwards the span's figures and does not count them again.
+ */
+export const ATTR_CARBON_METRICS_RECORDED = "carbon.metrics.recorded" as const;
 /** Set when enrichment failed; the span is still exported. */
 export const ATTR_CARBON_ERROR = "carbon.error" as const;
 
@@ -115,6 +126,16 @@ export const PROM_GRID_INTENSITY = "grid_carbon_intensity_grams_per_kwh" as cons
 export const METRIC_INTENSITY_REQUESTS_INSTRUMENT = "carbon_intensity_requests" as const;
 export const PROM_INTENSITY_REQUESTS = "carbon_intensity_requests_total" as const;
 
+/** Gateway requests by HTTP status code (label `code`). */
+export const METRIC_GATEWAY_REQUESTS_INSTRUMENT = "gateway_requests" as const;
+export const PROM_GATEWAY_REQUESTS = "gateway_requests_total" as const;
+/** Gateway spans by `outcome`: received | enriched | forwarded | dropped | rejected. */
+export const METRIC_GATEWAY_SPANS_INSTRUMENT = "gateway_spans" as const;
+export const PROM_GATEWAY_SPANS = "gateway_spans_total" as const;
+/** Spans waiting in the gateway's forward queue. */
+export const METRIC_GATEWAY_QUEUE_INSTRUMENT = "gateway_forward_queue_spans" as const;
+export const PROM_GATEWAY_QUEUE = "gateway_forward_queue_spans" as const;
+
 /** Metric label names. `job` is Prometheus' scrape job, so ours is `job_name`. */
 export const LABEL_JOB_NAME = "job_name" as const;
 /** `service.name` of the span's resource: the gateway sees many services. */
@@ -131,5 +152,7 @@ export const LABEL_ZONE = "zone" as const;
 export const LABEL_SOURCE = "source" as const;
 export const LABEL_PROVIDER = "provider" as const;
 export const LABEL_OUTCOME = "outcome" as const;
+/** HTTP status code on gateway_requests_total. */
+export const LABEL_CODE = "code" as const;
 /** Where a job_name beyond the cardinality cap is counted. */
 export const JOB_NAME_OVERFLOW = "other" as const;
