@@ -21,12 +21,13 @@ import {
   MEMORY_WATTS_PER_GB,
   NETWORK_KWH_PER_GB,
 } from "./model/constants.ts";
+import { HOST_PORT_PATTERN } from "./util/hostPort.ts";
 
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL("../config/default.yaml", import.meta.url));
 
 const positive = z.number().positive();
 const nonNegative = z.number().min(0);
-const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, "must be HOST:PORT");
+const hostPort = z.string().regex(HOST_PORT_PATTERN, "must be HOST:PORT");
 
 const cpuSchema = z.discriminatedUnion("model", [
   z
@@ -60,9 +61,12 @@ const zoneKey = z.string().regex(/^[A-Za-z0-9-]{2,40}$/, "must be a zone key lik
 
 export const configSchema = z
   .object({
-    /** Grid zone used when a job, its resource and `cloud` name none. `WORLD` = Ember world average. */
-    zone: zoneKey.default("WORLD"),
-    /** Cloud provider/region of this deployment, mapped to a zone (else the OTel resource's). */
+    /**
+     * Grid zone of this deployment. Wins over `cloud` and the OTel resource's cloud region; a job's
+     * own `carbon.zone` wins over it. Unset → `cloud`, then the resource, then DEFAULT_ZONE (WORLD).
+     */
+    zone: zoneKey.optional(),
+    /** Cloud provider/region of this deployment, mapped to a zone (wins over the OTel resource's). */
     cloud: z
       .object({ provider: z.enum(["aws", "gcp", "azure"]), region: z.string().min(1) })
       .strict()
@@ -176,8 +180,11 @@ export const configSchema = z
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 
-/** Formats the first issues as `key.path: reason, got value`. */
-function describeIssues(error: z.ZodError, input: unknown): string {
+/**
+ * Formats the first issues as `key.path: reason, got value`, plus `(set by VAR)` when an
+ * environment variable supplied the value (`sources`: key path → variable name).
+ */
+function describeIssues(error: z.ZodError, input: unknown, sources?: ReadonlyMap<string, string>): string {
   return error.issues
     .slice(0, 5)
     .map((issue) => {
@@ -190,16 +197,30 @@ function describeIssues(error: z.ZodError, input: unknown): string {
       for (const part of issue.path)
         got = (got as Record<PropertyKey, unknown> | undefined)?.[part as string];
       const reason = issue.message.replace(/^Too small: expected number to be >=(\d+)/, "must be ≥ $1");
-      return got === undefined ? `${path}: ${reason}` : `${path}: ${reason}, got ${JSON.stringify(got)}`;
+      const variable = sources?.get(path);
+      const from = variable ? ` (set by ${variable})` : "";
+      return got === undefined
+        ? `${path}: ${reason}${from}`
+        : `${path}: ${reason}, got ${JSON.stringify(got)}${from}`;
     })
     .join("; ");
 }
 
-/** Validates a plain object (already merged with overrides). */
-export function parseConfig(input: unknown, origin = "config"): Config {
+/**
+ * Validates a plain object (already merged with overrides). `sources` (key path → environment
+ * variable) lets an error name the variable that supplied a bad value.
+ */
+export function parseConfig(
+  input: unknown,
+  origin = "config",
+  sources?: ReadonlyMap<string, string>,
+): Config {
   const result = configSchema.safeParse(input ?? {});
   if (!result.success) {
-    throw new Co2eError(ERROR_CODES.config, `invalid ${origin}: ${describeIssues(result.error, input)}`);
+    throw new Co2eError(
+      ERROR_CODES.config,
+      `invalid ${origin}: ${describeIssues(result.error, input, sources)}`,
+    );
   }
   return result.data;
 }
@@ -264,6 +285,33 @@ function deepMerge(base: Record<string, unknown>, extra: Record<string, unknown>
   return out;
 }
 
+/**
+ * Writes the ENV_OVERRIDES variables set in `env` (all, or only `names`) into `target`. Returns
+ * key path → variable for the ones applied, so a validation error can name the variable.
+ */
+function applyEnvironment(
+  target: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  names: readonly string[] = Object.keys(ENV_OVERRIDES),
+): Map<string, string> {
+  const sources = new Map<string, string>();
+  for (const name of names) {
+    const entry = ENV_OVERRIDES[name];
+    const raw = env[name]?.trim();
+    if (!entry || raw === undefined || raw === "") continue;
+    const value = entry.type === "number" ? Number(raw) : raw;
+    if (entry.type === "number" && !Number.isFinite(value)) {
+      throw new Co2eError(
+        ERROR_CODES.config,
+        `invalid environment: ${name}: must be a number, got ${JSON.stringify(raw)}`,
+      );
+    }
+    setPath(target, entry.path, value);
+    sources.set(entry.path.join("."), name);
+  }
+  return sources;
+}
+
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const env = options.env ?? process.env;
   const file = options.file ?? env.CO2E_CONFIG ?? DEFAULT_CONFIG_PATH;
@@ -272,20 +320,33 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     throw new Co2eError(ERROR_CODES.config, `config file ${file} must hold a mapping at the top level`);
   }
   let merged = structuredClone(fromFile) as Record<string, unknown>;
-  for (const [name, { path, type }] of Object.entries(ENV_OVERRIDES)) {
-    const raw = env[name];
-    if (raw === undefined || raw === "") continue;
-    const value = type === "number" ? Number(raw) : raw;
-    if (type === "number" && !Number.isFinite(value)) {
-      throw new Co2eError(
-        ERROR_CODES.config,
-        `invalid environment: ${name}: must be a number, got ${JSON.stringify(raw)}`,
-      );
+  const sources = applyEnvironment(merged, env);
+  if (options.overrides) {
+    merged = deepMerge(merged, options.overrides as Record<string, unknown>);
+    // A key the overrides set no longer comes from the environment.
+    for (const path of [...sources.keys()]) {
+      let node: unknown = options.overrides;
+      for (const key of path.split(".")) node = (node as Record<string, unknown> | undefined)?.[key];
+      if (node !== undefined) sources.delete(path);
     }
-    setPath(merged, path, value);
   }
-  if (options.overrides) merged = deepMerge(merged, options.overrides as Record<string, unknown>);
-  return parseConfig(merged, `config (${file})`);
+  return parseConfig(merged, `config (${file})`, sources);
+}
+
+/**
+ * A Config built in code, with the named environment variables (ENV_OVERRIDES keys) applied on
+ * top and validated the same way loadConfig validates them: the SDK preset uses it so the
+ * OTEL_EXPORTER_PROMETHEUS_* variables work whatever config it is handed, and a bad value is a
+ * CO2E_ERR_CONFIG naming the variable.
+ */
+export function withEnvironment(
+  config: Config,
+  names: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Config {
+  const merged = structuredClone(config) as unknown as Record<string, unknown>;
+  const sources = applyEnvironment(merged, env, names);
+  return sources.size === 0 ? config : parseConfig(merged, "config (environment)", sources);
 }
 
 /** Logical cores for the tdp model: configured, or what this machine offers. */

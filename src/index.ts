@@ -7,7 +7,16 @@
  */
 export { type Config, type ConfigInput, type LoadConfigOptions, loadConfig, parseConfig } from "./config.ts";
 export { Co2eError, ERROR_CODES, type ErrorCode, isCo2eError } from "./errors.ts";
+export {
+  type ForecastClient,
+  findGreenestWindow,
+  type GreenestSearch,
+  type GreenestWindowOptions,
+  type GreenestWindowResult,
+  greenestWindow,
+} from "./intensity/greenest.ts";
 export type { IntensityObserver, IntensityProvider, IntensityValue, TimeWindow } from "./intensity/types.ts";
+export { DEFAULT_ZONE } from "./intensity/zone.ts";
 export {
   defaultJobMeter,
   type JobCounters,

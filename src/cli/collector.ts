@@ -47,8 +47,8 @@ export async function run(argv: string[]): Promise<number> {
     },
   });
   const gateway = await startGateway(config);
-  const forward = config.gateway.forwardUrl
-    ? `forwarding to ${config.gateway.forwardUrl}`
+  const forward = gateway.forwardUrl
+    ? `forwarding to ${gateway.forwardUrl}`
     : "no downstream (spans dropped after enrichment)";
   process.stdout.write(
     `co2e collector listening on ${gateway.url} (OTLP/HTTP), metrics on ${gateway.metricsUrl}, ${forward}\n`,

@@ -9,8 +9,9 @@ import { loadConfig } from "../config.ts";
 import { createIntensityProvider } from "../intensity/index.ts";
 import { listStaticZones } from "../intensity/static.ts";
 import type { IntensityRow, IntensityValue } from "../intensity/types.ts";
-import { type ResolvedZone, resolveZone } from "../intensity/zone.ts";
+import { DEFAULT_ZONE, type ResolvedZone, resolveZone } from "../intensity/zone.ts";
 import { parseFlags, usageError } from "./args.ts";
+import { formatDecimal, formatDuration, formatIntensity } from "./format.ts";
 
 export const USAGE = `Usage: co2e intensity (--zone ZONE | --cloud aws|gcp|azure --region REGION) [--json] [--history] [--config FILE]
 
@@ -72,12 +73,12 @@ function toOutput(resolved: ResolvedZone, value: IntensityValue): Output {
 function formatText(out: Output): string {
   const lines = [
     `zone       ${out.zone}${out.zoneName ? ` (${out.zoneName})` : ""}  [${out.resolvedBy}]`,
-    `intensity  ${Number(out.gramsPerKwh.toFixed(1))} gCO₂e/kWh`,
+    `intensity  ${formatIntensity(out.gramsPerKwh)}`,
     `source     ${out.source} (${out.method}${out.year ? ` ${out.year}` : ""})${out.fallbackReason ? `  fallback: ${out.fallbackReason}` : ""}`,
   ];
   if (out.datetime)
     lines.push(
-      `datetime   ${out.datetime}${out.ageSeconds !== undefined ? `  (${out.ageSeconds} s old)` : ""}`,
+      `datetime   ${out.datetime}${out.ageSeconds !== undefined ? `  (${formatDuration(out.ageSeconds)} old)` : ""}`,
     );
   lines.push(
     `estimated  ${out.isEstimated === undefined ? "n/a (yearly average)" : out.isEstimated ? `yes${out.estimationMethod ? ` (${out.estimationMethod})` : ""}` : "no"}`,
@@ -87,7 +88,7 @@ function formatText(out: Output): string {
     lines.push("", "last 24 h (hour start, gCO₂e/kWh):");
     for (const row of out.history)
       lines.push(
-        `  ${row.datetime}  ${Number(row.gramsPerKwh.toFixed(1))}${row.isEstimated ? "  (estimated)" : ""}`,
+        `  ${row.datetime}  ${formatDecimal(row.gramsPerKwh, 1)}${row.isEstimated ? "  (estimated)" : ""}`,
       );
   } else if (out.historyUnavailable) {
     lines.push("", `history unavailable: ${out.historyUnavailable}`);
@@ -135,7 +136,8 @@ export async function run(argv: string[]): Promise<number> {
     attributeZone: zoneFlag,
     cloudProvider: cloud,
     cloudRegion: region,
-    defaultZone: config.zone,
+    defaultZone: config.zone ?? DEFAULT_ZONE,
+    staticYear: config.intensity.staticYear,
   });
 
   const provider = createIntensityProvider(config, {

@@ -1,9 +1,11 @@
 /**
  * `co2e` entry point: picks the subcommand and loads only its module, so `co2e estimate` does not
  * pay for the OTel SDK. Every subcommand module exports `run(argv): Promise<number>` (exit code).
- * Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 no forecast, 127 command not found (run).
+ * A `Co2eError` a subcommand throws becomes its exit code here, through the one table in
+ * exit-codes.ts, so the same error exits the same way in every command.
  */
-import { isCo2eError } from "../errors.ts";
+import { ERROR_CODES, isCo2eError } from "../errors.ts";
+import { EXIT, EXIT_CODES_HELP, exitCodeFor } from "./exit-codes.ts";
 
 interface Subcommand {
   summary: string;
@@ -47,14 +49,15 @@ ${Object.entries(SUBCOMMANDS)
   .join("\n")}
 
 Run \`co2e <command> --help\` for a command's options.
-Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 no forecast, 127 command not found.
+
+${EXIT_CODES_HELP}
 `;
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(HELP);
-    return name === undefined ? 2 : 0;
+    return name === undefined ? EXIT.input : EXIT.ok;
   }
   if (name === "--version" || name === "-v") {
     const { readFileSync } = await import("node:fs");
@@ -62,12 +65,12 @@ export async function main(argv: string[]): Promise<number> {
       version: string;
     };
     process.stdout.write(`${pkg.version}\n`);
-    return 0;
+    return EXIT.ok;
   }
   const sub = SUBCOMMANDS[name];
   if (!sub) {
     process.stderr.write(`co2e: unknown command "${name}"\n\n${HELP}`);
-    return 2;
+    return EXIT.input;
   }
   try {
     const mod = await sub.load();
@@ -75,11 +78,14 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (isCo2eError(error)) {
       process.stderr.write(`co2e ${name}: ${error.message} [${error.code}]\n`);
-      return error.code === "CO2E_ERR_CONFIG" || error.code === "CO2E_ERR_USAGE" ? 2 : 1;
+      if (error.code === ERROR_CODES.usage)
+        process.stderr.write(`Run \`co2e ${name} --help\` for the options.\n`);
+    } else {
+      // Not an error we raise on purpose: a bug, printed with its stack.
+      process.stderr.write(
+        `co2e ${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
     }
-    process.stderr.write(
-      `co2e ${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    return 1;
+    return exitCodeFor(error);
   }
 }

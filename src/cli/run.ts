@@ -8,11 +8,22 @@ import { basename } from "node:path";
 import type { ParseArgsOptionsConfig } from "node:util";
 import { loadConfig, resolveLogicalCores } from "../config.ts";
 import { createIntensityProvider } from "../intensity/index.ts";
+import { DEFAULT_ZONE, type ResolvedZone, resolveZone } from "../intensity/zone.ts";
 import { createMachineCpuEnergy } from "../power/attribution.ts";
-import { resolveJobZone } from "../processor/enrich.ts";
-import { buildReport, enrichRun, formatSummary, jobSpanData, type RunJob } from "../run/report.ts";
+import { bestHourFromRows } from "../processor/bestHour.ts";
+import { type BestHourLookup, resolveJobZone } from "../processor/enrich.ts";
+import {
+  buildReport,
+  enrichRun,
+  exportAttributes,
+  formatSummary,
+  jobSpanData,
+  type RunJob,
+} from "../run/report.ts";
 import { runCommand, SpawnError } from "../run/runner.ts";
+import { ATTR_CARBON_ZONE } from "../semconv.ts";
 import { numberFlag, parseFlags, usageError } from "./args.ts";
+import { EXIT } from "./exit-codes.ts";
 
 export const RUN_OPTIONS = {
   "job-name": { type: "string" },
@@ -89,14 +100,12 @@ export async function run(argv: string[]): Promise<number> {
   if ((values.cloud === undefined) !== (values.region === undefined)) {
     throw usageError("--cloud and --region go together");
   }
+  if (values.zone !== undefined && values.cloud !== undefined) {
+    throw usageError("give either --zone or --cloud with --region, not both");
+  }
   const functionalUnits = numberFlag(values, "functional-units", { min: 0 });
   const intervalFlag = numberFlag(values, "interval-ms", { min: 10, integer: true });
-  const config = loadConfig({
-    ...(typeof values.config === "string" ? { file: values.config } : {}),
-    ...(typeof values.cloud === "string" && typeof values.region === "string"
-      ? { overrides: { cloud: { provider: values.cloud as "aws", region: values.region } } }
-      : {}),
-  });
+  const config = loadConfig(typeof values.config === "string" ? { file: values.config } : {});
   const job: RunJob = {
     jobName: typeof values["job-name"] === "string" ? values["job-name"] : basename(command[0]!),
     command,
@@ -107,7 +116,17 @@ export async function run(argv: string[]): Promise<number> {
   // Resolve the zone before the run: an unknown zone must not surface after a two-hour job.
   const { runResource, otlpExportWanted } = await import("../run/otlp.ts");
   const resource = runResource().attributes;
-  const zone = resolveJobZone({ attributes: job.zone ? { "carbon.zone": job.zone } : {}, resource }, config);
+  // Flags beat the config: --zone as the span's own carbon.zone, --cloud/--region mapped to a
+  // zone (cloud-region) even when the config names a zone; else the config and the resource.
+  const zone: ResolvedZone =
+    typeof values.cloud === "string" && typeof values.region === "string"
+      ? resolveZone({
+          cloudProvider: values.cloud,
+          cloudRegion: values.region,
+          defaultZone: DEFAULT_ZONE,
+          staticYear: config.intensity.staticYear,
+        })
+      : resolveJobZone({ attributes: job.zone ? { [ATTR_CARBON_ZONE]: job.zone } : {}, resource }, config);
   const provider = createIntensityProvider(config, { logger: (msg) => stderr(`co2e run: ${msg}\n`) });
   provider.warm(zone.zone);
 
@@ -132,7 +151,7 @@ export async function run(argv: string[]): Promise<number> {
     await provider.close();
     if (error instanceof SpawnError) {
       stderr(`co2e run: ${error.message}\n`);
-      return 127;
+      return EXIT.commandNotFound;
     }
     throw error;
   }
@@ -141,11 +160,17 @@ export async function run(argv: string[]): Promise<number> {
     const window = { startMs: result.startMs, endMs: result.endMs };
     const intensity = await provider.get(zone.zone, window);
     const span = jobSpanData(job, result, resource);
+    // Best-hour counterfactual from the rows the live provider fetched for this window (as the
+    // span processor does); the static table has no hourly rows, so then none is claimed.
+    const bestHour: BestHourLookup | undefined = provider.cachedRows
+      ? (z, w) => bestHourFromRows(provider.cachedRows?.(z), w)
+      : undefined;
     const enriched = enrichRun(span, {
       config,
       logicalCores: resolveLogicalCores(config.model.cpu),
       intensity,
       zone,
+      ...(bestHour ? { bestHour } : {}),
     });
     const report = buildReport(job, result, enriched, { config, intensity, zone });
     stderr(
@@ -166,7 +191,7 @@ export async function run(argv: string[]): Promise<number> {
         name: job.jobName,
         startMs: result.startMs,
         endMs: result.endMs,
-        attributes: { ...span.attributes, ...enriched.attributes },
+        attributes: exportAttributes(span, enriched, zone),
         isError: span.isError,
         statusMessage: result.signal ? `killed by ${result.signal}` : `exit code ${result.exitCode}`,
       });

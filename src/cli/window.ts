@@ -1,13 +1,15 @@
 /**
  * `co2e window --zone Z --duration D [--within H] [--json]`: when to start a job of length D in
- * the next H hours so that the mean forecast intensity is lowest. Exit 3 when no forecast is
- * available (no token, a plan without the forecast endpoint, no forecast for the zone).
+ * the next H hours so that the mean forecast intensity is lowest. No forecast (no token, a plan
+ * without the forecast endpoint, no forecast for the zone) is CO2E_ERR_NO_FORECAST: exit 3.
  */
 import type { ParseArgsOptionsConfig } from "node:util";
 import { loadConfig } from "../config.ts";
-import { ERROR_CODES, isCo2eError } from "../errors.ts";
+import { Co2eError, ERROR_CODES, isCo2eError } from "../errors.ts";
 import { type GreenestWindowResult, greenestWindow, HOUR_MS } from "../intensity/greenest.ts";
+import { DEFAULT_ZONE, resolveZone } from "../intensity/zone.ts";
 import { numberFlag, parseDurationSeconds, parseFlags, usageError } from "./args.ts";
+import { formatDuration, formatIntensity, formatPercent } from "./format.ts";
 
 export const WINDOW_OPTIONS = {
   zone: { type: "string" },
@@ -22,7 +24,7 @@ export const WINDOW_HELP = `co2e window — the greenest start time for a job, f
 
 Usage: co2e window --zone Z --duration D [--within H] [--json]
 
-  --zone Z        Electricity Maps zone (DE, US-MIDA-PJM); default: config zone
+  --zone Z        Electricity Maps zone (DE, US-MIDA-PJM); default: config cloud / zone
   --duration D    length of the job: 90m, 2h, 1h30m, 5400 (seconds)
   --within H      latest start, hours from now (default 24); the job must also end within
                   the forecast
@@ -41,11 +43,11 @@ function iso(ms: number): string {
 function formatHuman(zone: string, durationS: number, r: GreenestWindowResult, nowMs: number): string {
   const lines = [
     `Greenest start for a ${formatDuration(durationS)} job in ${zone}: ${iso(r.startMs)} (in ${formatDuration((r.startMs - nowMs) / 1000)})`,
-    `  expected intensity there  ${r.gramsPerKwh.toFixed(1)} gCO₂e/kWh (mean over ${iso(r.startMs)} … ${iso(r.endMs)})`,
+    `  expected intensity there  ${formatIntensity(r.gramsPerKwh)} (mean over ${iso(r.startMs)} … ${iso(r.endMs)})`,
   ];
   if (r.now) {
-    lines.push(`  starting now              ${r.now.gramsPerKwh.toFixed(1)} gCO₂e/kWh`);
-    lines.push(`  saving                    ${r.savingPercent!.toFixed(1)} %`);
+    lines.push(`  starting now              ${formatIntensity(r.now.gramsPerKwh)}`);
+    lines.push(`  saving                    ${formatPercent(r.savingPercent ?? 0)}`);
   } else {
     lines.push("  starting now              not in the forecast (it begins later)");
   }
@@ -53,13 +55,6 @@ function formatHuman(zone: string, durationS: number, r: GreenestWindowResult, n
     `  forecast                  ${iso(r.forecastStartMs)} … ${iso(r.forecastEndMs)} (Electricity Maps)`,
   );
   return `${lines.join("\n")}\n`;
-}
-
-function formatDuration(seconds: number): string {
-  const m = Math.round(seconds / 60);
-  if (m < 60) return `${m} min`;
-  const h = Math.floor(m / 60);
-  return m % 60 === 0 ? `${h} h` : `${h} h ${m % 60} min`;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -73,7 +68,15 @@ export async function run(argv: string[]): Promise<number> {
   if (!(durationS > 0)) throw usageError("--duration: must be > 0");
   const withinH = numberFlag(values, "within", { min: 0, max: 24 * 30 }) ?? 24;
   const config = loadConfig(typeof values.config === "string" ? { file: values.config } : {});
-  const zone = (typeof values.zone === "string" ? values.zone : config.zone).trim().toUpperCase();
+  // Checked like everywhere else: an unknown zone is the caller's to fix (exit 2), not "no forecast".
+  const { zone } = resolveZone({
+    attributeZone: typeof values.zone === "string" ? values.zone : undefined,
+    configZone: config.zone,
+    cloudProvider: config.cloud?.provider,
+    cloudRegion: config.cloud?.region,
+    defaultZone: DEFAULT_ZONE,
+    staticYear: config.intensity.staticYear,
+  });
   const nowMs = Date.now();
   let result: GreenestWindowResult;
   try {
@@ -85,16 +88,18 @@ export async function run(argv: string[]): Promise<number> {
       nowMs,
     });
   } catch (error) {
+    // A refused token cannot be told apart from a plan without the forecast endpoint (both
+    // 401): for this command either means no forecast, so exit 3 through main's table.
     if (isCo2eError(error, ERROR_CODES.auth)) {
       const hint = process.env.ELECTRICITYMAPS_API_TOKEN?.trim()
         ? "the token was refused for the forecast (does the plan include the forecast endpoint?)"
         : error.message;
-      process.stderr.write(`co2e window: no forecast available: ${hint} [${error.code}]\n`);
-      return 3;
+      throw new Co2eError(ERROR_CODES.noForecast, `no forecast available: ${hint}`, { cause: error });
     }
     if (isCo2eError(error, ERROR_CODES.noForecast)) {
-      process.stderr.write(`co2e window: no forecast available: ${error.message} [${error.code}]\n`);
-      return 3;
+      throw new Co2eError(ERROR_CODES.noForecast, `no forecast available: ${error.message}`, {
+        cause: error,
+      });
     }
     throw error;
   }

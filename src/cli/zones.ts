@@ -3,8 +3,6 @@
  * a provider's region → zone table with each zone's value. Lets a person pick a `--zone` or check
  * what a `cloud.region` resolves to before trusting a number.
  */
-
-import { isCo2eError } from "../errors.ts";
 import { CLOUD_REGION_ZONES, normaliseCloudProvider } from "../intensity/regions.ts";
 import { listStaticZones, STATIC_YEARS, type StaticYear, staticIntensity } from "../intensity/static.ts";
 import { numberFlag, parseFlags, usageError } from "./args.ts";
@@ -58,59 +56,52 @@ function columns(rows: string[][]): string {
   return `${rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join("  ")).join("\n")}\n`;
 }
 
+/** Errors (a bad --year or --cloud) propagate: main.ts maps them to exit codes. */
 export async function run(argv: string[]): Promise<number> {
-  try {
-    const { values } = parseFlags(argv, {
-      cloud: { type: "string" },
-      year: { type: "string" },
-      json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    });
-    if (values.help) {
-      process.stdout.write(ZONES_HELP);
-      return 0;
-    }
-    const yearFlag = numberFlag(values, "year", { integer: true });
-    if (yearFlag !== undefined && !(STATIC_YEARS as readonly number[]).includes(yearFlag)) {
-      throw usageError(`--year: the static table has ${STATIC_YEARS.join(", ")}, got ${yearFlag}`);
-    }
-    const year = (yearFlag ?? STATIC_YEARS.at(-1)) as StaticYear;
+  const { values } = parseFlags(argv, {
+    cloud: { type: "string" },
+    year: { type: "string" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) {
+    process.stdout.write(ZONES_HELP);
+    return 0;
+  }
+  const yearFlag = numberFlag(values, "year", { integer: true });
+  if (yearFlag !== undefined && !(STATIC_YEARS as readonly number[]).includes(yearFlag)) {
+    throw usageError(`--year: the static table has ${STATIC_YEARS.join(", ")}, got ${yearFlag}`);
+  }
+  const year = (yearFlag ?? STATIC_YEARS.at(-1)) as StaticYear;
 
-    if (typeof values.cloud === "string") {
-      const provider = normaliseCloudProvider(values.cloud);
-      if (!provider) throw usageError(`--cloud: expects aws, gcp or azure, got "${values.cloud}"`);
-      const rows = regionRows(provider, year);
-      if (values.json) {
-        process.stdout.write(`${JSON.stringify({ provider, year, regions: rows }, null, 2)}\n`);
-      } else {
-        process.stdout.write(
-          columns([
-            ["region", "zone", `gCO₂e/kWh (${year})`],
-            ...rows.map((r) => [r.region, r.zone, String(r.gramsPerKwh)]),
-          ]),
-        );
-      }
-      return 0;
-    }
-
-    const rows = zoneRows(year);
+  if (typeof values.cloud === "string") {
+    const provider = normaliseCloudProvider(values.cloud);
+    if (!provider) throw usageError(`--cloud: expects aws, gcp or azure, got "${values.cloud}"`);
+    const rows = regionRows(provider, year);
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ year, zones: rows }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ provider, year, regions: rows }, null, 2)}\n`);
     } else {
       process.stdout.write(
-        columns([["zone", "gCO₂e/kWh", "name"], ...rows.map((r) => [r.zone, String(r.gramsPerKwh), r.name])]),
-      );
-      process.stdout.write(
-        `\n${rows.length} zones. Electricity Maps zones: yearly ${year} lifecycle averages (ODbL); ` +
-          "3-letter codes: Ember country averages (CC BY-SA 4.0), both via @tgwf/co2.\n",
+        columns([
+          ["region", "zone", `gCO₂e/kWh (${year})`],
+          ...rows.map((r) => [r.region, r.zone, String(r.gramsPerKwh)]),
+        ]),
       );
     }
     return 0;
-  } catch (error) {
-    if (isCo2eError(error, "CO2E_ERR_USAGE")) {
-      process.stderr.write(`co2e zones: ${error.message} [${error.code}]\n`);
-      return 2;
-    }
-    throw error;
   }
+
+  const rows = zoneRows(year);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ year, zones: rows }, null, 2)}\n`);
+  } else {
+    process.stdout.write(
+      columns([["zone", "gCO₂e/kWh", "name"], ...rows.map((r) => [r.zone, String(r.gramsPerKwh), r.name])]),
+    );
+    process.stdout.write(
+      `\n${rows.length} zones. Electricity Maps zones: yearly ${year} lifecycle averages (ODbL); ` +
+        "3-letter codes: Ember country averages (CC BY-SA 4.0), both via @tgwf/co2.\n",
+    );
+  }
+  return 0;
 }

@@ -8,6 +8,7 @@
  * OTEL_TRACES_EXPORTER (default none here), ELECTRICITYMAPS_API_TOKEN (live intensity), CO2E_ZONE.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { DEFAULT_ZONE } from "../intensity/zone.ts";
 import { startCarbonSdk } from "../sdk/startCarbonSdk.ts";
 import { startDataServer } from "./dataServer.ts";
 import { cpuJob, memoryJob, networkJob } from "./jobs.ts";
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
   }
   const live = process.env.ELECTRICITYMAPS_API_TOKEN ? "Electricity Maps (live)" : "static yearly table";
   process.stdout.write(
-    `otel-co2e demo: metrics at ${sdk.metricsUrl} · intensity: ${live} · zone: ${sdk.config.zone}\n`,
+    `otel-co2e demo: metrics at ${sdk.metricsUrl} · intensity: ${live} · zone: ${sdk.config.zone ?? DEFAULT_ZONE}\n`,
   );
 
   const stop = new AbortController();

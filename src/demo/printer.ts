@@ -1,21 +1,26 @@
 /** Prints one line per finished job span with what the carbon processor wrote on it. */
 import type { Context } from "@opentelemetry/api";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
+import { formatDecimal, formatSignificant } from "../cli/format.ts";
+import { isJobSpan } from "../processor/enrich.ts";
 import * as sc from "../semconv.ts";
 
+/** key=value lines are for grep and parsers: significant digits, no thousands separators. */
 function fmt(value: unknown, digits = 3): string {
-  return typeof value === "number" ? value.toPrecision(digits) : String(value ?? "?");
+  return typeof value === "number"
+    ? formatSignificant(value, digits, { grouping: false })
+    : String(value ?? "?");
 }
 
 export function formatJobLine(span: ReadableSpan): string {
   const a = span.attributes;
-  const seconds = span.duration[0] + span.duration[1] / 1e9;
+  const seconds = formatDecimal(span.duration[0] + span.duration[1] / 1e9, 3, { grouping: false });
   if (a[sc.ATTR_CARBON_ERROR] !== undefined) {
-    return `job=${a[sc.ATTR_JOB_NAME]} duration=${seconds.toFixed(3)}s error=${JSON.stringify(a[sc.ATTR_CARBON_ERROR])}`;
+    return `job=${a[sc.ATTR_JOB_NAME]} duration=${seconds}s error=${JSON.stringify(a[sc.ATTR_CARBON_ERROR])}`;
   }
   return [
     `job=${a[sc.ATTR_JOB_NAME]}`,
-    `duration=${seconds.toFixed(3)}s`,
+    `duration=${seconds}s`,
     `cpu=${fmt(a[sc.ATTR_JOB_CPU_SECONDS])}s`,
     `energy=${fmt(a[sc.ATTR_CARBON_ENERGY_KWH])}kWh`,
     `co2e=${fmt(a[sc.ATTR_CARBON_CO2E_GRAMS])}g`,
@@ -36,7 +41,7 @@ export class JobLinePrinter implements SpanProcessor {
   onStart(_span: Span, _context: Context): void {}
 
   onEnd(span: ReadableSpan): void {
-    if (typeof span.attributes[sc.ATTR_JOB_NAME] === "string") this.#write(formatJobLine(span));
+    if (isJobSpan(span.attributes)) this.#write(formatJobLine(span));
   }
 
   forceFlush(): Promise<void> {

@@ -1,15 +1,26 @@
 /**
  * Runs the shared enrichment core (src/processor/enrich.ts) over the job spans of one scanned
- * OTLP request. Intensity is awaited once per zone per request, bounded by
- * `gateway.intensityWaitMs`; past the bound the provider's synchronous `lookup` (cache or static
- * table) answers, so a slow intensity API delays a request by at most that bound.
+ * OTLP request.
+ *
+ * Intensity: per zone, one bounded `provider.get()` over the window covering all that zone's
+ * spans (it fills the provider's cache, including past hours, in one go), awaited at most
+ * `gateway.intensityWaitMs`. Then every span gets the provider's synchronous `lookup` over its
+ * own [start, end], so two jobs of one request that ran at different hours get their own
+ * intensities. Past the bound, `lookup` answers from what is cached or from the static table, so
+ * a slow intensity API delays a request by at most that bound.
+ *
+ * Spans enriched upstream (they carry `carbon.co2e.grams`) are forwarded unchanged, and counted
+ * in the metrics from their own attributes unless they say `carbon.metrics.recorded=true`.
  */
 import type { Attributes } from "@opentelemetry/api";
 import type { Config } from "../config.ts";
-import type { IntensityProvider, IntensityValue } from "../intensity/types.ts";
+import type { IntensityProvider } from "../intensity/types.ts";
 import type { ResolvedZone } from "../intensity/zone.ts";
-import { enrichJobSpan, type JobRecord, resolveJobZone } from "../processor/enrich.ts";
-import { ATTR_CARBON_ERROR } from "../semconv.ts";
+import { bestHourFromRows } from "../processor/bestHour.ts";
+import { type EnrichOptions, enrichJobSpan, type JobRecord, resolveJobZone } from "../processor/enrich.ts";
+import * as sc from "../semconv.ts";
+import { settleWithin } from "../util/timeout.ts";
+import { isEnriched, metricsRecorded, recordFromEnrichedAttributes } from "./enrichedRecord.ts";
 import { type JobSpanRef, type ParsedRequest, resourceAttributes } from "./otlp-proto.ts";
 
 export interface JobRecorder {
@@ -21,6 +32,22 @@ export interface EnrichContext {
   logicalCores: number;
   provider: IntensityProvider;
   metrics: JobRecorder;
+  /** Called once per span that was enriched upstream but cannot be counted (lacks the figures). */
+  onUncountable?: (span: JobSpanRef) => void;
+}
+
+/** What enrichRequest did with a request's job spans. */
+export interface EnrichCounts {
+  /** Job spans given carbon.* attributes by the gateway. */
+  enriched: number;
+  /** Job spans that arrived enriched and were forwarded unchanged. */
+  preEnriched: number;
+}
+
+interface Pending {
+  span: JobSpanRef;
+  zone: ResolvedZone;
+  resource: Attributes;
 }
 
 function errorText(error: unknown): string {
@@ -29,65 +56,74 @@ function errorText(error: unknown): string {
   return code ? `${code}: ${message}` : message;
 }
 
-/** Resolves `promise` or gives undefined after `ms` (the timer never outlives the race). */
-function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      () => {
-        clearTimeout(timer);
-        resolve(undefined);
-      },
-    );
-  });
+function record(ctx: EnrichContext, job: JobRecord): void {
+  try {
+    ctx.metrics.recordJob(job);
+  } catch {
+    // Metrics never fail a request.
+  }
 }
 
-/** Sets `added` on every job span of the request and records the metrics. Never throws. */
-export async function enrichRequest(req: ParsedRequest, ctx: EnrichContext): Promise<void> {
-  if (req.jobSpans.length === 0) return;
+/** Sets `added` on the job spans the gateway enriches and records the metrics. Never throws. */
+export async function enrichRequest(req: ParsedRequest, ctx: EnrichContext): Promise<EnrichCounts> {
+  const counts: EnrichCounts = { enriched: 0, preEnriched: 0 };
+  if (req.jobSpans.length === 0) return counts;
   const resources = new Map<number, Attributes>();
-  const byZone = new Map<
-    string,
-    { spans: { span: JobSpanRef; zone: ResolvedZone; resource: Attributes }[] }
-  >();
+  const byZone = new Map<string, Pending[]>();
   for (const span of req.jobSpans) {
     let resource = resources.get(span.resourceIndex);
     if (!resource) {
       resource = resourceAttributes(req, span.resourceIndex);
       resources.set(span.resourceIndex, resource);
     }
+    if (isEnriched(span.attributes)) {
+      counts.preEnriched++;
+      if (metricsRecorded(span.attributes)) continue;
+      const job = recordFromEnrichedAttributes(span.attributes, resource, span);
+      if (job) record(ctx, job);
+      else ctx.onUncountable?.(span);
+      continue;
+    }
     let zone: ResolvedZone;
     try {
       zone = resolveJobZone({ attributes: span.attributes, resource }, ctx.config);
     } catch (error) {
       // Unknown zone or region: visible on the span, which is still forwarded.
-      span.added = { [ATTR_CARBON_ERROR]: errorText(error) };
+      span.added = { [sc.ATTR_CARBON_ERROR]: errorText(error) };
       continue;
     }
     let group = byZone.get(zone.zone);
     if (!group) {
-      group = { spans: [] };
+      group = [];
       byZone.set(zone.zone, group);
     }
-    group.spans.push({ span, zone, resource });
+    group.push({ span, zone, resource });
+  }
+  const provider = ctx.provider;
+  const options: EnrichOptions = {
+    config: ctx.config,
+    logicalCores: ctx.logicalCores,
+    intensity: (zone, window) => provider.lookup(zone, window),
+  };
+  if (provider.cachedRows) {
+    options.bestHour = (zone, window) => bestHourFromRows(provider.cachedRows?.(zone), window);
   }
   await Promise.all(
     [...byZone].map(async ([zone, group]) => {
       let startMs = Number.POSITIVE_INFINITY;
       let endMs = Number.NEGATIVE_INFINITY;
-      for (const { span } of group.spans) {
+      for (const { span } of group) {
         startMs = Math.min(startMs, span.startMs);
         endMs = Math.max(endMs, span.endMs);
       }
-      const awaited: IntensityValue | undefined = await within(
-        ctx.provider.get(zone, { startMs, endMs }),
-        ctx.config.gateway.intensityWaitMs,
-      );
-      for (const { span, zone: resolved, resource } of group.spans) {
+      // Fills the cache for the whole range; the value itself is not used (each span has its window).
+      await settleWithin(provider.get(zone, { startMs, endMs }), ctx.config.gateway.intensityWaitMs);
+      for (const { span, zone: resolved, resource } of group) {
+        const spanOptions: EnrichOptions = { ...options, zone: resolved };
+        // As in-process: a producer that measured shared attribution says so on the span.
+        const attribution = span.attributes[sc.ATTR_CARBON_ATTRIBUTION];
+        if (attribution === sc.ATTRIBUTION.shared || attribution === sc.ATTRIBUTION.exclusive)
+          spanOptions.attribution = attribution;
         const result = enrichJobSpan(
           {
             attributes: span.attributes,
@@ -96,22 +132,15 @@ export async function enrichRequest(req: ParsedRequest, ctx: EnrichContext): Pro
             endMs: span.endMs,
             isError: span.isError,
           },
-          {
-            config: ctx.config,
-            logicalCores: ctx.logicalCores,
-            zone: resolved,
-            intensity: awaited ? () => awaited : (z, window) => ctx.provider.lookup(z, window),
-          },
+          spanOptions,
         );
         span.added = result.attributes;
         if (result.record) {
-          try {
-            ctx.metrics.recordJob(result.record);
-          } catch {
-            // Metrics never fail a request.
-          }
+          counts.enriched++;
+          record(ctx, result.record);
         }
       }
     }),
   );
+  return counts;
 }

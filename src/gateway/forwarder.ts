@@ -7,9 +7,11 @@
  * (honouring Retry-After); other 4xx answers are permanent and the batch is counted as dropped.
  */
 import { Agent, request } from "undici";
+import { parseRetryAfterMs } from "../util/retryAfter.ts";
 import { type ForwardItem, frameRequest } from "./otlp-encode.ts";
 
 export interface ForwarderOptions {
+  /** Downstream URL; a bare origin gets /v1/traces (see forwardTracesUrl). */
   url: string;
   batchSpans: number;
   queueSpans: number;
@@ -50,13 +52,19 @@ export interface SpanSink {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
-function retryAfterMs(header: string | string[] | undefined): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
+/** The OTLP/HTTP traces path a bare endpoint gets (OTLP/HTTP spec, "OTLP/HTTP Request"). */
+export const OTLP_TRACES_PATH = "/v1/traces";
+
+/**
+ * The URL batches are POSTed to. Like the Collector's `otlphttp` exporter with `endpoint:`, a URL
+ * whose path is empty or "/" gets `/v1/traces`; any other path is used as given (a proxy may
+ * mount the receiver elsewhere). Without this, `--forward http://host:4318` posts to "/", the
+ * receiver answers 404, and a 404 is a permanent refusal: every batch would be dropped.
+ */
+export function forwardTracesUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.pathname === "" || parsed.pathname === "/") parsed.pathname = OTLP_TRACES_PATH;
+  return parsed.toString();
 }
 
 export class Forwarder implements SpanSink {
@@ -76,8 +84,13 @@ export class Forwarder implements SpanSink {
   #deadlineMs = Number.POSITIVE_INFINITY;
   #idleWaiters: (() => void)[] = [];
 
+  /** The URL actually posted to. */
+  get url(): string {
+    return this.#options.url;
+  }
+
   constructor(options: ForwarderOptions) {
-    this.#options = { minBackoffMs: 100, maxBackoffMs: 5000, ...options };
+    this.#options = { minBackoffMs: 100, maxBackoffMs: 5000, ...options, url: forwardTracesUrl(options.url) };
     this.#agent = new Agent({ connections: options.concurrency, keepAliveTimeout: 30_000 });
   }
 
@@ -184,7 +197,7 @@ export class Forwarder implements SpanSink {
           );
           return;
         }
-        waitMs = retryAfterMs(res.headers["retry-after"]);
+        waitMs = parseRetryAfterMs(res.headers["retry-after"], Date.now(), this.#options.maxBackoffMs);
       } catch (error) {
         if (attempt === 0) this.#options.log(`forwarding failed (${(error as Error).message}); retrying`);
       }

@@ -10,6 +10,7 @@
  * are kept as byte ranges and forwarded exactly as received.
  */
 import type { Attributes, AttributeValue } from "@opentelemetry/api";
+import { isJobSpan } from "../processor/enrich.ts";
 import { ATTR_JOB_NAME } from "../semconv.ts";
 import { DecodeError, Reader, utf8, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT } from "./wire.ts";
 
@@ -361,8 +362,10 @@ function scanSpan(r: Reader, end: number, resourceIndex: number): string | JobSp
     attributeFields.push({ start: fieldStart, end: fieldEnd, key });
   }
   r.pos = end;
-  // `job.name` must be a string to make a job span (as in-process).
-  if (typeof attributes[ATTR_JOB_NAME] !== "string") return null;
+  // The byte match on the key above is only a cheap pre-filter (a span without the key is never
+  // decoded); the decision is the shared one, on the decoded value, so it cannot drift from the
+  // in-process processor's (e.g. a non-string job.name is not a job).
+  if (!isJobSpan(attributes)) return null;
   return {
     resourceIndex,
     bodyStart,

@@ -24,15 +24,23 @@ export interface ExportResult {
   acceptedSpans: number;
   rejectedSpans: number;
   errorMessage: string;
+  /** Job spans the gateway enriched (not counting those enriched upstream). */
+  enrichedSpans: number;
 }
 
 export async function enrichAndEncode(req: ParsedRequest, ctx: EnrichContext): Promise<ExportResult> {
-  await enrichRequest(req, ctx);
+  const counts = await enrichRequest(req, ctx);
   const items = encodeForward(req);
   let acceptedSpans = 0;
   for (const item of items) acceptedSpans += item.spanCount;
   const errorMessage = req.rejectedSpans
     ? `${req.rejectedSpans} span(s) rejected: ${req.rejectReasons.join("; ")}`
     : "";
-  return { items, acceptedSpans, rejectedSpans: req.rejectedSpans, errorMessage };
+  return {
+    items,
+    acceptedSpans,
+    rejectedSpans: req.rejectedSpans,
+    errorMessage,
+    enrichedSpans: counts.enriched,
+  };
 }

@@ -16,7 +16,9 @@ import { type Config, resolveLogicalCores } from "../config.ts";
 import { Co2eError, ERROR_CODES, isCo2eError } from "../errors.ts";
 import { createIntensityProvider } from "../intensity/index.ts";
 import type { IntensityProvider } from "../intensity/types.ts";
-import { createPrometheusMetrics } from "../metrics/index.ts";
+import { CARBON_METER_NAME, createPrometheusMetrics, registerGatewayMetrics } from "../metrics/index.ts";
+import { httpOrigin, parseHostPort } from "../util/hostPort.ts";
+import { BodyTooLargeError, readBodyLimited } from "../util/readBody.ts";
 import type { EnrichContext, JobRecorder } from "./enrichRequest.ts";
 import { DroppingSink, Forwarder, type ForwarderStats, type SpanSink } from "./forwarder.ts";
 import { encodeResponseJson, encodeResponseProto, encodeStatusProto } from "./otlp-encode.ts";
@@ -28,13 +30,24 @@ const RETRY_AFTER_SECONDS = 1;
 /** After a 413 the rest of the body is read and discarded (so the client sees the answer) up to this. */
 const MAX_DISCARD_BYTES = 64 * 1024 * 1024;
 
+export { parseHostPort };
+
 export interface GatewayStats extends ForwarderStats {
+  /** Spans decoded from requests (before limits and validation). */
   receivedSpans: number;
+  /** Spans acknowledged and handed to the forward queue. */
   acceptedSpans: number;
+  /** Invalid spans refused in partial_success. */
   rejectedSpans: number;
+  /** Spans of decoded requests refused as a whole (413 too many spans, 503 queue full); clients retry them. */
+  refusedSpans: number;
   jobSpans: number;
+  /** Job spans the gateway enriched (not those enriched upstream). */
+  enrichedSpans: number;
   /** Requests answered 4xx/5xx, by status. */
   refusedRequests: Record<number, number>;
+  /** Requests answered, by status (2xx included). */
+  requestsByCode: Record<number, number>;
   pendingSpans: number;
   /** OTLP requests being read or processed now. */
   inflightRequests: number;
@@ -44,6 +57,8 @@ export interface Gateway {
   /** `http://host:port` of the OTLP receiver (POST `${url}/v1/traces`). */
   url: string;
   metricsUrl: string;
+  /** The downstream URL batches are posted to (`/v1/traces` added to a bare origin), if any. */
+  forwardUrl: string | undefined;
   stats(): GatewayStats;
   /** Graceful stop: refuse new requests, finish in-flight ones, flush the queue. True if nothing was lost. */
   close(): Promise<boolean>;
@@ -58,17 +73,6 @@ export interface GatewayOptions {
   provider?: IntensityProvider;
   /** Replaces the Prometheus metrics (tests, benchmarks); then no /metrics listener is started. */
   metrics?: JobRecorder;
-}
-
-export function parseHostPort(value: string): { host: string; port: number } {
-  const match = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
-  const port = Number(match?.[3]);
-  if (!match || port > 65535) throw new Co2eError(ERROR_CODES.config, `expected HOST:PORT, got "${value}"`);
-  return { host: match[1] ?? match[2]!, port };
-}
-
-function formatHost(host: string): string {
-  return host.includes(":") ? `[${host}]` : host;
 }
 
 class HttpError extends Error {
@@ -89,43 +93,22 @@ function mediaType(header: string | undefined): OtlpEncoding | undefined {
   return undefined;
 }
 
-/** Reads the body, refusing it once it passes `limit` bytes (413) while still draining it. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    const declared = Number(req.headers["content-length"]);
-    if (Number.isFinite(declared) && declared > limit) {
-      over = true;
-      if (declared > MAX_DISCARD_BYTES) {
-        reject(new HttpError(413, `body of ${declared} bytes exceeds the limit of ${limit} bytes`));
-        req.socket.destroySoon();
-        return;
-      }
-    }
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (over) {
-        if (size > MAX_DISCARD_BYTES) req.destroy();
-        return;
-      }
-      if (size > limit) {
-        over = true;
-        chunks.length = 0;
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => {
-      if (over) reject(new HttpError(413, `body exceeds the limit of ${limit} bytes`));
-      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    });
-    req.on("error", (error) => reject(error));
-    req.on("close", () => {
-      if (!req.complete) reject(new HttpError(400, "request body ended early"));
-    });
-  });
+/**
+ * Reads the body, refusing it (413) once it passes `limit` bytes while still draining it up to
+ * MAX_DISCARD_BYTES so the client sees the answer; a body cut short by the client is a 400.
+ */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > MAX_DISCARD_BYTES) {
+    req.socket.destroySoon();
+    throw new HttpError(413, `body of ${declared} bytes exceeds the limit of ${limit} bytes`);
+  }
+  try {
+    return await readBodyLimited(req, limit, { drainUpToBytes: MAX_DISCARD_BYTES });
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) throw new HttpError(413, error.message);
+    throw new HttpError(400, "request body ended early");
+  }
 }
 
 function gunzipBounded(body: Buffer, maxBytes: number): Promise<Buffer> {
@@ -161,9 +144,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   let metricsUrl = "";
   let closeMetrics = async () => {};
   let provider = options.provider;
+  let prom: Awaited<ReturnType<typeof createPrometheusMetrics>> | undefined;
   if (options.metrics) recorder = options.metrics;
   else {
-    const prom = await createPrometheusMetrics({
+    prom = await createPrometheusMetrics({
       host: metricsListen.host,
       port: metricsListen.port,
       jobNameLimit: config.metrics.jobNameLimit,
@@ -171,7 +155,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     });
     recorder = prom.metrics;
     metricsUrl = prom.url;
-    closeMetrics = () => prom.shutdown();
+    const opened = prom;
+    closeMetrics = () => opened.shutdown();
     provider ??= createIntensityProvider(config, {
       env,
       observer: prom.metrics.intensityObserver,
@@ -179,13 +164,22 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     });
   }
   provider ??= createIntensityProvider(config, { env, logger: log });
+  let warnedUncountable = false;
   const ctx: EnrichContext = {
     config,
     logicalCores: resolveLogicalCores(config.model.cpu),
     provider,
     metrics: recorder,
+    onUncountable: () => {
+      if (warnedUncountable) return;
+      warnedUncountable = true;
+      log(
+        "a job span arrived with carbon.co2e.grams but without carbon.intensity.zone or a known " +
+          "carbon.intensity.source; it is forwarded unchanged and not counted in the metrics (logged once)",
+      );
+    },
   };
-  const sink: SpanSink = gw.forwardUrl
+  const forwarder = gw.forwardUrl
     ? new Forwarder({
         url: gw.forwardUrl,
         batchSpans: gw.forwardBatchSpans,
@@ -195,10 +189,19 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         timeoutMs: gw.forwardTimeoutMs,
         log,
       })
-    : new DroppingSink();
+    : undefined;
+  const sink: SpanSink = forwarder ?? new DroppingSink();
+  if (forwarder) log(`forwarding to ${forwarder.url}`);
 
-  const counters = { receivedSpans: 0, acceptedSpans: 0, rejectedSpans: 0, jobSpans: 0 };
-  const refused: Record<number, number> = {};
+  const counters = {
+    receivedSpans: 0,
+    acceptedSpans: 0,
+    rejectedSpans: 0,
+    refusedSpans: 0,
+    jobSpans: 0,
+    enrichedSpans: 0,
+  };
+  const responses: Record<number, number> = {};
   let inflight = 0;
   let shuttingDown = false;
   let listening = false;
@@ -212,7 +215,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     headers: Record<string, string> = {},
   ): void {
     if (res.headersSent || res.destroyed) return;
-    if (status >= 400) refused[status] = (refused[status] ?? 0) + 1;
+    responses[status] = (responses[status] ?? 0) + 1;
     if (shuttingDown) res.setHeader("connection", "close");
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
     res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body) });
@@ -261,6 +264,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     const reserveSpans = parsed.spanCount - parsed.rejectedSpans;
     const reserveBytes = parsed.buf.length;
     if (reserveSpans > gw.forwardQueueSpans) {
+      counters.refusedSpans += parsed.spanCount;
       return fail(
         res,
         413,
@@ -269,6 +273,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       );
     }
     if (!sink.tryReserve(reserveSpans, reserveBytes)) {
+      counters.refusedSpans += parsed.spanCount;
       return fail(res, 503, "forward queue full; retry later", encoding);
     }
     let committed = false;
@@ -279,6 +284,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       counters.acceptedSpans += result.acceptedSpans;
       counters.rejectedSpans += result.rejectedSpans;
       counters.jobSpans += parsed.jobSpans.length;
+      counters.enrichedSpans += result.enrichedSpans;
       if (encoding === "protobuf") {
         send(
           res,
@@ -374,16 +380,41 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     return flushed && inflight === 0;
   }
 
-  return {
-    url: `http://${formatHost(listen.host)}:${port}`,
-    metricsUrl,
-    stats: () => ({
+  const stats = (): GatewayStats => {
+    const refusedRequests: Record<number, number> = {};
+    for (const [code, count] of Object.entries(responses))
+      if (Number(code) >= 400) refusedRequests[Number(code)] = count;
+    return {
       ...counters,
       ...sink.stats,
-      refusedRequests: { ...refused },
+      refusedRequests,
+      requestsByCode: { ...responses },
       pendingSpans: sink.pendingSpans,
       inflightRequests: inflight,
-    }),
+    };
+  };
+  if (prom) {
+    registerGatewayMetrics(prom.meterProvider.getMeter(CARBON_METER_NAME), {
+      requestsByCode: () => responses,
+      spans: () => {
+        const s = sink.stats;
+        return {
+          received: counters.receivedSpans,
+          enriched: counters.enrichedSpans,
+          forwarded: s.forwardedSpans,
+          dropped: s.droppedSpans,
+          rejected: counters.rejectedSpans + counters.refusedSpans,
+        };
+      },
+      queuedSpans: () => sink.pendingSpans,
+    });
+  }
+
+  return {
+    url: httpOrigin(listen.host, port),
+    metricsUrl,
+    forwardUrl: forwarder?.url,
+    stats,
     close: () => {
       closing ??= shutdown();
       return closing;

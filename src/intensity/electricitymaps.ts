@@ -16,6 +16,8 @@ import { Agent, request } from "undici";
 import { z } from "zod";
 import { Co2eError, ERROR_CODES, type ErrorCode } from "../errors.ts";
 import { INTENSITY_SOURCE } from "../semconv.ts";
+import { BodyTooLargeError, readBodyLimited } from "../util/readBody.ts";
+import { parseRetryAfterMs } from "../util/retryAfter.ts";
 import type { IntensityObserver, IntensityRequestOutcome, IntensityRow, IntensityValue } from "./types.ts";
 
 export const PROVIDER_NAME = "electricitymaps";
@@ -25,6 +27,11 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** First backoff step; doubled per retry, with jitter. */
 const BACKOFF_BASE_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
+/**
+ * Longest Retry-After we hold a zone off for: a broken or hostile answer ("Retry-After: 999999")
+ * must not park live intensity for days; after this the next refresh simply asks again.
+ */
+const RETRY_AFTER_MAX_MS = 3_600_000;
 
 export type EmLocation = { zone: string } | { dataCenterProvider: string; dataCenterRegion: string };
 
@@ -151,15 +158,6 @@ function locationKey(location: EmLocation): string {
   return "zone" in location ? location.zone : `${location.dataCenterProvider}/${location.dataCenterRegion}`;
 }
 
-/** Retry-After as seconds or an HTTP date, in ms from now; undefined when absent or invalid. */
-export function parseRetryAfterMs(header: string | string[] | undefined, nowMs: number): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined || value.trim() === "") return undefined;
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isFinite(at) ? Math.max(0, at - nowMs) : undefined;
-}
-
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
@@ -171,17 +169,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener("abort", done, { once: true });
   });
-}
-
-async function readBody(body: AsyncIterable<Buffer | Uint8Array>): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new Error("body too large");
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 interface AttemptFailure {
@@ -438,7 +425,7 @@ export class ElectricityMapsClient {
       status = res.statusCode;
       retryAfter = res.headers["retry-after"];
       if (status >= 200 && status < 300) {
-        text = await readBody(res.body);
+        text = (await readBodyLimited(res.body, MAX_BODY_BYTES)).toString("utf8");
       } else {
         // Drain a little so the connection can be reused; the error body is never echoed.
         await res.body.dump({ limit: 64 * 1024 }).catch(() => {});
@@ -446,6 +433,13 @@ export class ElectricityMapsClient {
       }
     } catch (error) {
       if (signal.aborted) return { error: this.#timeoutError(what, budgetMs), retryable: false };
+      if (error instanceof BodyTooLargeError) {
+        // No real answer is this big (10 days hourly is far below): a wrong body, not a retry.
+        return {
+          error: this.#badBody(`Electricity Maps ${what}: body larger than ${MAX_BODY_BYTES} bytes`),
+          retryable: false,
+        };
+      }
       // Only the undici error code goes into our message (undici messages never carry headers,
       // but we do not rely on that).
       const code = (error as { code?: string }).code ?? (error as Error).name ?? "error";
@@ -507,7 +501,7 @@ export class ElectricityMapsClient {
       };
     }
     if (status === 429) {
-      const retryAfterMs = parseRetryAfterMs(retryAfter, this.#now());
+      const retryAfterMs = parseRetryAfterMs(retryAfter, this.#now(), RETRY_AFTER_MAX_MS);
       return {
         error: new ElectricityMapsError(
           ERROR_CODES.provider,

@@ -12,12 +12,10 @@
 import { type Config, loadConfig } from "../config.ts";
 import { Co2eError, ERROR_CODES } from "../errors.ts";
 import { ElectricityMapsClient } from "./electricitymaps.ts";
-import type { IntensityRow, TimeWindow } from "./types.ts";
+import type { IntensityRow } from "./types.ts";
 import { normaliseRows, rowGranularityMs } from "./window.ts";
 
 export const HOUR_MS = 3_600_000;
-/** "The surrounding 24 h" of a job for the best-hour counterfactual: 12 h either side. */
-export const BEST_HOUR_SPAN_MS = 12 * HOUR_MS;
 
 export interface GreenestSearch {
   nowMs: number;
@@ -135,21 +133,6 @@ export function findGreenestWindow(
   return result;
 }
 
-/**
- * Lowest intensity among rows starting within ±12 h of the window (the job's surrounding 24 h),
- * or undefined when no row is that close: the `carbon.co2e.grams_at_best_hour` counterfactual.
- */
-export function bestHourIntensity(rows: readonly IntensityRow[], window: TimeWindow): number | undefined {
-  const from = window.startMs - BEST_HOUR_SPAN_MS;
-  const to = window.endMs + BEST_HOUR_SPAN_MS;
-  let best: number | undefined;
-  for (const row of rows) {
-    if (row.startMs < from || row.startMs > to || !Number.isFinite(row.gramsPerKwh)) continue;
-    if (best === undefined || row.gramsPerKwh < best) best = row.gramsPerKwh;
-  }
-  return best;
-}
-
 /** The part of ElectricityMapsClient the search needs (a test can hand in its own). */
 export interface ForecastClient {
   forecast(location: { zone: string }): Promise<IntensityRow[]>;
@@ -189,7 +172,8 @@ export async function greenestWindow(options: GreenestWindowOptions): Promise<Gr
     }
     const config = options.config ?? loadConfig({ env });
     own = new ElectricityMapsClient({
-      baseUrl: env.ELECTRICITYMAPS_BASE_URL?.trim() || config.intensity.baseUrl,
+      // loadConfig has already applied ELECTRICITYMAPS_BASE_URL from env.
+      baseUrl: config.intensity.baseUrl,
       token,
       emissionFactorType: config.intensity.emissionFactorType,
       timeoutMs: Math.max(config.intensity.timeoutMs, 5000),

@@ -1,6 +1,11 @@
 /**
  * Picks the intensity provider from config: Electricity Maps when `intensity.provider` is
  * `electricitymaps`, or `auto` with ELECTRICITYMAPS_API_TOKEN set; else the static table.
+ *
+ * The base URL comes from `config.intensity.baseUrl` only: `loadConfig` already maps
+ * ELECTRICITYMAPS_BASE_URL onto it, so reading the variable again here would give two answers
+ * (a Config built some other way keeps its own baseUrl). The environment is read for the token
+ * only, which never goes into a config.
  */
 import type { Config } from "../config.ts";
 import { ElectricityMapsClient } from "./electricitymaps.ts";
@@ -9,7 +14,7 @@ import { StaticIntensityProvider, type StaticYear } from "./static.ts";
 import type { IntensityObserver, IntensityProvider, IntensityValue, TimeWindow } from "./types.ts";
 
 export interface CreateIntensityProviderOptions {
-  /** @default process.env */
+  /** Where ELECTRICITYMAPS_API_TOKEN is read (and nothing else). @default process.env */
   env?: NodeJS.ProcessEnv;
   observer?: IntensityObserver;
   /** Warnings (token refused, unknown zone). @default stderr */
@@ -70,7 +75,7 @@ export function createIntensityProvider(
     );
   }
   const client = new ElectricityMapsClient({
-    baseUrl: env.ELECTRICITYMAPS_BASE_URL?.trim() || settings.baseUrl,
+    baseUrl: settings.baseUrl,
     token,
     emissionFactorType: settings.emissionFactorType,
     timeoutMs: settings.timeoutMs,

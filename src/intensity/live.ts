@@ -8,15 +8,18 @@
  * last 24 h of hourly rows from `history` (its last row is the latest value, so one request per
  * refresh gives both). Zones touched recently are refreshed in the background every TTL; the zone
  * map is an LRU of at most `maxZones`. Failures hold the zone off for a while (Retry-After when
- * the API sent one) and feed a circuit breaker shared by all zones.
+ * the API sent one) and feed a circuit breaker shared by all zones. The token's plan is learnt
+ * once from `/zones`, so past-range and forecast requests it does not grant are never sent.
  */
 import { INTENSITY_SOURCE } from "../semconv.ts";
+import { settleWithin } from "../util/timeout.ts";
 import { CircuitBreaker } from "./breaker.ts";
 import {
   type ElectricityMapsClient,
   ElectricityMapsError,
   type EmRow,
   PROVIDER_NAME,
+  type ZoneAccessMap,
 } from "./electricitymaps.ts";
 import { LATEST_STATIC_YEAR, type StaticYear, staticIntensity } from "./static.ts";
 import type {
@@ -34,6 +37,23 @@ const PAST_RANGE_MAX_MS = 10 * 24 * HOUR_MS;
 const MAX_ROWS_PER_ZONE = 24 * 11;
 /** Outcomes that say the API is unhealthy (they count towards opening the breaker). */
 const UNHEALTHY_REASONS = new Set(["timeout", "network", "rate-limited", "bad-body"]);
+/** Endpoints gated by the token's plan, as `/zones` names them in `access`. */
+const PAST_RANGE_ENDPOINT = "carbon-intensity/past-range";
+const FORECAST_ENDPOINT = "carbon-intensity/forecast";
+
+/**
+ * Whether an `access` list from `/zones` grants an endpoint: `*`, the endpoint itself, or a
+ * `prefix/*` entry. Anything we cannot read as a grant is not one; but a zone missing from the
+ * answer, or an answer without `access` (no token), means "unknown", decided by the caller.
+ */
+export function accessGrants(access: readonly string[], endpoint: string): boolean {
+  return access.some(
+    (entry) =>
+      entry === "*" ||
+      entry === endpoint ||
+      (entry.endsWith("/*") && endpoint.startsWith(entry.slice(0, -1))),
+  );
+}
 
 export interface LiveIntensityProviderOptions {
   client: ElectricityMapsClient;
@@ -78,21 +98,13 @@ interface ZoneState {
   forecastDenied: boolean;
 }
 
-function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    promise.then(
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-    );
-  });
+/** `/zones` answer as zone (upper case) → access list; zones without `access` are left out. */
+function accessByZone(zones: ZoneAccessMap): Map<string, readonly string[]> {
+  const out = new Map<string, readonly string[]>();
+  for (const [zone, entry] of Object.entries(zones)) {
+    if (entry.access) out.set(zone.trim().toUpperCase(), entry.access);
+  }
+  return out;
 }
 
 export class LiveIntensityProvider implements IntensityProvider {
@@ -112,6 +124,13 @@ export class LiveIntensityProvider implements IntensityProvider {
   readonly #zones = new Map<string, ZoneState>();
   readonly #timer: NodeJS.Timeout;
   #closed = false;
+  /**
+   * The token's endpoints per zone from `/zones`, asked once per provider lifetime at the first
+   * fetch (issue 5: "zones — to learn which endpoints the token may use"). `undefined` while
+   * unknown (not asked yet, in flight, or failed: then 401s teach us, as before).
+   */
+  #access: Map<string, readonly string[]> | undefined;
+  #accessRequest: Promise<void> | undefined;
 
   constructor(options: LiveIntensityProviderOptions) {
     this.#client = options.client;
@@ -150,8 +169,8 @@ export class LiveIntensityProvider implements IntensityProvider {
   async get(zone: string, window: TimeWindow): Promise<IntensityValue> {
     const state = this.#touch(zone);
     const deadlineMs = this.#now() + this.#timeoutMs;
-    if (this.#due(state)) await withTimeout(this.#refresh(state), this.#timeoutMs);
-    else if (state.inFlight) await withTimeout(state.inFlight, this.#timeoutMs);
+    if (this.#due(state)) await settleWithin(this.#refresh(state), this.#timeoutMs);
+    else if (state.inFlight) await settleWithin(state.inFlight, this.#timeoutMs);
     await this.#fillPast(state, window, deadlineMs);
     return this.#serve(state, window);
   }
@@ -232,6 +251,7 @@ export class LiveIntensityProvider implements IntensityProvider {
       state.notBeforeMs = this.#breaker.nextAttemptAtMs;
       return Promise.resolve();
     }
+    this.#learnAccess();
     const run = async (): Promise<void> => {
       try {
         const rows = await this.#client.history({ zone: state.zone });
@@ -263,7 +283,37 @@ export class LiveIntensityProvider implements IntensityProvider {
     return state.inFlight;
   }
 
+  /**
+   * Starts the one `/zones` request of this provider's lifetime, beside the first refresh (not
+   * before it, so the first value is not delayed). Bounded by the timeout; a failure is ignored.
+   */
+  #learnAccess(): void {
+    if (this.#accessRequest || this.#closed) return;
+    this.#accessRequest = this.#client.zones({ timeoutMs: this.#timeoutMs }).then(
+      (zones) => {
+        this.#access = accessByZone(zones);
+      },
+      () => {
+        // No zones list (network, plan, old API): keep learning from 401s.
+      },
+    );
+  }
+
+  /**
+   * Whether the token may call `endpoint` for the zone: false only when `/zones` said so; waits
+   * for the zones answer at most `waitMs`.
+   */
+  async #mayCall(state: ZoneState, endpoint: string, waitMs: number): Promise<boolean> {
+    if (!this.#access && this.#accessRequest) await settleWithin(this.#accessRequest, waitMs);
+    const access = this.#access?.get(state.zone);
+    return access === undefined || accessGrants(access, endpoint);
+  }
+
   async #refreshForecast(state: ZoneState): Promise<void> {
+    if (!(await this.#mayCall(state, FORECAST_ENDPOINT, this.#timeoutMs))) {
+      state.forecastDenied = true;
+      return;
+    }
     try {
       state.forecastRows = await this.#client.forecast({ zone: state.zone });
     } catch (error) {
@@ -281,9 +331,16 @@ export class LiveIntensityProvider implements IntensityProvider {
   async #fillPast(state: ZoneState, window: TimeWindow, deadlineMs: number): Promise<void> {
     const first = state.rows[0];
     if (this.#closed || state.pastRangeDenied || !first || !(window.startMs < first.startMs)) return;
+    const askedAtMs = this.#now();
+    if (deadlineMs - askedAtMs < 50 || askedAtMs - window.startMs > PAST_RANGE_MAX_MS) return;
+    // A plan without past-range (the free tier) is known from /zones: no pointless 401.
+    if (!(await this.#mayCall(state, PAST_RANGE_ENDPOINT, deadlineMs - askedAtMs))) {
+      state.pastRangeDenied = true;
+      return;
+    }
     const now = this.#now();
     const remainingMs = deadlineMs - now;
-    if (remainingMs < 50 || now - window.startMs > PAST_RANGE_MAX_MS) return;
+    if (this.#closed || remainingMs < 50) return;
     if (!this.#breaker.tryAcquire()) return;
     const startMs = Math.floor(window.startMs / HOUR_MS) * HOUR_MS;
     const endMs = Math.min(first.startMs, window.endMs + HOUR_MS);
@@ -314,18 +371,30 @@ export class LiveIntensityProvider implements IntensityProvider {
       state.rows.length > 0
     ) {
       const value = this.#fromRows(state, window);
-      this.#observer?.onValue(value);
-      return value;
+      if (value) {
+        this.#observer?.onValue(value);
+        return value;
+      }
+      return this.#fallback(state, "no-data-for-window");
     }
     let reason = state.lastFailure;
     if (reason === undefined) reason = state.fetchedAtMs === undefined ? "cache-cold" : "stale";
+    return this.#fallback(state, reason);
+  }
+
+  #fallback(state: ZoneState, reason: string): IntensityValue {
     // Throws CO2E_ERR_UNKNOWN_ZONE for a zone the static table lacks (callers resolve zones first).
     const value: IntensityValue = { ...staticIntensity(state.zone, this.#year), fallbackReason: reason };
     this.#observer?.onValue(value);
     return value;
   }
 
-  #fromRows(state: ZoneState, window: TimeWindow): IntensityValue {
+  /**
+   * The live value for the window, or undefined when no cached row covers it and it lies before
+   * the newest row (older than the cache, a gap): today's value would be wrong for it.
+   * `ageSeconds` is always window end − start of the last row used, never clamped.
+   */
+  #fromRows(state: ZoneState, window: TimeWindow): IntensityValue | undefined {
     const rows = state.rows;
     const latest = rows.at(-1)!;
     const endMs = Number.isFinite(window.endMs) ? window.endMs : this.#now();
@@ -340,11 +409,15 @@ export class LiveIntensityProvider implements IntensityProvider {
         method: "time-weighted",
         datetime: new Date(mean.lastRow.startMs).toISOString(),
         isEstimated: mean.isEstimated,
-        ageSeconds: Math.max(0, (endMs - mean.lastRow.startMs) / 1000),
+        ageSeconds: (endMs - mean.lastRow.startMs) / 1000,
         dataset,
       };
     }
-    // A job inside the newest hour (or beyond the data) takes the latest value.
+    // A window that ends before the newest row and overlaps no row (older than the cached rows,
+    // e.g. past-range refused on the free tier, or in a gap): no live data for it.
+    if (!mean && endMs < latest.startMs) return undefined;
+    // A job inside the newest hour (or beyond the data) takes the latest value; its age says how
+    // far beyond.
     const value: IntensityValue = {
       gramsPerKwh: latest.gramsPerKwh,
       zone: state.zone,
@@ -352,7 +425,7 @@ export class LiveIntensityProvider implements IntensityProvider {
       method: "latest",
       datetime: new Date(latest.startMs).toISOString(),
       isEstimated: latest.isEstimated ?? false,
-      ageSeconds: Math.max(0, (endMs - latest.startMs) / 1000),
+      ageSeconds: (endMs - latest.startMs) / 1000,
       dataset,
     };
     if (latest.estimationMethod) value.estimationMethod = latest.estimationMethod;

@@ -79,9 +79,17 @@ export function staticIntensity(zone: string, year: StaticYear = LATEST_STATIC_Y
   );
 }
 
-export function isKnownStaticZone(zone: string, year: StaticYear = LATEST_STATIC_YEAR): boolean {
+/**
+ * Whether `staticIntensity(zone, year)` has a value: check with the year lookups will use
+ * (config `intensity.staticYear`), since zones come and go between the yearly tables. A year
+ * without a table (outside STATIC_YEARS) leaves only the Ember codes, as in `staticIntensity`.
+ */
+export function isKnownStaticZone(zone: string, year: number = LATEST_STATIC_YEAR): boolean {
   const key = normaliseZone(zone);
-  return key in EM_BY_YEAR[year].data || key in averageIntensity.data;
+  const em = EM_BY_YEAR[year as StaticYear]?.data[key];
+  if (em && Number.isFinite(em.carbonIntensity.value)) return true;
+  const ember = averageIntensity.data[key];
+  return ember !== undefined && Number.isFinite(ember);
 }
 
 /** Every zone the static table knows, with its name, for `co2e zones` and docs. */

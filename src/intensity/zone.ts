@@ -8,6 +8,13 @@ import { Co2eError, ERROR_CODES } from "../errors.ts";
 import { CLOUD_REGION_ZONES, normaliseCloudProvider } from "./regions.ts";
 import { isKnownStaticZone } from "./static.ts";
 
+/**
+ * Zone used when neither the job, the config nor a cloud region names one: `WORLD`, Ember's world
+ * average intensity (the static table's WORLD row, from @tgwf/co2's Ember data). It shows on
+ * every such span as carbon.intensity.zone=WORLD with zone_resolved_by=default, never hidden.
+ */
+export const DEFAULT_ZONE = "WORLD";
+
 export type ZoneResolvedBy = "attribute" | "config" | "cloud-region" | "default";
 
 export interface ZoneHints {
@@ -20,6 +27,11 @@ export interface ZoneHints {
   cloudRegion?: string | undefined;
   /** Used when nothing else names a zone. */
   defaultZone: string;
+  /**
+   * The static table year lookups will use (config `intensity.staticYear`): the zone must exist in
+   * that year's table, not just the latest. @default LATEST_STATIC_YEAR
+   */
+  staticYear?: number | undefined;
 }
 
 export interface ResolvedZone {
@@ -47,19 +59,23 @@ export function zoneForCloudRegion(provider: string, region: string): string {
   return zone;
 }
 
-function checked(zone: string, resolvedBy: ZoneResolvedBy): ResolvedZone {
+function checked(zone: string, resolvedBy: ZoneResolvedBy, staticYear?: number): ResolvedZone {
   const key = zone.trim().toUpperCase();
-  if (!isKnownStaticZone(key)) {
-    throw new Co2eError(ERROR_CODES.unknownZone, `unknown zone "${zone}" (from ${resolvedBy})`);
+  if (!isKnownStaticZone(key, staticYear)) {
+    throw new Co2eError(
+      ERROR_CODES.unknownZone,
+      `unknown zone "${zone}" (from ${resolvedBy}${staticYear === undefined ? "" : `, static table ${staticYear}`})`,
+    );
   }
   return { zone: key, resolvedBy };
 }
 
 export function resolveZone(hints: ZoneHints): ResolvedZone {
-  if (hints.attributeZone) return checked(hints.attributeZone, "attribute");
-  if (hints.configZone) return checked(hints.configZone, "config");
+  const year = hints.staticYear;
+  if (hints.attributeZone) return checked(hints.attributeZone, "attribute", year);
+  if (hints.configZone) return checked(hints.configZone, "config", year);
   if (hints.cloudProvider && hints.cloudRegion) {
-    return checked(zoneForCloudRegion(hints.cloudProvider, hints.cloudRegion), "cloud-region");
+    return checked(zoneForCloudRegion(hints.cloudProvider, hints.cloudRegion), "cloud-region", year);
   }
-  return checked(hints.defaultZone, "default");
+  return checked(hints.defaultZone, "default", year);
 }

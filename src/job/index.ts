@@ -13,5 +13,4 @@ export {
   beginSpanMeasurement,
   countersToAttributes,
   finishSpanMeasurement,
-  hasSpanMeasurement,
 } from "./spans.ts";

@@ -8,7 +8,9 @@
  * interval. Because every active job receives the same share, the meter keeps one running sum per
  * counter ("share per job so far") and a job's usage is that sum at its end minus the sum at its
  * start: O(1) per sample and per job, whatever the number of concurrent jobs, and the shares of all
- * jobs add up exactly to the measured total over the same time.
+ * jobs add up exactly to the measured total over the same time. Wall time is split the same way
+ * (`attributedSeconds`): four jobs sharing a minute are attributed a quarter-minute each, so the
+ * time-based terms of the model (linear idle power, embodied carbon) are paid once, not 4×.
  *
  * Synchronous jobs: a job whose callback returns without yielding blocks the thread, so the other
  * "active" jobs cannot have run JavaScript meanwhile. When such a job ends and no job started during
@@ -70,6 +72,12 @@ export interface JobCounters {
   shared: boolean;
   /** Wall time between the meter's start and end samples, s. */
   elapsedSeconds: number;
+  /**
+   * Wall time attributed to the job, s: Σ over the intervals it was active in of interval ÷ jobs
+   * active. Equals elapsedSeconds for a job that ran alone; the attributed seconds of all jobs
+   * add up to the time at least one job ran. Time-based terms (linear idle power, embodied) use it.
+   */
+  attributedSeconds: number;
 }
 
 /** One running job in the meter. */
@@ -103,6 +111,8 @@ interface Sums {
   memory: number;
   /** Σ gpuJoules / activeJobs. */
   gpu: number;
+  /** Σ dt / activeJobs, seconds of wall time. */
+  wall: number;
 }
 
 class Measurement implements JobMeasurement {
@@ -117,6 +127,8 @@ class Measurement implements JobMeasurement {
   readonly cpuMicrosAtStart: number;
   /** Package energy and machine busy time at the start (rapl model only). */
   cpuEnergyAtStart: MachineCpuSnapshot | undefined;
+  /** Process CPU clock at the start, µs (rapl model only): floor of the machine's busy time. */
+  processMicrosAtStart = 0;
   result: JobCounters | undefined;
 
   constructor(
@@ -192,7 +204,7 @@ export class JobMeter {
 
   /** Jobs running, in start order (the first is the oldest, for peak pruning). */
   readonly #active = new Set<Measurement>();
-  #sums: Sums = { cpu: 0, memory: 0, gpu: 0 };
+  #sums: Sums = { cpu: 0, memory: 0, gpu: 0, wall: 0 };
   #lastMs = 0;
   #lastCpuMicros = 0;
   #lastGpuJoules = 0;
@@ -270,6 +282,7 @@ export class JobMeter {
       this.#lastCpuMicros,
     );
     m.cpuEnergyAtStart = this.#cpuEnergy?.snapshot();
+    if (m.cpuEnergyAtStart) m.processMicrosAtStart = this.#processMicros();
     this.#active.add(m);
     if (!this.#timer) this.#startTimer();
     return m;
@@ -301,13 +314,21 @@ export class JobMeter {
       bytesReceived: net.bytesReceived,
       shared: !(m.aloneAtStart && this.#starts === m.startsAtStart),
       elapsedSeconds,
+      // Wall time stays split equally even for a synchronous job: the waiting jobs still hold
+      // their share of the machine (memory, reserved vCPUs) while it runs.
+      attributedSeconds: Math.min(elapsedSeconds, Math.max(0, this.#sums.wall - m.startSums.wall)),
     };
     if (this.#gpu) counters.gpuJoules = Math.max(0, this.#sums.gpu - m.startSums.gpu);
     if (m.cpuEnergyAtStart) {
       // Over the job's own window: its CPU time (already its share of the process's) against the
-      // machine's busy time, applied to the package energy of the same window.
+      // machine's busy time, applied to the package energy of the same window. The process's own
+      // CPU time over the window (µs resolution) is a floor of that busy time, which /proc/stat
+      // counts in 10 ms ticks: see attributeBetween.
       const end = this.#cpuEnergy?.snapshot();
-      if (end) counters.cpuJoules = attributeBetween(m.cpuEnergyAtStart, end, cpuSeconds);
+      if (end) {
+        const processCpuSeconds = Math.max(0, this.#processMicros() - m.processMicrosAtStart) / 1e6;
+        counters.cpuJoules = attributeBetween(m.cpuEnergyAtStart, end, cpuSeconds, processCpuSeconds);
+      }
     }
     if (this.#active.size === 0) this.#stopTimer();
     else {
@@ -323,6 +344,15 @@ export class JobMeter {
     this.#sample(performance.now(), true);
     // Keeps the RAPL counters' wrap-around tracked during long jobs (one read per wrap is enough).
     this.#cpuEnergy?.snapshot();
+  }
+
+  /**
+   * The whole process's CPU clock, µs. With the process clock it is the meter's own last reading
+   * (the same reading the jobs' shares come from); a worker's thread clock reads it separately so
+   * that jobs in other threads count too.
+   */
+  #processMicros(): number {
+    return this.#cpuClock === "process" ? this.#lastCpuMicros : cpuMicros("process");
   }
 
   #reset(now: number): void {
@@ -350,6 +380,7 @@ export class JobMeter {
     this.#readRss(now, forceRss);
     const dtSeconds = Math.max(0, (now - this.#lastMs) / 1000);
     if (n > 0) {
+      this.#sums.wall += dtSeconds / n;
       this.#sums.cpu += Math.max(0, cpuNow - this.#lastCpuMicros) / 1e6 / n;
       // Trapezoid between the readings at both ends of the interval.
       this.#sums.memory += (((rssBefore + this.#lastRss) / 2) * dtSeconds) / n;

@@ -20,14 +20,11 @@ export function beginSpanMeasurement(span: object, meter: JobMeter = defaultJobM
   return m;
 }
 
-export function hasSpanMeasurement(span: object): boolean {
-  return running.has(span);
-}
-
 /** The job.* attributes (and carbon.attribution) for a job's counters. */
 export function countersToAttributes(c: JobCounters): Attributes {
   const attributes: Attributes = {
     [sc.ATTR_JOB_CPU_SECONDS]: c.cpuSeconds,
+    [sc.ATTR_JOB_ATTRIBUTED_SECONDS]: c.attributedSeconds,
     [sc.ATTR_JOB_MEMORY_AVG_BYTES]: Math.round(c.memoryAvgBytes),
     [sc.ATTR_JOB_MEMORY_PEAK_BYTES]: c.memoryPeakBytes,
     [sc.ATTR_JOB_NETWORK_BYTES_SENT]: c.bytesSent,

@@ -8,7 +8,9 @@ import type { IntensityObserver, IntensityRequestOutcome, IntensityValue } from 
 import { JOULES_PER_KWH } from "../model/constants.ts";
 import type { JobRecord } from "../processor/enrich.ts";
 import * as sc from "../semconv.ts";
-import { JobNameLimiter } from "./JobNameLimiter.ts";
+import { JobNameLimiter, LabelValueLimiter } from "./JobNameLimiter.ts";
+import { SeriesBudget } from "./SeriesBudget.ts";
+import { carbonCardinalityLimit } from "./views.ts";
 
 export interface CarbonMetrics {
   recordJob(record: JobRecord): void;
@@ -18,9 +20,25 @@ export interface CarbonMetrics {
 export interface CarbonMetricsOptions {
   /** Distinct job_name values before the rest become job_name="other". */
   jobNameLimit: number;
-  /** Where the one cap warning goes. @default console.warn */
+  /** Where the cap warnings go (one per cap). @default console.warn */
   warn?: (msg: string) => void;
+  /** Distinct service_name values before the rest become service_name="other". @default SERVICE_NAME_LIMIT */
+  serviceNameLimit?: number;
+  /** The Views' per-instrument series limit, to warn before it is reached. @default carbonCardinalityLimit(jobNameLimit) */
+  cardinalityLimit?: number;
 }
+
+/**
+ * Distinct `service_name` label values kept apart. Each gateway client names its own service, so
+ * the value is not ours to bound; 100 services per gateway replica is far above what one team's
+ * collector sees, and a fixed cap keeps the config small. Later services count as "other".
+ */
+export const SERVICE_NAME_LIMIT = 100;
+/** service_name beyond the cap: the same word as for job_name. */
+export const SERVICE_NAME_OVERFLOW = sc.JOB_NAME_OVERFLOW;
+
+/** Separates label values in SeriesBudget keys (cannot appear in UTF-8 text we label with). */
+const SEP = "\u0000";
 
 /**
  * gCO₂e per run: log-spaced 1-2.5-5 steps from 1 mg to 10 kg. A short request-sized job is a few
@@ -45,7 +63,19 @@ const ENERGY_COMPONENTS = [
 ] as const;
 
 export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions): CarbonMetrics {
-  const limiter = new JobNameLimiter(options.jobNameLimit, options.warn);
+  const warn = options.warn ?? ((msg: string) => console.warn(msg));
+  const limiter = new JobNameLimiter(options.jobNameLimit, warn);
+  const services = new LabelValueLimiter({
+    label: sc.LABEL_SERVICE_NAME,
+    limit: options.serviceNameLimit ?? SERVICE_NAME_LIMIT,
+    overflow: SERVICE_NAME_OVERFLOW,
+    hint: `at most ${options.serviceNameLimit ?? SERVICE_NAME_LIMIT} services per process`,
+    warn,
+  });
+  const budget = new SeriesBudget(
+    options.cardinalityLimit ?? carbonCardinalityLimit(options.jobNameLimit),
+    warn,
+  );
   const runs = meter.createCounter(sc.METRIC_JOB_RUNS_INSTRUMENT, { description: "Finished jobs." });
   const duration = meter.createHistogram(sc.METRIC_JOB_DURATION_INSTRUMENT, {
     description: "Job duration, seconds.",
@@ -87,11 +117,19 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
       onValue,
     },
     recordJob(record: JobRecord): void {
-      const job: Attributes = {
-        [sc.LABEL_JOB_NAME]: limiter.label(record.jobName),
-        [sc.LABEL_SERVICE_NAME]: record.serviceName,
-      };
-      const zoneSource = { [sc.LABEL_ZONE]: record.zone, [sc.LABEL_SOURCE]: record.intensity.source };
+      const jobName = limiter.label(record.jobName);
+      const serviceName = services.label(record.serviceName);
+      const job: Attributes = { [sc.LABEL_JOB_NAME]: jobName, [sc.LABEL_SERVICE_NAME]: serviceName };
+      const source = record.intensity.source;
+      const zoneSource = { [sc.LABEL_ZONE]: record.zone, [sc.LABEL_SOURCE]: source };
+      // Series keys for the budget: job_runs and job_carbon are the widest instruments, energy has
+      // up to five per job; the others have one series per (job_name, service_name), as energy/cpu.
+      const jobKey = jobName + SEP + serviceName;
+      const placeKey = SEP + record.zone + SEP + source;
+      budget.note(
+        sc.METRIC_JOB_RUNS_INSTRUMENT,
+        jobKey + placeKey + SEP + record.status + SEP + record.attribution,
+      );
       runs.add(1, {
         ...job,
         [sc.LABEL_STATUS]: record.status,
@@ -103,15 +141,22 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
       for (const [component, key] of ENERGY_COMPONENTS) {
         const joules = e[key] * JOULES_PER_KWH;
         // Always the cpu series (stable for boards); the others once they are non-zero.
-        if (joules > 0 || component === "cpu")
+        if (joules > 0 || component === "cpu") {
+          budget.note(sc.METRIC_JOB_ENERGY_INSTRUMENT, jobKey + SEP + component);
           energy.add(joules, { ...job, [sc.LABEL_COMPONENT]: component });
+        }
       }
       const fp = record.footprint;
+      budget.note(sc.METRIC_JOB_CARBON_INSTRUMENT, `${jobKey}${placeKey}${SEP}operational`);
       carbon.add(fp.co2eGrams, { ...job, [sc.LABEL_SCOPE]: "operational", ...zoneSource });
-      if (fp.embodiedGrams !== undefined)
+      if (fp.embodiedGrams !== undefined) {
+        budget.note(sc.METRIC_JOB_CARBON_INSTRUMENT, `${jobKey}${placeKey}${SEP}embodied`);
         carbon.add(fp.embodiedGrams, { ...job, [sc.LABEL_SCOPE]: "embodied", ...zoneSource });
-      if (fp.marketGrams !== undefined)
+      }
+      if (fp.marketGrams !== undefined) {
+        budget.note(sc.METRIC_JOB_CARBON_INSTRUMENT, `${jobKey}${placeKey}${SEP}market`);
         carbon.add(fp.marketGrams, { ...job, [sc.LABEL_SCOPE]: "market", ...zoneSource });
+      }
       perRun.record(fp.co2eGrams, job);
       if (record.functionalUnits !== undefined && record.functionalUnits > 0)
         units.add(record.functionalUnits, job);

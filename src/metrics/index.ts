@@ -4,8 +4,16 @@ export {
   type CarbonMetricsOptions,
   createCarbonMetrics,
   DURATION_BUCKETS_SECONDS,
+  SERVICE_NAME_LIMIT,
+  SERVICE_NAME_OVERFLOW,
 } from "./CarbonMetrics.ts";
-export { JobNameLimiter } from "./JobNameLimiter.ts";
+export {
+  GATEWAY_SPAN_OUTCOMES,
+  type GatewayMetricsSource,
+  type GatewaySpanOutcome,
+  registerGatewayMetrics,
+} from "./GatewayMetrics.ts";
+export { JobNameLimiter, LabelValueLimiter } from "./JobNameLimiter.ts";
 export {
   createPrometheusMetrics,
   createPrometheusReader,
@@ -14,4 +22,5 @@ export {
   type PrometheusMetrics,
   serveMetrics,
 } from "./prometheus.ts";
-export { CARBON_METER_NAME, carbonMetricViews } from "./views.ts";
+export { SeriesBudget } from "./SeriesBudget.ts";
+export { CARBON_METER_NAME, carbonCardinalityLimit, carbonMetricViews } from "./views.ts";

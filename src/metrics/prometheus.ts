@@ -6,6 +6,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import { httpOrigin } from "../util/hostPort.ts";
 import { type CarbonMetrics, createCarbonMetrics } from "./CarbonMetrics.ts";
 import { CARBON_METER_NAME, carbonMetricViews } from "./views.ts";
 
@@ -20,10 +21,6 @@ export interface MetricsServer {
   /** `http://host:port/metrics` with the port actually bound. */
   url: string;
   close(): Promise<void>;
-}
-
-function formatHost(host: string): string {
-  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }
 
 /** Serves exporter's text format on GET /metrics; everything else is 404. Rejects on listen errors. */
@@ -49,7 +46,7 @@ export function serveMetrics(
       server.off("error", reject);
       const bound = (server.address() as AddressInfo).port;
       resolve({
-        url: `http://${formatHost(host)}:${bound}${METRICS_PATH}`,
+        url: `${httpOrigin(host, bound)}${METRICS_PATH}`,
         close: () =>
           new Promise<void>((done) => {
             server.closeAllConnections();

@@ -13,11 +13,21 @@ const SERIES_PER_JOB_NAME = 32;
 const SDK_DEFAULT_CARDINALITY = 2000;
 
 /**
+ * Per-instrument series limit for a job_name cap. It covers every job name with 32 label
+ * combinations each; combinations beyond that (many services × zones per job) are not covered,
+ * and SeriesBudget warns before the SDK starts folding them.
+ */
+export function carbonCardinalityLimit(jobNameLimit: number): number {
+  return Math.max(SDK_DEFAULT_CARDINALITY, (jobNameLimit + 1) * SERIES_PER_JOB_NAME);
+}
+
+/**
  * Views that raise the SDK's per-instrument cardinality limit above what our job_name cap can
- * produce, so series are never folded silently into `otel_metric_overflow="true"`.
+ * produce, so series are not folded into `otel_metric_overflow="true"` in ordinary use (and
+ * never without a warning: see SeriesBudget).
  */
 export function carbonMetricViews(jobNameLimit: number): ViewOptions[] {
-  const limit = Math.max(SDK_DEFAULT_CARDINALITY, (jobNameLimit + 1) * SERIES_PER_JOB_NAME);
+  const limit = carbonCardinalityLimit(jobNameLimit);
   return [
     sc.METRIC_JOB_RUNS_INSTRUMENT,
     sc.METRIC_JOB_DURATION_INSTRUMENT,

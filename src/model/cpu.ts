@@ -18,8 +18,10 @@ export interface TdpCpuParams {
 
 /**
  * `linear` (Cloud Carbon Footprint): per vCPU P = Pmin + U × (Pmax − Pmin). Over `vcpus`
- * reserved for `durationSeconds`, with U × vcpus × duration = cpuSeconds:
- * E = Pmin × vcpus × duration + (Pmax − Pmin) × cpuSeconds.
+ * reserved for `reservedSeconds`, with U × vcpus × duration = cpuSeconds:
+ * E = Pmin × vcpus × reservedSeconds + (Pmax − Pmin) × cpuSeconds.
+ * reservedSeconds is the job's attributed wall time: its duration when it ran alone, less when
+ * jobs overlapped (the idle floor is paid once, not once per overlapping job).
  */
 export interface LinearCpuParams {
   model: "linear";
@@ -39,8 +41,23 @@ export type CpuModelParams = TdpCpuParams | LinearCpuParams | RaplCpuParams;
 export interface CpuUsage {
   cpuSeconds: number;
   durationSeconds: number;
+  /**
+   * Wall time attributed to the job (its share of intervals it shared with other jobs), s; the
+   * linear model's idle power is charged for it. @default durationSeconds
+   */
+  attributedSeconds?: number;
   /** Measured energy for the `rapl` model, joules. */
   measuredJoules?: number;
+}
+
+/**
+ * Seconds the job is charged for time-based terms (linear idle power, embodied share): its
+ * attributed seconds, never more than its duration; its duration when they are unknown.
+ */
+export function reservedSeconds(usage: { durationSeconds: number; attributedSeconds?: number }): number {
+  requireNonNegative("durationSeconds", usage.durationSeconds);
+  if (usage.attributedSeconds === undefined) return usage.durationSeconds;
+  return Math.min(requireNonNegative("attributedSeconds", usage.attributedSeconds), usage.durationSeconds);
 }
 
 export function cpuJoulesTdp(cpuSeconds: number, params: Omit<TdpCpuParams, "model">): number {
@@ -52,18 +69,18 @@ export function cpuJoulesTdp(cpuSeconds: number, params: Omit<TdpCpuParams, "mod
 
 export function cpuJoulesLinear(
   cpuSeconds: number,
-  durationSeconds: number,
+  reservedSeconds: number,
   params: Omit<LinearCpuParams, "model">,
 ): number {
   requireNonNegative("cpuSeconds", cpuSeconds);
-  requireNonNegative("durationSeconds", durationSeconds);
+  requireNonNegative("reservedSeconds", reservedSeconds);
   requireNonNegative("minWattsPerVcpu", params.minWattsPerVcpu);
   requireNonNegative("vcpus", params.vcpus);
   if (!(params.maxWattsPerVcpu >= params.minWattsPerVcpu)) {
     requireNonNegative("maxWattsPerVcpu - minWattsPerVcpu", params.maxWattsPerVcpu - params.minWattsPerVcpu);
   }
   return (
-    params.minWattsPerVcpu * params.vcpus * durationSeconds +
+    params.minWattsPerVcpu * params.vcpus * reservedSeconds +
     (params.maxWattsPerVcpu - params.minWattsPerVcpu) * cpuSeconds
   );
 }
@@ -78,7 +95,7 @@ export function cpuJoules(usage: CpuUsage, params: CpuModelParams): number {
     case "tdp":
       return cpuJoulesTdp(usage.cpuSeconds, params);
     case "linear":
-      return cpuJoulesLinear(usage.cpuSeconds, usage.durationSeconds, params);
+      return cpuJoulesLinear(usage.cpuSeconds, reservedSeconds(usage), params);
     case "rapl":
       return cpuJoulesRapl(usage.measuredJoules);
   }

@@ -6,10 +6,21 @@ import { requireNonNegative } from "./validate.ts";
 
 export interface JobUsage {
   durationSeconds: number;
+  /**
+   * Wall time attributed to the job, s: its duration with each interval it shared with other
+   * jobs divided among them. Time-based terms (linear-model idle power, embodied share) use it so
+   * overlapping jobs do not each pay for the whole machine. @default durationSeconds
+   */
+  attributedSeconds?: number;
   cpuSeconds?: number;
   /** Measured CPU package energy (rapl model), joules. */
   cpuMeasuredJoules?: number;
-  /** Time-averaged resident memory, bytes. */
+  /**
+   * Time-averaged resident memory attributed to the job, bytes. The job meter already divides
+   * each interval's RSS among the jobs active in it (Σ rss × dt ÷ n, averaged over the job's
+   * duration), so memory energy = this × durationSeconds is the job's share, not the whole
+   * process's: it is NOT scaled by attributedSeconds again.
+   */
   memoryAvgBytes?: number;
   /** Measured GPU energy, joules (takes precedence over gpuWatts). */
   gpuJoules?: number;
@@ -82,6 +93,7 @@ export function estimateEnergy(usage: JobUsage, params: EnergyModelParams): Ener
             {
               cpuSeconds: usage.cpuSeconds ?? 0,
               durationSeconds: usage.durationSeconds,
+              attributedSeconds: usage.attributedSeconds,
               measuredJoules: usage.cpuMeasuredJoules,
             },
             params.cpu,

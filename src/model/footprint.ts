@@ -3,6 +3,7 @@
  * `co2e estimate` and `co2e run` commands all call this, so one set of numbers serves them all.
  */
 import { SECONDS_PER_HOUR } from "./constants.ts";
+import { reservedSeconds } from "./cpu.ts";
 import { carbonCost, embodiedGrams, marketGrams, operationalGrams, sciGramsPerUnit } from "./emissions.ts";
 import { type EnergyBreakdown, type EnergyModelParams, estimateEnergy, type JobUsage } from "./energy.ts";
 
@@ -45,9 +46,10 @@ export function computeFootprint(
     result.marketGrams = marketGrams(energy.totalKwh, params.marketGramsPerKwh);
   }
   if (params.embodied) {
+    // Time reserved = attributed seconds: overlapping jobs split the hardware's time, not each take it.
     result.embodiedGrams = embodiedGrams({
       ...params.embodied,
-      reservedHours: input.durationSeconds / SECONDS_PER_HOUR,
+      reservedHours: reservedSeconds(input) / SECONDS_PER_HOUR,
     });
   }
   if (input.functionalUnits !== undefined && input.functionalUnits > 0) {

@@ -3,10 +3,19 @@
  * process, plus the idle floor), so a job gets the share of it that its CPU time is of the
  * machine's busy CPU time over the same window:
  *
- *   E_job = ΔE_package × min(1, cpuSeconds_job ÷ busySeconds_machine)
+ *   E_job = ΔE_package × cpuSeconds_job ÷ max(busySeconds_machine, cpuSeconds_process, cpuSeconds_job)
  *
  * busySeconds from `/proc/stat` (see procstat.ts). The idle floor is thereby shared among the
  * work that ran, in proportion to it: a job alone on a quiet machine carries all of it.
+ *
+ * Why the max: /proc/stat counts in 10 ms ticks, so over a short window the machine can show 0
+ * (or too few) busy ticks while this process demonstrably ran. The process's own CPU time over
+ * the window (µs resolution, from the job meter) is part of the machine's busy time, so it is a
+ * floor of the denominator. With it, jobs of one process whose windows coincide get shares that
+ * add up to at most 1: N overlapping short jobs split the window's package energy instead of each
+ * taking all of it (the old rule gave share 1 whenever the machine showed 0 busy ticks). The job's
+ * own CPU time is the last floor, so a share never exceeds 1. Limit: two *processes* both running
+ * sub-tick jobs in the same window cannot see each other's CPU time and may each take the window.
  */
 import { systemUnits } from "../run/procfs.ts";
 import { readProcStatCpu } from "./procstat.ts";
@@ -17,21 +26,34 @@ export interface AttributionInput {
   packageJoules: number;
   /** CPU time of the job over the window, s. */
   jobCpuSeconds: number;
-  /** Busy CPU time of the whole machine over the window, s. */
+  /** Busy CPU time of the whole machine over the window (/proc/stat, 10 ms ticks), s. */
   machineBusySeconds: number;
+  /**
+   * CPU time of the job's whole process over the window (µs clock), s: a floor of the machine's
+   * busy time that /proc/stat's tick counting can miss. @default 0 (no floor but the job's own)
+   */
+  processCpuSeconds?: number;
 }
 
-/** Share of the machine's busy CPU time the job used, in [0, 1]. */
-export function cpuShare(jobCpuSeconds: number, machineBusySeconds: number): number {
+/**
+ * Share of the machine's busy CPU time the job used, in [0, 1]: job ÷ max(machine busy, process
+ * CPU, job). See the module comment for why the process's CPU time is a floor.
+ */
+export function cpuShare(jobCpuSeconds: number, machineBusySeconds: number, processCpuSeconds = 0): number {
   if (!(jobCpuSeconds > 0)) return 0;
-  // /proc/stat counts in 10 ms ticks: a short job can see 0 ticks; it then ran alone as far as
-  // anyone can tell, so it gets the whole (small) window.
-  if (!(machineBusySeconds > 0)) return 1;
-  return Math.min(1, jobCpuSeconds / machineBusySeconds);
+  const busy = Math.max(
+    Number.isFinite(machineBusySeconds) ? machineBusySeconds : 0,
+    Number.isFinite(processCpuSeconds) ? processCpuSeconds : 0,
+    jobCpuSeconds,
+  );
+  return jobCpuSeconds / busy;
 }
 
 export function attributeCpuJoules(input: AttributionInput): number {
-  return Math.max(0, input.packageJoules) * cpuShare(input.jobCpuSeconds, input.machineBusySeconds);
+  return (
+    Math.max(0, input.packageJoules) *
+    cpuShare(input.jobCpuSeconds, input.machineBusySeconds, input.processCpuSeconds)
+  );
 }
 
 /** Package energy and machine busy time at one instant. */
@@ -46,16 +68,21 @@ export interface MachineCpuEnergy {
   snapshot(): MachineCpuSnapshot | undefined;
 }
 
-/** Joules attributed to a job that used `jobCpuSeconds` between two snapshots. */
+/**
+ * Joules attributed to a job that used `jobCpuSeconds` between two snapshots, its process having
+ * used `processCpuSeconds` over the same window.
+ */
 export function attributeBetween(
   start: MachineCpuSnapshot,
   end: MachineCpuSnapshot,
   jobCpuSeconds: number,
+  processCpuSeconds = 0,
 ): number {
   return attributeCpuJoules({
     packageJoules: end.packageJoules - start.packageJoules,
     jobCpuSeconds,
     machineBusySeconds: end.busySeconds - start.busySeconds,
+    processCpuSeconds,
   });
 }
 

@@ -6,7 +6,8 @@
  *
  * Never throws into user code and never drops a span: a failure becomes `carbon.error`.
  */
-import { type Attributes, type Context, diag, SpanStatusCode } from "@opentelemetry/api";
+import { type Context, diag, SpanStatusCode } from "@opentelemetry/api";
+import { hrTimeToMilliseconds } from "@opentelemetry/core";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
 import { type Config, resolveLogicalCores } from "../config.ts";
 import type { IntensityProvider } from "../intensity/types.ts";
@@ -16,7 +17,7 @@ import type { CarbonMetrics } from "../metrics/CarbonMetrics.ts";
 import { createMachineCpuEnergy, type MachineCpuEnergyOptions } from "../power/attribution.ts";
 import * as sc from "../semconv.ts";
 import { bestHourFromRows } from "./bestHour.ts";
-import { type EnrichOptions, enrichJobSpan, resolveJobZone } from "./enrich.ts";
+import { type EnrichOptions, enrichJobSpan, isJobSpan, resolveJobZone } from "./enrich.ts";
 
 export interface CarbonSpanProcessorOptions {
   config: Config;
@@ -36,14 +37,6 @@ export interface CarbonSpanProcessorOptions {
    * @default /sys/class/powercap and /proc
    */
   rapl?: MachineCpuEnergyOptions;
-}
-
-function hrTimeToMs(t: readonly [number, number]): number {
-  return t[0] * 1000 + t[1] / 1e6;
-}
-
-function isAttribution(value: unknown): value is sc.Attribution {
-  return value === sc.ATTRIBUTION.exclusive || value === sc.ATTRIBUTION.shared;
 }
 
 export class CarbonSpanProcessor implements SpanProcessor {
@@ -77,7 +70,7 @@ export class CarbonSpanProcessor implements SpanProcessor {
   }
 
   onStart(span: Span, _parentContext: Context): void {
-    if (this.#shutdown || typeof span.attributes[sc.ATTR_JOB_NAME] !== "string") return;
+    if (this.#shutdown || !isJobSpan(span.attributes)) return;
     try {
       beginSpanMeasurement(span, this.#meter);
       const zone = resolveJobZone(
@@ -91,7 +84,7 @@ export class CarbonSpanProcessor implements SpanProcessor {
   }
 
   onEnding(span: Span): void {
-    if (typeof span.attributes[sc.ATTR_JOB_NAME] !== "string") return;
+    if (!isJobSpan(span.attributes)) return;
     // After shutdown we still write the counters of a measured span but skip enrichment.
     try {
       finishSpanMeasurement(span);
@@ -103,8 +96,6 @@ export class CarbonSpanProcessor implements SpanProcessor {
   }
 
   #enrich(span: Span): void {
-    const attributes: Attributes = span.attributes;
-    const attribution = attributes[sc.ATTR_CARBON_ATTRIBUTION];
     const provider = this.#provider;
     const options: EnrichOptions = {
       config: this.#config,
@@ -114,13 +105,13 @@ export class CarbonSpanProcessor implements SpanProcessor {
     if (provider.cachedRows) {
       options.bestHour = (zone, window) => bestHourFromRows(provider.cachedRows?.(zone), window);
     }
-    if (isAttribution(attribution)) options.attribution = attribution;
+    // carbon.attribution (shared/exclusive, written by the meter) is read from the span by enrichJobSpan.
     const result = enrichJobSpan(
       {
-        attributes,
+        attributes: span.attributes,
         resource: span.resource.attributes,
-        startMs: hrTimeToMs(span.startTime),
-        endMs: hrTimeToMs(span.endTime),
+        startMs: hrTimeToMilliseconds(span.startTime),
+        endMs: hrTimeToMilliseconds(span.endTime),
         isError: span.status.code === SpanStatusCode.ERROR,
       },
       options,
@@ -129,6 +120,8 @@ export class CarbonSpanProcessor implements SpanProcessor {
     if (result.record && this.#metrics) {
       try {
         this.#metrics.recordJob(result.record);
+        // A gateway further down the pipeline forwards this job's figures without counting it again.
+        span.setAttribute(sc.ATTR_CARBON_METRICS_RECORDED, true);
       } catch (error) {
         this.#report(error);
       }

@@ -7,7 +7,7 @@
 import type { Attributes, AttributeValue } from "@opentelemetry/api";
 import type { Config } from "../config.ts";
 import type { IntensityValue, TimeWindow } from "../intensity/types.ts";
-import { type ResolvedZone, resolveZone } from "../intensity/zone.ts";
+import { DEFAULT_ZONE, type ResolvedZone, resolveZone, zoneForCloudRegion } from "../intensity/zone.ts";
 import {
   computeFootprint,
   type Footprint,
@@ -57,6 +57,10 @@ export function isJobSpan(attributes: Attributes): boolean {
   return typeof attributes[sc.ATTR_JOB_NAME] === "string";
 }
 
+function isAttribution(value: AttributeValue | undefined): value is sc.Attribution {
+  return value === sc.ATTRIBUTION.exclusive || value === sc.ATTRIBUTION.shared;
+}
+
 function num(value: AttributeValue | undefined): number | undefined {
   if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
   if (typeof value === "string" && value.trim() !== "") {
@@ -81,20 +85,35 @@ export function usageFromAttributes(attributes: Attributes, durationSeconds: num
     memoryAvgBytes: num(attributes[sc.ATTR_JOB_MEMORY_AVG_BYTES]),
     gpuJoules: num(attributes[sc.ATTR_JOB_GPU_JOULES]),
     networkBytes: sent === undefined && received === undefined ? undefined : (sent ?? 0) + (received ?? 0),
+    attributedSeconds: num(attributes[sc.ATTR_JOB_ATTRIBUTED_SECONDS]),
     functionalUnits: num(attributes[sc.ATTR_JOB_FUNCTIONAL_UNITS]),
   };
 }
 
-/** Zone for a job span: its `carbon.zone`, then config.cloud, then the resource's cloud, then config.zone. */
+/**
+ * Zone for a job span, in DESIGN.md's order: the span's `carbon.zone` (`attribute`) → config.zone,
+ * then config.cloud through the region table (both `config`: this deployment said where it runs)
+ * → the OTel resource's `cloud.provider` + `cloud.region` (`cloud-region`) → DEFAULT_ZONE
+ * (`default`).
+ */
 export function resolveJobZone(
   span: Pick<JobSpanData, "attributes" | "resource">,
   config: Config,
 ): ResolvedZone {
+  const attributeZone = str(span.attributes[sc.ATTR_CARBON_ZONE]);
+  // config.cloud is mapped here so that it counts as `config`; not at all when the span names a
+  // zone (an unknown configured region must not fail a job that says where it ran).
+  let configZone = attributeZone ? undefined : config.zone;
+  if (!attributeZone && !configZone && config.cloud) {
+    configZone = zoneForCloudRegion(config.cloud.provider, config.cloud.region);
+  }
   return resolveZone({
-    attributeZone: str(span.attributes[sc.ATTR_CARBON_ZONE]),
-    cloudProvider: config.cloud?.provider ?? str(span.resource["cloud.provider"]),
-    cloudRegion: config.cloud?.region ?? str(span.resource["cloud.region"]),
-    defaultZone: config.zone,
+    attributeZone,
+    configZone,
+    cloudProvider: str(span.resource["cloud.provider"]),
+    cloudRegion: str(span.resource["cloud.region"]),
+    defaultZone: DEFAULT_ZONE,
+    staticYear: config.intensity.staticYear,
   });
 }
 
@@ -145,7 +164,10 @@ export interface EnrichOptions {
   logicalCores: number;
   intensity: IntensityLookup;
   bestHour?: BestHourLookup;
-  /** Set by the in-process sampler; spans from elsewhere are `exclusive` unless they say so. */
+  /**
+   * Overrides the span's own `carbon.attribution`. Without it the span's value (`shared` from the
+   * in-process meter, or from any SDK) is kept; a span that says nothing is `exclusive`.
+   */
   attribution?: sc.Attribution;
   /** Zone already resolved by the caller (the gateway resolves it before awaiting intensity). */
   zone?: ResolvedZone;
@@ -165,7 +187,8 @@ export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): Enrich
       usage.cpuMeasuredJoules !== undefined,
     );
     const footprint = computeFootprint(usage, intensity.gramsPerKwh, params);
-    const attribution = options.attribution ?? sc.ATTRIBUTION.exclusive;
+    const own = span.attributes[sc.ATTR_CARBON_ATTRIBUTION];
+    const attribution = options.attribution ?? (isAttribution(own) ? own : sc.ATTRIBUTION.exclusive);
     const e = footprint.energy;
     const attributes: Attributes = {
       [sc.ATTR_CARBON_ENERGY_KWH]: e.totalKwh,

@@ -4,10 +4,24 @@
  * span of the same job give the same numbers. Then the summary text and the `--json-out` object.
  */
 import type { Attributes } from "@opentelemetry/api";
+import {
+  formatBytes,
+  formatDuration,
+  formatExact,
+  formatIntensity,
+  formatKwh,
+  formatMass,
+  formatSignificant,
+} from "../cli/format.ts";
 import type { Config } from "../config.ts";
 import type { IntensityValue } from "../intensity/types.ts";
 import type { ResolvedZone } from "../intensity/zone.ts";
-import { type EnrichResult, enrichJobSpan, type JobSpanData } from "../processor/enrich.ts";
+import {
+  type BestHourLookup,
+  type EnrichResult,
+  enrichJobSpan,
+  type JobSpanData,
+} from "../processor/enrich.ts";
 import * as sc from "../semconv.ts";
 import type { RunResult } from "./runner.ts";
 
@@ -46,14 +60,31 @@ export function jobSpanData(job: RunJob, run: RunResult, resource: Attributes = 
 
 export function enrichRun(
   span: JobSpanData,
-  options: { config: Config; logicalCores: number; intensity: IntensityValue; zone: ResolvedZone },
+  options: {
+    config: Config;
+    logicalCores: number;
+    intensity: IntensityValue;
+    zone: ResolvedZone;
+    /** Lowest intensity ±12 h around the run (live provider rows), for the best-hour counterfactual. */
+    bestHour?: BestHourLookup;
+  },
 ): EnrichResult {
   return enrichJobSpan(span, {
     config: options.config,
     logicalCores: options.logicalCores,
     intensity: () => options.intensity,
     zone: options.zone,
+    ...(options.bestHour ? { bestHour: options.bestHour } : {}),
   });
+}
+
+/**
+ * Attributes of the exported job span: the inputs, the carbon.* outputs, and `carbon.zone` set
+ * to the zone this run resolved (from --zone, --cloud/--region or the config), so a gateway that
+ * recomputes the span uses the same zone instead of its own default.
+ */
+export function exportAttributes(span: JobSpanData, enriched: EnrichResult, zone: ResolvedZone): Attributes {
+  return { ...span.attributes, ...enriched.attributes, [sc.ATTR_CARBON_ZONE]: zone.zone };
 }
 
 /** The `--json-out` object: `co2e estimate --json` field names plus the run's measurements. */
@@ -98,6 +129,8 @@ export interface RunReport {
   embodiedGrams?: number;
   functionalUnits?: number;
   sciGramsPerUnit?: number;
+  /** Emissions had the run used the lowest intensity ±12 h around it (live rows only), g. */
+  bestHourGrams?: number;
   carbonCost?: number;
   currency?: string;
   /** Set when the calculation failed (the run itself is still reported). */
@@ -170,29 +203,12 @@ export function buildReport(
   if (f.embodiedGrams !== undefined) report.embodiedGrams = f.embodiedGrams;
   if (record.functionalUnits !== undefined) report.functionalUnits = record.functionalUnits;
   if (f.sciGramsPerUnit !== undefined) report.sciGramsPerUnit = f.sciGramsPerUnit;
+  if (record.bestHourGrams !== undefined) report.bestHourGrams = record.bestHourGrams;
   if (f.carbonCost !== undefined) {
     report.carbonCost = f.carbonCost;
     if (ctx.config.carbonPrice) report.currency = ctx.config.carbonPrice.currency;
   }
   return report;
-}
-
-function sig(value: number, digits = 3): string {
-  if (value === 0) return "0";
-  const abs = Math.abs(value);
-  if (abs >= 1e-3 && abs < 1e6) return String(Number(value.toPrecision(digits)));
-  return value.toExponential(digits - 1);
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }
 
 /** The summary printed to stderr when the command ends. */
@@ -201,18 +217,26 @@ export function formatSummary(report: RunReport, notes: { gpu: string }): string
   const ended = report.signal
     ? `was killed by ${report.signal} (exit ${report.exitCode})`
     : `exited with code ${report.exitCode}`;
-  lines.push(`co2e run: ${report.jobName} ${ended} after ${sig(report.durationSeconds)} s`);
+  lines.push(`co2e run: ${report.jobName} ${ended} after ${formatDuration(report.durationSeconds)}`);
   const c = report.components;
-  const kwh = (x: number | undefined): string => (x === undefined ? "" : `  → ${sig(x)} kWh`);
-  lines.push(
-    `  CPU        ${report.cpuSeconds === undefined ? "not measured (no /proc)" : `${sig(report.cpuSeconds)} CPU-s${report.processesSeen ? ` in ${report.processesSeen} process(es)` : ""}`}${report.cpuJoules === undefined ? "" : `, ${sig(report.cpuJoules)} J measured (RAPL share)`}${kwh(c?.cpuKwh)}`,
-  );
-  lines.push(
-    `  memory     ${report.memoryAvgBytes === undefined ? "not measured" : `avg ${formatBytes(report.memoryAvgBytes)}, peak ${formatBytes(report.memoryPeakBytes ?? 0)} resident`}${kwh(c?.memoryKwh)}`,
-  );
-  lines.push(
-    `  GPU        ${report.gpuJoules === undefined ? notes.gpu : `${sig(report.gpuJoules)} J on ${report.gpuCount} GPU(s) (nvidia-smi board power)`}${kwh(c?.gpuKwh)}`,
-  );
+  const kwh = (x: number | undefined): string => (x === undefined ? "" : `  → ${formatKwh(x)}`);
+  const cpu =
+    report.cpuSeconds === undefined
+      ? "not measured (no /proc)"
+      : `${formatSignificant(report.cpuSeconds)} CPU-s${report.processesSeen ? ` in ${report.processesSeen} process(es)` : ""}`;
+  const rapl =
+    report.cpuJoules === undefined ? "" : `, ${formatSignificant(report.cpuJoules)} J measured (RAPL share)`;
+  lines.push(`  CPU        ${cpu}${rapl}${kwh(c?.cpuKwh)}`);
+  const memory =
+    report.memoryAvgBytes === undefined
+      ? "not measured"
+      : `avg ${formatBytes(report.memoryAvgBytes)}, peak ${formatBytes(report.memoryPeakBytes ?? 0)} resident`;
+  lines.push(`  memory     ${memory}${kwh(c?.memoryKwh)}`);
+  const gpu =
+    report.gpuJoules === undefined
+      ? notes.gpu
+      : `${formatSignificant(report.gpuJoules)} J on ${report.gpuCount} GPU(s) (nvidia-smi board power)`;
+  lines.push(`  GPU        ${gpu}${kwh(c?.gpuKwh)}`);
   lines.push("  network    not measured per process (0 kWh)");
   if (report.ioBytes !== undefined) {
     lines.push(
@@ -224,16 +248,19 @@ export function formatSummary(report: RunReport, notes: { gpu: string }): string
     return `${lines.join("\n")}\n`;
   }
   if (report.pue !== undefined && report.pue !== 1)
-    lines.push(`  PUE ${sig(report.pue)}   overhead${kwh(c?.overheadKwh)}`);
-  lines.push(`  energy     ${sig(report.energyKwh)} kWh (CPU model ${report.cpuModel})`);
+    lines.push(`  PUE ${formatExact(report.pue)}   overhead${kwh(c?.overheadKwh)}`);
+  lines.push(`  energy     ${formatKwh(report.energyKwh)} (CPU model ${report.cpuModel})`);
   const i = report.intensity;
   const from = [i.source, i.method, i.dataset, i.fallbackReason ? `fallback: ${i.fallbackReason}` : undefined]
     .filter(Boolean)
     .join(", ");
-  lines.push(`  intensity  ${sig(i.gramsPerKwh)} gCO₂e/kWh, zone ${i.zone} (by ${i.resolvedBy}; ${from})`);
-  lines.push(`  emissions  ${sig(report.co2eGrams ?? 0)} gCO₂e`);
+  lines.push(`  intensity  ${formatIntensity(i.gramsPerKwh)}, zone ${i.zone} (by ${i.resolvedBy}; ${from})`);
+  lines.push(`  emissions  ${formatMass(report.co2eGrams ?? 0)}CO₂e`);
+  if (report.bestHourGrams !== undefined) {
+    lines.push(`  best hour  ${formatMass(report.bestHourGrams)}CO₂e at the lowest intensity within ±12 h`);
+  }
   if (report.sciGramsPerUnit !== undefined) {
-    lines.push(`  SCI        ${sig(report.sciGramsPerUnit)} gCO₂e per functional unit`);
+    lines.push(`  SCI        ${formatMass(report.sciGramsPerUnit)}CO₂e per functional unit`);
   }
   return `${lines.join("\n")}\n`;
 }

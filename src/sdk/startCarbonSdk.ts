@@ -19,7 +19,8 @@ import {
 import type { IMetricReader, ViewOptions } from "@opentelemetry/sdk-metrics";
 import { NodeSDK, type NodeSDKConfiguration } from "@opentelemetry/sdk-node";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace";
-import { type Config, loadConfig } from "../config.ts";
+import { type Config, loadConfig, withEnvironment } from "../config.ts";
+import { createIntensityProvider } from "../intensity/index.ts";
 import type {
   IntensityObserver,
   IntensityProvider,
@@ -33,7 +34,6 @@ import { createPrometheusReader, type MetricsServer, serveMetrics } from "../met
 import { CARBON_METER_NAME, carbonMetricViews } from "../metrics/views.ts";
 import { CarbonSpanProcessor } from "../processor/CarbonSpanProcessor.ts";
 import { cloudEnvDetector } from "./cloudDetector.ts";
-import { presetIntensityProvider } from "./intensityProvider.ts";
 import { exportProcessors, type TraceExporterChoice, traceExportersFromEnv } from "./traceExporters.ts";
 
 export interface CarbonSdkOptions {
@@ -53,10 +53,15 @@ export interface CarbonSdkOptions {
   views?: ViewOptions[];
   /**
    * Where /metrics is served; `false` for no endpoint (metrics then go only to `metricReaders`).
-   * @default OTEL_EXPORTER_PROMETHEUS_HOST/PORT, else config.prometheus (127.0.0.1:9464); port 0 = any free port
+   * @default config.prometheus: OTEL_EXPORTER_PROMETHEUS_HOST/PORT, else the config's values
+   * (127.0.0.1:9464); port 0 = any free port
    */
   prometheus?: { host?: string; port?: number } | false;
-  /** A parsed Config, or the path of a YAML file. @default loadConfig() (CO2E_CONFIG, default.yaml, env) */
+  /**
+   * A parsed Config, or the path of a YAML file. @default loadConfig() (CO2E_CONFIG, default.yaml, env)
+   * Whichever it is, OTEL_EXPORTER_PROMETHEUS_HOST/PORT apply on top (validated: a bad value
+   * throws CO2E_ERR_CONFIG naming the variable).
+   */
   config?: Config | string;
   /** Intensity provider; the preset closes it on shutdown either way. @default createIntensityProvider(config) */
   intensityProvider?: IntensityProvider;
@@ -98,16 +103,14 @@ class LateObserver implements IntensityObserver {
   }
 }
 
-function resolveConfig(config: Config | string | undefined): Config {
-  if (typeof config === "string") return loadConfig({ file: config });
-  return config ?? loadConfig();
-}
+/** The OTel variables that configure the exporter, applied even to a Config built in code. */
+const OTEL_PROMETHEUS_ENV = ["OTEL_EXPORTER_PROMETHEUS_HOST", "OTEL_EXPORTER_PROMETHEUS_PORT"] as const;
 
-function envPort(): number | undefined {
-  const raw = process.env.OTEL_EXPORTER_PROMETHEUS_PORT?.trim();
-  if (!raw) return undefined;
-  const port = Number(raw);
-  return Number.isInteger(port) && port >= 0 && port <= 65535 ? port : undefined;
+function resolveConfig(config: Config | string | undefined): Config {
+  // loadConfig maps every ENV_OVERRIDES variable (these included) into the config and validates it.
+  if (typeof config === "string") return loadConfig({ file: config });
+  if (config === undefined) return loadConfig();
+  return withEnvironment(config, OTEL_PROMETHEUS_ENV);
 }
 
 export function startCarbonSdk(options: CarbonSdkOptions = {}): CarbonSdk {
@@ -123,17 +126,14 @@ export function startCarbonSdk(options: CarbonSdkOptions = {}): CarbonSdk {
   }
 
   const observer = new LateObserver();
-  const provider = options.intensityProvider ?? presetIntensityProvider(config, observer);
+  const provider = options.intensityProvider ?? createIntensityProvider(config, { observer });
   const processor = new CarbonSpanProcessor({ config, provider });
   const prometheus =
     options.prometheus === false
       ? undefined
       : {
-          host:
-            options.prometheus?.host ??
-            (process.env.OTEL_EXPORTER_PROMETHEUS_HOST?.trim() || undefined) ??
-            config.prometheus.host,
-          port: options.prometheus?.port ?? envPort() ?? config.prometheus.port,
+          host: options.prometheus?.host ?? config.prometheus.host,
+          port: options.prometheus?.port ?? config.prometheus.port,
         };
   const reader = prometheus ? createPrometheusReader() : undefined;
   const readers: IMetricReader[] = [...(reader ? [reader] : []), ...(options.metricReaders ?? [])];

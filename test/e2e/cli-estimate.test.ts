@@ -195,11 +195,22 @@ describe("co2e estimate reproduces the seeds", () => {
 });
 
 describe("help", () => {
-  it("co2e --help exits 0 and lists estimate", async () => {
+  it("co2e --help exits 0, lists estimate and the exit-code table", async () => {
     const r = await co2e("--help");
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("estimate");
     expect(r.stdout).toContain("zones");
+    expect(r.stdout).toMatch(
+      /^ {2}2 +input to fix: usage \(CO2E_ERR_USAGE\), config \(CO2E_ERR_CONFIG\), unknown zone$/m,
+    );
+    expect(r.stdout).toMatch(/^ {2}3 +no forecast \(CO2E_ERR_NO_FORECAST/m);
+    for (const code of [
+      "CO2E_ERR_UNKNOWN_REGION",
+      "CO2E_ERR_MODEL_INPUT",
+      "CO2E_ERR_PROVIDER",
+      "CO2E_ERR_AUTH",
+    ])
+      expect(r.stdout).toContain(code);
   });
 
   it("co2e estimate --help exits 0 and lists the flags", async () => {
@@ -247,6 +258,33 @@ describe("errors exit 2 and name the flag", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("model.pue: must be ≥ 1, got 0.8");
     expect(r.stderr).toContain("CO2E_ERR_CONFIG");
+  });
+});
+
+describe("a config with model.cpu.model rapl", () => {
+  // A calculator has nothing to measure: the estimate says it uses tdp at fallbackTdpWatts.
+  const config = () => {
+    const path = join(dir, "rapl.yaml");
+    writeFileSync(path, "model:\n  cpu:\n    model: rapl\n    fallbackTdpWatts: 95\n");
+    return path;
+  };
+  const args = ["--cpu-seconds", "3600", "--cores", "4", "--intensity", "100"];
+
+  it("names the fallback in the factor table", async () => {
+    const r = await co2e("estimate", ...args, "--config", config());
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /^cpu model\s+tdp\s+config rapl\.yaml model rapl cannot measure here: tdp at fallbackTdpWatts 95 W$/m,
+    );
+    expect(r.stdout).toMatch(/^cpu TDP\s+95\s+W\s+config rapl\.yaml model\.cpu\.fallbackTdpWatts$/m);
+  });
+
+  it("--json: cpuModel tdp, energy at fallbackTdpWatts", async () => {
+    const j = await json(...args, "--config", config());
+    expect(j.cpuModel).toBe("tdp");
+    // 3600 CPU-s over 4 cores at 95 W = 1 h × 95 W / 4 = 0.02375 kWh.
+    expect(j.components.cpuKwh).toBeCloseTo(0.02375, 12);
+    expect(j.factors.find((f) => f.name === "cpu model")?.source).toMatch(/rapl cannot measure here/);
   });
 });
 

@@ -142,11 +142,14 @@ describe("co2e intensity", () => {
     expect(em.requests).toHaveLength(0);
   });
 
-  it("usage errors exit 2; unknown zone exits 1 with its code", async () => {
+  it("usage errors exit 2; an unknown zone exits 2 with its code, as in every command", async () => {
     expect((await co2e([], {})).code).toBe(2);
     expect((await co2e(["--zone", "DE", "--cloud", "aws"], {})).code).toBe(2);
     const unknown = await co2e(["--zone", "XX-NOWHERE"], {});
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("CO2E_ERR_UNKNOWN_ZONE");
+    const region = await co2e(["--cloud", "aws", "--region", "mars-north-1"], {});
+    expect(region.code).toBe(2);
+    expect(region.stderr).toContain("CO2E_ERR_UNKNOWN_REGION");
   });
 });

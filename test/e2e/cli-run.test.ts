@@ -11,6 +11,12 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ATTR_CARBON_INTENSITY_ZONE,
+  ATTR_CARBON_ZONE,
+  ATTR_CARBON_ZONE_RESOLVED_BY,
+} from "../../src/semconv.ts";
+import { type Emulator, hourlyRows, startEmulator } from "../helpers/em-emulator.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const NODE = join(ROOT, "node_modules/.bin/node");
@@ -90,6 +96,21 @@ function readJson(path: string): Record<string, unknown> {
 
 function readSeconds(path: string): number {
   return Number(readFileSync(path, "utf8"));
+}
+
+/**
+ * A string attribute of an OTLP protobuf body, read from the bytes of its KeyValue: key (field 1,
+ * length = the whole key, so `carbon.zone` does not match `carbon.zone_resolved_by`), then value
+ * (field 2) holding AnyValue.string_value (field 1). Lengths here are < 128: one-byte varints.
+ */
+function stringAttribute(body: Buffer, key: string): string | undefined {
+  const needle = Buffer.concat([Buffer.from([0x0a, key.length]), Buffer.from(key), Buffer.from([0x12])]);
+  const at = body.indexOf(needle);
+  if (at < 0) return undefined;
+  const value = at + needle.length + 1; // skip AnyValue's length
+  if (body[value] !== 0x0a) return undefined;
+  const length = body[value + 1]!;
+  return body.subarray(value + 2, value + 2 + length).toString("utf8");
 }
 
 describe("co2e run", () => {
@@ -207,6 +228,17 @@ describe("co2e run", () => {
     expect(r.stderr).toMatch(/cannot start "co2e-no-such-command-here": command not found/);
   });
 
+  it("an unknown zone exits 2 before the command starts", async () => {
+    const marker = join(dir, "should-not-exist.txt");
+    const r = await runCli(["--zone", "ATLANTIS", "--", "bash", "-c", `touch "${marker}"`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("CO2E_ERR_UNKNOWN_ZONE");
+    expect(() => readFileSync(marker)).toThrow();
+    const region = await runCli(["--cloud", "aws", "--region", "mars-north-1", "--", "true"]);
+    expect(region.code).toBe(2);
+    expect(region.stderr).toContain("CO2E_ERR_UNKNOWN_REGION");
+  });
+
   it("no command after -- is a usage error (exit 2)", async () => {
     expect((await runCli([])).code).toBe(2);
     expect((await runCli(["--"])).code).toBe(2);
@@ -237,6 +269,41 @@ describe("co2e run", () => {
     expect(r.stderr).toMatch(/on 2 GPU\(s\)/);
   });
 
+  describe("with live intensity (Electricity Maps emulator)", () => {
+    const HOUR_MS = 3_600_000;
+    let em: Emulator;
+
+    beforeAll(async () => {
+      const hour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
+      // The run falls in the last (current) hour at 380; 150 three hours earlier is the best hour.
+      em = await startEmulator({
+        token: "run-e2e-token",
+        zones: { DE: { history: hourlyRows([400, 150, 400, 380], hour - 3 * HOUR_MS) } },
+      });
+    });
+
+    afterAll(() => em.close());
+
+    it("reports the best-hour counterfactual from the provider's rows", async () => {
+      const json = join(dir, "best-hour.json");
+      const r = await runCli(
+        ["--zone", "DE", "--json-out", json, "--", NODE, "-e", "for(let i=0;i<3e7;i++);"],
+        {
+          ELECTRICITYMAPS_BASE_URL: em.url,
+          ELECTRICITYMAPS_API_TOKEN: "run-e2e-token",
+        },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const report = readJson(json);
+      const intensity = report.intensity as Record<string, unknown>;
+      expect(intensity.source).toBe("electricitymaps");
+      expect(intensity.gramsPerKwh).toBe(380);
+      expect(report.energyKwh as number).toBeGreaterThan(0);
+      expect(report.bestHourGrams as number).toBeCloseTo((report.energyKwh as number) * 150, 12);
+      expect(r.stderr).toMatch(/best hour\s+\S+ k?gCO₂e at the lowest intensity within ±12 h/);
+    });
+  });
+
   describe("OTLP export", () => {
     let server: Server;
     let bodies: { url: string; type: string; body: Buffer }[];
@@ -260,11 +327,23 @@ describe("co2e run", () => {
 
     afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-    it("exports one job span with job.* and carbon.* attributes", async () => {
+    it("exports one job span with job.* and carbon.* attributes, carbon.zone the resolved zone", async () => {
       const port = (server.address() as AddressInfo).port;
-      const r = await runCli(["--job-name", "otlp-probe-job", "--zone", "FR", "--", "bash", "-c", "exit 0"], {
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
-      });
+      const r = await runCli(
+        [
+          "--job-name",
+          "otlp-probe-job",
+          "--cloud",
+          "aws",
+          "--region",
+          "eu-west-3",
+          "--",
+          "bash",
+          "-c",
+          "exit 0",
+        ],
+        { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` },
+      );
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).not.toMatch(/warning/);
       expect(bodies).toHaveLength(1);
@@ -283,6 +362,11 @@ describe("co2e run", () => {
       ]) {
         expect(text).toContain(s);
       }
+      // The zone the run resolved (eu-west-3 → FR), so a gateway recomputing the span uses it
+      // rather than its own default.
+      expect(stringAttribute(body, ATTR_CARBON_ZONE)).toBe("FR");
+      expect(stringAttribute(body, ATTR_CARBON_INTENSITY_ZONE)).toBe("FR");
+      expect(stringAttribute(body, ATTR_CARBON_ZONE_RESOLVED_BY)).toBe("cloud-region");
     });
 
     it("a failed export warns and keeps the command's exit code", async () => {

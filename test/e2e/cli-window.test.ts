@@ -92,9 +92,11 @@ describe("co2e window", () => {
     const r = await runWindow(["--zone", "DE", "--duration", "60m"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(new Date(hour0 + 3 * HOUR_MS).toISOString().replace(/:00\.000Z$/, "Z"));
-    expect(r.stdout).toMatch(/expected intensity there\s+120\.0 gCO₂e\/kWh/);
-    expect(r.stdout).toMatch(/starting now\s+\d+\.\d gCO₂e\/kWh/);
-    expect(r.stdout).toMatch(/saving\s+\d+\.\d %/);
+    // Shared formatters (src/cli/format.ts): one decimal at most, trailing zeros dropped.
+    expect(r.stdout).toMatch(/^Greenest start for a 1 h job in DE: /);
+    expect(r.stdout).toMatch(/expected intensity there\s+120 gCO₂e\/kWh/);
+    expect(r.stdout).toMatch(/starting now\s+\d+(\.\d)? gCO₂e\/kWh/);
+    expect(r.stdout).toMatch(/saving\s+\d+(\.\d)? %/);
   });
 
   it("--within limits the latest start", async () => {
@@ -120,6 +122,7 @@ describe("co2e window", () => {
     expect(bad.code).toBe(3);
     expect(bad.stderr).toMatch(/token was refused/);
     expect(bad.stderr).not.toContain("wrong");
+    expect(bad.stderr).toContain("CO2E_ERR_NO_FORECAST");
     const plan = await runWindow(["--zone", "PL", "--duration", "1h"]);
     expect(plan.code).toBe(3);
   });
@@ -133,8 +136,12 @@ describe("co2e window", () => {
     expect(long.stderr).toMatch(/no gap-free window/);
   });
 
-  it("usage errors exit 2", async () => {
+  it("usage errors and an unknown zone exit 2", async () => {
     expect((await runWindow(["--zone", "DE"])).code).toBe(2);
     expect((await runWindow(["--zone", "DE", "--duration", "soon"])).code).toBe(2);
+    // Checked against the zone table before any request, as in the other commands.
+    const unknown = await runWindow(["--zone", "ATLANTIS", "--duration", "1h"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("CO2E_ERR_UNKNOWN_ZONE");
   });
 });

@@ -29,7 +29,8 @@ afterEach(async () => {
 
 async function collector(down: OtlpSink, extraYaml = ""): Promise<SpawnedCollector> {
   const c = await spawnCollector(
-    `zone: FR\ngateway:\n  listen: 127.0.0.1:0\n  metricsListen: 127.0.0.1:0\n  intensityWaitMs: 100\n${extraYaml}`,
+    // No `zone:`: a configured zone outranks the resource's cloud region (DESIGN, zone resolution).
+    `gateway:\n  listen: 127.0.0.1:0\n  metricsListen: 127.0.0.1:0\n  intensityWaitMs: 100\n${extraYaml}`,
     ["--forward", down.url],
   );
   cleanups.push(async () => {

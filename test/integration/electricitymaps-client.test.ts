@@ -181,6 +181,24 @@ describe("ElectricityMapsClient: faults", () => {
     expect(em.count("latest")).toBe(1);
   });
 
+  it("a huge Retry-After is capped at an hour: a broken answer cannot park a zone for days", async () => {
+    em.addFault({ type: "rate-limit", retryAfter: "999999" });
+    const error = await rejection(client.latest({ zone: "DE" }));
+    expect(error.retryAfterMs).toBe(3_600_000);
+    expect(em.count("latest")).toBe(1);
+  });
+
+  it("a body above the size cap is a bad body, not retried", async () => {
+    em.addFault({
+      type: "status",
+      status: 200,
+      body: `{"zone":"DE","history":[${" ".repeat(5 * 1024 * 1024)}]}`,
+    });
+    const error = await rejection(client.history({ zone: "DE" }));
+    expect(error.reason).toBe("bad-body");
+    expect(em.count("history")).toBe(1);
+  });
+
   it("429 without Retry-After: backoff retries, then rate-limited", async () => {
     em.addFault({ type: "rate-limit" });
     const error = await rejection(client.latest({ zone: "DE" }));

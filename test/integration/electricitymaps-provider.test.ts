@@ -128,7 +128,8 @@ describe("LiveIntensityProvider: cache", () => {
       for (let i = 1; i < times.length; i++)
         expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(ttlMs - 5);
     }
-    expect(em.requests.every((r) => r.endpoint === "history")).toBe(true);
+    // Besides the history refreshes, the one /zones request of the provider's lifetime.
+    expect(em.requests.filter((r) => r.endpoint !== "history").map((r) => r.endpoint)).toEqual(["zones"]);
   });
 
   it("concurrent gets of a cold zone share one request", async () => {
@@ -375,9 +376,9 @@ describe("LiveIntensityProvider: faults (output captured and searched for the to
 describe("createIntensityProvider", () => {
   const config = (intensity: Record<string, unknown>) => parseConfig({ intensity });
 
-  it("auto: live with a token, static without; electricitymaps forces live; base URL from env", async () => {
-    const withToken = createIntensityProvider(config({}), {
-      env: { ELECTRICITYMAPS_API_TOKEN: TOKEN, ELECTRICITYMAPS_BASE_URL: em.url },
+  it("auto: live with a token, static without; electricitymaps forces live; base URL from config", async () => {
+    const withToken = createIntensityProvider(config({ baseUrl: em.url }), {
+      env: { ELECTRICITYMAPS_API_TOKEN: TOKEN },
     });
     expect(withToken).toBeInstanceOf(LiveIntensityProvider);
     const v = await withToken.get("DE", now());
@@ -396,6 +397,16 @@ describe("createIntensityProvider", () => {
       createIntensityProvider(config({ provider: "static" }), { env: { ELECTRICITYMAPS_API_TOKEN: TOKEN } })
         .name,
     ).toBe("static");
+  });
+
+  it("the base URL is config.intensity.baseUrl only: ELECTRICITYMAPS_BASE_URL is loadConfig's to map", async () => {
+    // A stale variable in the environment must not win over the config it was (or was not) folded into.
+    const provider = createIntensityProvider(config({ baseUrl: em.url }), {
+      env: { ELECTRICITYMAPS_API_TOKEN: TOKEN, ELECTRICITYMAPS_BASE_URL: "http://127.0.0.1:9/v3" },
+    });
+    providers.push(provider as LiveIntensityProvider);
+    expect(await provider.get("FR", now())).toMatchObject({ source: "electricitymaps", gramsPerKwh: 41 });
+    expect(em.count("history", "FR")).toBe(1);
   });
 
   it("the static provider reports served values to the observer too", () => {

@@ -205,6 +205,64 @@ describe("Prometheus /metrics over HTTP", () => {
     expect(warnings[0]).toContain('"c"');
   });
 
+  it('caps service_name at SERVICE_NAME_LIMIT: later services become service_name="other", one warning', async () => {
+    const warnings: string[] = [];
+    open = await createPrometheusMetrics({ host: "127.0.0.1", port: 0, jobNameLimit: 10 });
+    const { createCarbonMetrics, SERVICE_NAME_LIMIT } = await import("../../src/metrics/CarbonMetrics.ts");
+    expect(SERVICE_NAME_LIMIT).toBe(100);
+    const metrics = createCarbonMetrics(open.meterProvider.getMeter("svc-cap"), {
+      jobNameLimit: 10,
+      warn: (m) => warnings.push(m),
+    });
+    for (let i = 0; i < SERVICE_NAME_LIMIT + 5; i++)
+      metrics.recordJob({ ...record("j"), serviceName: `svc-${i}` });
+    metrics.recordJob({ ...record("j"), serviceName: "svc-0" });
+    const { samples } = await scrape(open.url);
+    const runs = find(samples, sc.PROM_JOB_RUNS, { otel_scope_name: "svc-cap" });
+    expect(runs).toHaveLength(SERVICE_NAME_LIMIT + 1);
+    expect(one(samples, sc.PROM_JOB_RUNS, { otel_scope_name: "svc-cap", service_name: "other" })).toBe(5);
+    expect(one(samples, sc.PROM_JOB_RUNS, { otel_scope_name: "svc-cap", service_name: "svc-0" })).toBe(2);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('service_name="other"');
+    expect(warnings[0]).toContain('"svc-100"');
+  });
+
+  it("warns once when an instrument nears the cardinality limit, before the SDK folds series", async () => {
+    const { MeterProvider } = await import("@opentelemetry/sdk-metrics");
+    const { createCarbonMetrics } = await import("../../src/metrics/CarbonMetrics.ts");
+    const { createPrometheusReader, serveMetrics } = await import("../../src/metrics/prometheus.ts");
+    const LIMIT = 40;
+    const exporter = createPrometheusReader();
+    const provider = new MeterProvider({
+      readers: [exporter],
+      views: [{ instrumentName: "*", aggregationCardinalityLimit: LIMIT }],
+    });
+    const server = await serveMetrics(exporter, "127.0.0.1", 0);
+    try {
+      const warnings: string[] = [];
+      const metrics = createCarbonMetrics(provider.getMeter("budget"), {
+        jobNameLimit: 1000,
+        cardinalityLimit: LIMIT,
+        warn: (m) => warnings.push(m),
+      });
+      // One job, many zones: job_name and service_name stay under their caps, job_runs grows.
+      for (let i = 0; i < 35; i++) metrics.recordJob({ ...record("j"), zone: `Z${i}` });
+      expect(warnings).toEqual([]);
+      for (let i = 35; i < 39; i++) metrics.recordJob({ ...record("j"), zone: `Z${i}` });
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(
+        new RegExp(`metric ${sc.METRIC_JOB_RUNS_INSTRUMENT} has 36 series.*limit of ${LIMIT}`),
+      );
+      for (let i = 0; i < 100; i++) metrics.recordJob({ ...record("j"), zone: `Y${i}` });
+      expect(warnings).toHaveLength(1);
+      // What the warning announced: the SDK folds what is past the limit.
+      expect((await scrape(server.url)).text).toContain('otel_metric_overflow="true"');
+    } finally {
+      await server.close();
+      await provider.shutdown();
+    }
+  });
+
   it("keeps every job_name apart up to the cap, beyond the SDK's default 2,000 series", async () => {
     open = await createPrometheusMetrics({ host: "127.0.0.1", port: 0, jobNameLimit: 2100 });
     for (let i = 0; i < 2100; i++) open.metrics.recordJob(record(`job-${i}`));

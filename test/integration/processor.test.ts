@@ -49,6 +49,15 @@ function burnCpuSeconds(seconds: number): void {
   if (x < 0) throw new Error("unreachable");
 }
 
+/** Burns ≈ `ms` of CPU in 5 ms slices, yielding to the event loop between them (an async job). */
+async function burnSlices(ms: number): Promise<void> {
+  const start = cpuSecondsNow();
+  for (let i = 0; i < 10_000 && cpuSecondsNow() - start < ms / 1000; i++) {
+    burnCpuSeconds(0.005);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
 function byName(spans: ReadableSpan[], name: string): ReadableSpan {
   const span = spans.find((s) => s.name === name);
   if (!span) throw new Error(`no span ${name} among ${spans.map((s) => s.name).join(", ")}`);
@@ -109,37 +118,186 @@ describe("CarbonSpanProcessor with the real SDK", () => {
 
   it("nested jobs: the child is a child span, both are enriched and marked shared", async () => {
     const { exporter, tracer } = setup();
+    const before = cpuSecondsNow();
     await withJob(
       "outer",
       async () => {
-        await new Promise((r) => setTimeout(r, 10));
-        await withJob("inner", () => new Promise((r) => setTimeout(r, 10)), { tracer });
+        await burnSlices(40);
+        await withJob("inner", () => burnSlices(40), { tracer });
       },
       { tracer },
     );
+    const total = cpuSecondsNow() - before;
     const spans = exporter.getFinishedSpans();
     const outer = byName(spans, "outer");
     const inner = byName(spans, "inner");
     expect(inner.parentSpanContext?.spanId).toBe(outer.spanContext().spanId);
+    expect(inner.spanContext().traceId).toBe(outer.spanContext().traceId);
+    expect(outer.parentSpanContext).toBeUndefined();
     for (const s of [outer, inner]) {
       expect(s.attributes[sc.ATTR_CARBON_ATTRIBUTION]).toBe("shared");
+      expect(s.attributes[sc.ATTR_CARBON_ERROR]).toBeUndefined();
+      expect(s.attributes[sc.ATTR_CARBON_INTENSITY_ZONE]).toBe("DE");
       expect(num(s, sc.ATTR_CARBON_CO2E_GRAMS)).toBeGreaterThan(0);
+      expect(num(s, sc.ATTR_CARBON_ENERGY_CPU_KWH)).toBeCloseTo(
+        (85 * num(s, sc.ATTR_JOB_CPU_SECONDS)) / 4 / 3.6e6,
+        15,
+      );
     }
+    // The child lies inside the parent, and while it runs the two split the CPU: the parent has
+    // its own 40 ms plus half the child's window, the child only that half.
+    const outerCpu = num(outer, sc.ATTR_JOB_CPU_SECONDS);
+    const innerCpu = num(inner, sc.ATTR_JOB_CPU_SECONDS);
+    expect(innerCpu).toBeGreaterThan(0.01);
+    expect(innerCpu).toBeLessThanOrEqual(outerCpu);
+    expect(outerCpu - innerCpu).toBeGreaterThan(0.03);
+    expect(Math.abs(outerCpu + innerCpu - total) / total).toBeLessThan(0.1);
+    expect(num(inner, sc.ATTR_JOB_ATTRIBUTED_SECONDS)).toBeLessThanOrEqual(
+      num(outer, sc.ATTR_JOB_ATTRIBUTED_SECONDS),
+    );
+    expect(num(outer, sc.ATTR_CARBON_CO2E_GRAMS)).toBeGreaterThanOrEqual(
+      num(inner, sc.ATTR_CARBON_CO2E_GRAMS),
+    );
   });
 
   it("concurrent jobs are enriched separately and marked shared", async () => {
     const { exporter, tracer } = setup();
     await Promise.all(
       ["c1", "c2", "c3"].map((name) =>
-        withJob(name, () => new Promise((r) => setTimeout(r, 20)), { tracer }),
+        withJob(name, () => new Promise((r) => setTimeout(r, 60)), { tracer }),
       ),
     );
-    for (const name of ["c1", "c2", "c3"]) {
-      const s = byName(exporter.getFinishedSpans(), name);
-      expect(s.attributes[sc.ATTR_JOB_NAME]).toBe(name);
+    const spans = ["c1", "c2", "c3"].map((name) => byName(exporter.getFinishedSpans(), name));
+    for (const [i, s] of spans.entries()) {
+      expect(s.attributes[sc.ATTR_JOB_NAME]).toBe(`c${i + 1}`);
       expect(s.attributes[sc.ATTR_CARBON_ATTRIBUTION]).toBe("shared");
+      expect(s.attributes[sc.ATTR_CARBON_ERROR]).toBeUndefined();
+      expect(num(s, sc.ATTR_CARBON_CO2E_GRAMS)).toBeGreaterThan(0);
+      // Siblings, not nested: each is a root span of its own trace.
       expect(s.parentSpanContext).toBeUndefined();
+      // Three jobs over (nearly) the same 60 ms: each is attributed about a third of it.
+      const seconds = s.duration[0] + s.duration[1] / 1e9;
+      expect(num(s, sc.ATTR_JOB_ATTRIBUTED_SECONDS)).toBeLessThan(seconds / 2);
+      expect(num(s, sc.ATTR_JOB_ATTRIBUTED_SECONDS)).toBeGreaterThan(seconds / 4);
     }
+    expect(new Set(spans.map((s) => s.spanContext().traceId)).size).toBe(3);
+  });
+
+  it("concurrent jobs under a parent job are its children, and their CPU adds up inside it", async () => {
+    const { exporter, tracer } = setup();
+    const before = cpuSecondsNow();
+    await withJob(
+      "batch",
+      () => Promise.all(["p1", "p2"].map((name) => withJob(name, () => burnSlices(40), { tracer }))),
+      { tracer },
+    );
+    const total = cpuSecondsNow() - before;
+    const spans = exporter.getFinishedSpans();
+    const batch = byName(spans, "batch");
+    const kids = ["p1", "p2"].map((n) => byName(spans, n));
+    let sum = num(batch, sc.ATTR_JOB_CPU_SECONDS);
+    for (const kid of kids) {
+      expect(kid.parentSpanContext?.spanId).toBe(batch.spanContext().spanId);
+      expect(typeof kid.attributes[sc.ATTR_CARBON_CO2E_GRAMS]).toBe("number");
+      // Three jobs active through the children's window: each child ≈ a third of it, so no
+      // child has more than the parent, which also had the start and end to itself.
+      expect(num(kid, sc.ATTR_JOB_CPU_SECONDS)).toBeLessThanOrEqual(
+        num(batch, sc.ATTR_JOB_CPU_SECONDS) * 1.15,
+      );
+      sum += num(kid, sc.ATTR_JOB_CPU_SECONDS);
+    }
+    expect(Math.abs(sum - total) / total).toBeLessThan(0.1);
+  });
+
+  it("A alone, then A and B together: A gets its own part + half the overlap, B half (±15 %)", async () => {
+    const { exporter, tracer } = setup();
+    let phase: "alone" | "overlap" | "stop" = "alone";
+    const work = async (until: () => boolean) => {
+      for (let i = 0; i < 10_000 && !until(); i++) {
+        burnCpuSeconds(0.005);
+        await new Promise((r) => setImmediate(r));
+      }
+    };
+    const c0 = cpuSecondsNow();
+    const a = withJob(
+      "a",
+      async () => {
+        await work(() => phase !== "alone");
+        await work(() => phase === "stop");
+      },
+      { tracer },
+    );
+    await new Promise((r) => setTimeout(r, 150));
+    phase = "overlap";
+    const c1 = cpuSecondsNow();
+    const b = withJob("b", () => work(() => phase === "stop"), { tracer });
+    await new Promise((r) => setTimeout(r, 150));
+    phase = "stop";
+    await Promise.all([a, b]);
+    const c2 = cpuSecondsNow();
+    const spans = exporter.getFinishedSpans();
+    const cpuA = num(byName(spans, "a"), sc.ATTR_JOB_CPU_SECONDS);
+    const cpuB = num(byName(spans, "b"), sc.ATTR_JOB_CPU_SECONDS);
+    const exclusive = c1 - c0;
+    const overlap = c2 - c1;
+    expect(exclusive).toBeGreaterThan(0.05);
+    expect(overlap).toBeGreaterThan(0.05);
+    expect(Math.abs(cpuA - (exclusive + overlap / 2)) / (exclusive + overlap / 2)).toBeLessThan(0.15);
+    expect(Math.abs(cpuB - overlap / 2) / (overlap / 2)).toBeLessThan(0.15);
+    // The same split for wall time.
+    const attrA = num(byName(spans, "a"), sc.ATTR_JOB_ATTRIBUTED_SECONDS);
+    const attrB = num(byName(spans, "b"), sc.ATTR_JOB_ATTRIBUTED_SECONDS);
+    expect(attrA).toBeGreaterThan(attrB * 2);
+  });
+
+  it("4 overlapping jobs pay idle power and embodied carbon once for their window, not 4×", async () => {
+    // Linear model with Pmin = Pmax: the CPU term is all idle power, 10 W per reserved vCPU.
+    const linear = parseConfig({
+      zone: "DE",
+      sampler: { intervalMs: 50 },
+      model: { cpu: { model: "linear", minWattsPerVcpu: 10, maxWattsPerVcpu: 10, vcpus: 1 } },
+      embodied: { totalEmbodiedKg: 1000, lifespanYears: 4, reservedShare: 1 },
+    });
+    const exporter = new InMemorySpanExporter();
+    const tracerProvider = new TracerProvider({
+      spanProcessors: [
+        new CarbonSpanProcessor({ config: linear, provider: new StaticIntensityProvider(), logicalCores: 4 }),
+        new SimpleSpanProcessor({ exporter }),
+      ],
+    });
+    const tracer = tracerProvider.getTracer("test");
+    const names = ["l1", "l2", "l3", "l4"];
+    await Promise.all(names.map((n) => withJob(n, () => new Promise((r) => setTimeout(r, 200)), { tracer })));
+    const spans = names.map((n) => byName(exporter.getFinishedSpans(), n));
+    const ms = (t: readonly [number, number]) => t[0] * 1000 + t[1] / 1e6;
+    const windowSeconds =
+      (Math.max(...spans.map((s) => ms(s.endTime))) - Math.min(...spans.map((s) => ms(s.startTime)))) / 1000;
+    // One job over the same window: 10 W × window; 1000 kg × window ÷ 4 years.
+    const oneIdleKwh = (10 * windowSeconds) / 3.6e6;
+    const oneEmbodiedGrams = (1e6 * windowSeconds) / (4 * 365.25 * 24 * 3600);
+    const idleSum = spans.reduce((sum, s) => sum + num(s, sc.ATTR_CARBON_ENERGY_CPU_KWH), 0);
+    const embodiedSum = spans.reduce((sum, s) => sum + num(s, sc.ATTR_CARBON_EMBODIED_GRAMS), 0);
+    expect(Math.abs(idleSum - oneIdleKwh) / oneIdleKwh).toBeLessThan(0.05);
+    expect(Math.abs(embodiedSum - oneEmbodiedGrams) / oneEmbodiedGrams).toBeLessThan(0.05);
+    for (const s of spans) expect(s.attributes[sc.ATTR_CARBON_ATTRIBUTION]).toBe("shared");
+    await tracerProvider.shutdown();
+  });
+
+  it("marks a job it counted in its metrics with carbon.metrics.recorded, and only then", () => {
+    const { exporter, tracer, processor } = setup();
+    withJob("unrecorded", () => 1, { tracer });
+    const recorded: string[] = [];
+    processor.setMetrics({
+      recordJob: (r) => {
+        recorded.push(r.jobName);
+      },
+      intensityObserver: { onRequest: () => {}, onValue: () => {} },
+    });
+    withJob("recorded", () => 1, { tracer });
+    const spans = exporter.getFinishedSpans();
+    expect(recorded).toEqual(["recorded"]);
+    expect(byName(spans, "recorded").attributes[sc.ATTR_CARBON_METRICS_RECORDED]).toBe(true);
+    expect(byName(spans, "unrecorded").attributes[sc.ATTR_CARBON_METRICS_RECORDED]).toBeUndefined();
   });
 
   it("4 overlapping jobs: their CPU shares add up to the process CPU over the window within 5 %", async () => {
@@ -295,6 +453,18 @@ describe("CarbonSpanProcessor with the real SDK", () => {
     expect(() => withJob("with-broken-provider", () => 1, { tracer })).not.toThrow();
     const s = byName(exporter.getFinishedSpans(), "with-broken-provider");
     expect(String(s.attributes[sc.ATTR_CARBON_ERROR])).toContain("provider exploded");
+    // Metrics that threw did not count the job: the span must not claim they did.
+    const ok = setup();
+    ok.processor.setMetrics({
+      recordJob: () => {
+        throw new Error("metrics exploded");
+      },
+      intensityObserver: { onRequest: () => {}, onValue: () => {} },
+    });
+    expect(() => withJob("with-broken-metrics", () => 1, { tracer: ok.tracer })).not.toThrow();
+    const m = byName(ok.exporter.getFinishedSpans(), "with-broken-metrics");
+    expect(typeof m.attributes[sc.ATTR_CARBON_CO2E_GRAMS]).toBe("number");
+    expect(m.attributes[sc.ATTR_CARBON_METRICS_RECORDED]).toBeUndefined();
   });
 
   it("writes the best-hour counterfactual when the provider has rows around the window", () => {

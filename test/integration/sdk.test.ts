@@ -58,6 +58,8 @@ describe("startCarbonSdk", () => {
     expect(job?.attributes[sc.ATTR_CARBON_INTENSITY_ZONE]).toBe("SE");
     expect(job?.resource.attributes["service.name"]).toBe("sdk-test");
     expect(typeof job?.attributes[sc.ATTR_CARBON_CO2E_GRAMS]).toBe("number");
+    // Counted here already: a gateway downstream must not count it again.
+    expect(job?.attributes[sc.ATTR_CARBON_METRICS_RECORDED]).toBe(true);
     const parent = spans.find((s) => s.name === "parent");
     const child = spans.find((s) => s.name === "child");
     expect(child?.parentSpanContext?.spanId).toBe(parent?.spanContext().spanId);
@@ -84,6 +86,25 @@ describe("startCarbonSdk", () => {
     ).toBeTypeOf("number");
     const text = await scrapeText(sdk.metricsUrl);
     expect(text).toMatch(/job_runs_total\{[^}]*job_name="metrics-only"[^}]*\} 1/);
+  });
+
+  it("a bad OTEL_EXPORTER_PROMETHEUS_PORT is CO2E_ERR_CONFIG naming the variable, not ignored", async () => {
+    const { isCo2eError } = await import("../../src/errors.ts");
+    const { DEFAULT_CONFIG_PATH } = await import("../../src/config.ts");
+    for (const bad of ["nine", "70000"]) {
+      process.env.OTEL_EXPORTER_PROMETHEUS_PORT = bad;
+      for (const given of [config, DEFAULT_CONFIG_PATH, undefined]) {
+        let caught: unknown;
+        try {
+          sdk = startCarbonSdk({ config: given, gpu: false, traceExporters: ["none"] });
+        } catch (error) {
+          caught = error;
+        }
+        expect(isCo2eError(caught, "CO2E_ERR_CONFIG")).toBe(true);
+        expect((caught as Error).message).toContain("OTEL_EXPORTER_PROMETHEUS_PORT");
+      }
+    }
+    expect(sdk).toBeUndefined();
   });
 
   it("honours OTEL_SDK_DISABLED", async () => {

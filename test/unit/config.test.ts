@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { DEFAULT_CONFIG_PATH, loadConfig, parseConfig } from "../../src/config.ts";
+import { DEFAULT_CONFIG_PATH, loadConfig, parseConfig, withEnvironment } from "../../src/config.ts";
 import { isCo2eError } from "../../src/errors.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "co2e-config-test-"));
@@ -30,7 +30,8 @@ function configError(fn: () => unknown): string {
 describe("loadConfig defaults", () => {
   it("config/default.yaml gives the documented defaults", () => {
     const c = loadConfig({ file: DEFAULT_CONFIG_PATH, env: {} });
-    expect(c.zone).toBe("WORLD");
+    // No zone: the cloud region decides, else WORLD (DEFAULT_ZONE) with resolved_by=default.
+    expect(c.zone).toBeUndefined();
     expect(c.model.pue).toBe(1);
     expect(c.model.memoryWattsPerGb).toBe(0.375);
     expect(c.model.networkKwhPerGb).toBe(0.001875);
@@ -89,9 +90,39 @@ describe("environment overrides", () => {
     expect(message).toContain('"high"');
   });
 
-  it("an env value that fails validation names the key path", () => {
+  it("an env value that fails validation names the key path and the variable", () => {
     const message = configError(() => loadConfig({ file: DEFAULT_CONFIG_PATH, env: { CO2E_PUE: "0.9" } }));
     expect(message).toContain("model.pue: must be ≥ 1, got 0.9");
+    expect(message).toContain("CO2E_PUE");
+    const port = configError(() =>
+      loadConfig({ file: DEFAULT_CONFIG_PATH, env: { OTEL_EXPORTER_PROMETHEUS_PORT: "70000" } }),
+    );
+    expect(port).toContain("prometheus.port");
+    expect(port).toContain("OTEL_EXPORTER_PROMETHEUS_PORT");
+    expect(port).toContain("70000");
+  });
+
+  it("a value the overrides replace is not blamed on the variable", () => {
+    const message = configError(() =>
+      loadConfig({ file: DEFAULT_CONFIG_PATH, env: { CO2E_PUE: "1.2" }, overrides: { model: { pue: 0.5 } } }),
+    );
+    expect(message).toContain("model.pue");
+    expect(message).not.toContain("CO2E_PUE");
+  });
+
+  it("withEnvironment applies only the named variables to a Config built in code, validated", () => {
+    const base = parseConfig({ zone: "SE" });
+    const env = { OTEL_EXPORTER_PROMETHEUS_PORT: "0", OTEL_EXPORTER_PROMETHEUS_HOST: "::1", CO2E_ZONE: "FR" };
+    const c = withEnvironment(base, ["OTEL_EXPORTER_PROMETHEUS_HOST", "OTEL_EXPORTER_PROMETHEUS_PORT"], env);
+    expect(c.prometheus).toEqual({ host: "::1", port: 0 });
+    expect(c.zone).toBe("SE");
+    expect(withEnvironment(base, ["OTEL_EXPORTER_PROMETHEUS_PORT"], {})).toBe(base);
+    for (const bad of ["nine", "-1", "65536"]) {
+      const message = configError(() =>
+        withEnvironment(base, ["OTEL_EXPORTER_PROMETHEUS_PORT"], { OTEL_EXPORTER_PROMETHEUS_PORT: bad }),
+      );
+      expect(message).toContain("OTEL_EXPORTER_PROMETHEUS_PORT");
+    }
   });
 
   it("programmatic overrides apply last", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bestHourIntensity, findGreenestWindow, HOUR_MS } from "../../src/intensity/greenest.ts";
+import { findGreenestWindow, HOUR_MS } from "../../src/intensity/greenest.ts";
 import type { IntensityRow } from "../../src/intensity/types.ts";
 
 const T0 = Date.UTC(2026, 10, 23, 0, 0, 0);
@@ -126,24 +126,5 @@ describe("findGreenestWindow", () => {
         expect(r.gramsPerKwh).toBeGreaterThan(ref - 5); // the grid can only be slightly worse
       }
     }
-  });
-});
-
-describe("bestHourIntensity", () => {
-  const rows = hourly([300, 250, 90, 400, 500, 60, 200], T0 - 14 * HOUR_MS);
-  it("is the lowest row within ±12 h of the window", () => {
-    // Window [T0, T0 + 1 h]: rows from T0 − 12 h on count. Rows at −14 h (300) and −13 h (250) do not.
-    const rowsNear = [...rows, ...hourly([500, 10], T0 + 14 * HOUR_MS)];
-    expect(bestHourIntensity(rowsNear, { startMs: T0, endMs: T0 + HOUR_MS })).toBe(60);
-  });
-  it("looks 12 h before the start and after the end", () => {
-    const r = hourly([70], T0 - 12 * HOUR_MS);
-    expect(bestHourIntensity(r, { startMs: T0, endMs: T0 + HOUR_MS })).toBe(70);
-    expect(bestHourIntensity(r, { startMs: T0 + 1, endMs: T0 + HOUR_MS })).toBeUndefined();
-    const after = hourly([80], T0 + 13 * HOUR_MS);
-    expect(bestHourIntensity(after, { startMs: T0, endMs: T0 + HOUR_MS })).toBe(80);
-  });
-  it("is undefined without rows nearby", () => {
-    expect(bestHourIntensity([], { startMs: T0, endMs: T0 })).toBeUndefined();
   });
 });

@@ -148,3 +148,99 @@ describe("JobMeter: synchronous jobs", () => {
     expect(Math.abs(co.cpuSeconds - cOther.cpuSeconds)).toBeLessThan(0.01);
   });
 });
+
+/** Busy-waits `ms` of wall time (the sampler's wall-time split is what is under test). */
+function spinMs(ms: number): void {
+  const end = performance.now() + ms;
+  let x = 0;
+  while (performance.now() < end) x += Math.sqrt(x + 1);
+  if (x < 0) throw new Error("unreachable");
+}
+
+describe("JobMeter: attributed wall time", () => {
+  it("a job alone is attributed its elapsed time", () => {
+    const meter = new JobMeter({ intervalMs: 20, cpuClock: "process" });
+    const m = meter.start();
+    spinMs(50);
+    const c = m.finish();
+    expect(c.attributedSeconds).toBeCloseTo(c.elapsedSeconds, 9);
+    expect(c.attributedSeconds).toBeGreaterThan(0.045);
+  });
+
+  it("overlapping jobs split each interval: A alone, then A + B, then B alone", () => {
+    const meter = new JobMeter({ intervalMs: 20, cpuClock: "process" });
+    const t0 = performance.now();
+    const a = meter.start();
+    spinMs(60);
+    const t1 = performance.now();
+    const b = meter.start();
+    spinMs(60);
+    const t2 = performance.now();
+    const ca = a.finish();
+    spinMs(60);
+    const cb = b.finish();
+    const t3 = performance.now();
+    const ms = 1e-3;
+    // A: all of [t0, t1] and half of [t1, t2]; B: half of [t1, t2] and all of [t2, t3] (±2 ms).
+    expect(Math.abs(ca.attributedSeconds - (t1 - t0 + (t2 - t1) / 2) * ms)).toBeLessThan(0.002);
+    expect(Math.abs(cb.attributedSeconds - ((t2 - t1) / 2 + (t3 - t2)) * ms)).toBeLessThan(0.002);
+    // Together: the wall time during which a job ran, once.
+    expect(Math.abs(ca.attributedSeconds + cb.attributedSeconds - (t3 - t0) * ms)).toBeLessThan(0.002);
+    expect(ca.attributedSeconds).toBeLessThan(ca.elapsedSeconds);
+  });
+
+  it("four jobs over the same window are attributed a quarter of it each", () => {
+    const meter = new JobMeter({ intervalMs: 10, cpuClock: "process" });
+    const jobs = [meter.start(), meter.start(), meter.start(), meter.start()];
+    spinMs(80);
+    const counters = jobs.map((j) => j.finish());
+    const sum = counters.reduce((s, c) => s + c.attributedSeconds, 0);
+    const longest = Math.max(...counters.map((c) => c.elapsedSeconds));
+    expect(Math.abs(sum - longest) / longest).toBeLessThan(0.05);
+    for (const c of counters)
+      expect(Math.abs(c.attributedSeconds - c.elapsedSeconds / 4)).toBeLessThan(0.002);
+  });
+});
+
+describe("JobMeter: measured package energy (rapl) for short overlapping jobs", () => {
+  it("four jobs in a window with 0 busy ticks share its package energy once, not 4×", () => {
+    // Package power follows this process's CPU (100 J per CPU-second); /proc/stat does not move
+    // (every job is shorter than a 10 ms tick), so the machine's busy time says nothing.
+    const readings: number[] = [];
+    const meter = new JobMeter({
+      cpuClock: "process",
+      cpuEnergy: {
+        snapshot: () => {
+          const packageJoules = 100 * processCpuSeconds();
+          readings.push(packageJoules);
+          return { packageJoules, busySeconds: 42 };
+        },
+      },
+    });
+    const jobs = [meter.start(), meter.start(), meter.start(), meter.start()];
+    burnCpu(8);
+    const counters = jobs.map((j) => j.finish());
+    const windowJoules = Math.max(...readings) - Math.min(...readings);
+    const joules = counters.map((c) => c.cpuJoules ?? Number.NaN);
+    const sum = joules.reduce((s, j) => s + j, 0);
+    // Each job used a quarter of the CPU: ≈ a quarter of the energy each, the window once in all
+    // (the old rule, share 1 at 0 busy ticks, gave each job the whole window: ≈ 4×).
+    // 10 % slack: the jobs finish one after another, so their windows (and the CPU read for each)
+    // differ by the time finishing takes; the regression this guards against is 4×.
+    expect(sum).toBeLessThanOrEqual(windowJoules * 1.1);
+    expect(sum).toBeGreaterThan(windowJoules * 0.9);
+    for (const j of joules) expect(Math.abs(j / windowJoules - 0.25)).toBeLessThan(0.05);
+  });
+
+  it("a job alone in such a window still gets all of it", () => {
+    let packageJoules = 0;
+    const meter = new JobMeter({
+      cpuClock: "process",
+      cpuEnergy: { snapshot: () => ({ packageJoules, busySeconds: 7 }) },
+    });
+    const m = meter.start();
+    burnCpu(5);
+    packageJoules += 3;
+    expect(m.finish().cpuJoules).toBeCloseTo(3, 9);
+  });
+});

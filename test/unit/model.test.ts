@@ -220,10 +220,64 @@ describe("linear CPU model (Cloud Carbon Footprint)", () => {
     expect(j).toBe(4 * HOUR);
   });
 
+  it("idle power is charged for the attributed seconds, capped at the duration", () => {
+    const linear = { model: "linear", minWattsPerVcpu: 1, maxWattsPerVcpu: 3, vcpus: 2 } as const;
+    // A job that shared its hour with three others: a quarter of the idle floor, all of its own use.
+    expect(cpuJoules({ cpuSeconds: 100, durationSeconds: HOUR, attributedSeconds: HOUR / 4 }, linear)).toBe(
+      1 * 2 * (HOUR / 4) + 2 * 100,
+    );
+    // More attributed time than the job lasted (a garbled span) is never charged.
+    expect(cpuJoules({ cpuSeconds: 0, durationSeconds: 10, attributedSeconds: 50 }, linear)).toBe(20);
+    expect(cpuJoules({ cpuSeconds: 0, durationSeconds: 10 }, linear)).toBe(20);
+    // tdp has no time term: attributed seconds change nothing.
+    const tdp = { model: "tdp", tdpWatts: 100, logicalCores: 4 } as const;
+    expect(cpuJoules({ cpuSeconds: 8, durationSeconds: 10, attributedSeconds: 1 }, tdp)).toBe(200);
+  });
+
   it("rejects max < min", () => {
     expect(
       modelInputError(() => cpuJoulesLinear(1, 1, { minWattsPerVcpu: 3, maxWattsPerVcpu: 1, vcpus: 1 })),
     ).toMatch(/maxWattsPerVcpu/);
+  });
+});
+
+describe("attributed seconds: time-based terms are not paid once per overlapping job", () => {
+  const embodied = { totalEmbodiedKg: 1000, lifespanYears: 4, reservedShare: 1 };
+  const linear: EnergyModelParams = params({
+    cpu: { model: "linear", minWattsPerVcpu: 2, maxWattsPerVcpu: 4, vcpus: 1 },
+  });
+
+  it("four jobs sharing an hour pay together what one job alone pays for it", () => {
+    const alone = computeFootprint({ durationSeconds: HOUR, cpuSeconds: 0 }, 100, {
+      energy: linear,
+      embodied,
+    });
+    const quarter = computeFootprint(
+      { durationSeconds: HOUR, attributedSeconds: HOUR / 4, cpuSeconds: 0 },
+      100,
+      { energy: linear, embodied },
+    );
+    expect(4 * quarter.energy.cpuKwh).toBeCloseTo(alone.energy.cpuKwh, 15);
+    expect(4 * (quarter.embodiedGrams ?? 0)).toBeCloseTo(alone.embodiedGrams ?? Number.NaN, 9);
+    // Alone: 2 W × 1 h idle; 1000 kg × 1 h ÷ (4 × 8,766 h).
+    expect(alone.energy.cpuKwh).toBeCloseTo(0.002, 15);
+    expect(alone.embodiedGrams).toBeCloseTo(1e6 / (4 * 8766), 6);
+  });
+
+  it("memory stays × duration: memoryAvgBytes is already the job's share", () => {
+    const e = estimateEnergy(
+      { durationSeconds: HOUR, attributedSeconds: HOUR / 4, memoryAvgBytes: 8 * BYTES_PER_GIB },
+      params(),
+    );
+    expect(e.memoryKwh).toBeCloseTo((8 * 0.375) / 1000, 15);
+  });
+
+  it("a negative attributed time is a model input error", () => {
+    expect(
+      modelInputError(() =>
+        estimateEnergy({ durationSeconds: 1, attributedSeconds: -1, cpuSeconds: 1 }, linear),
+      ),
+    ).toContain("attributedSeconds");
   });
 });
 

@@ -302,3 +302,33 @@ describe("ExportTraceServiceResponse", () => {
     });
   });
 });
+
+describe("job span detection in the scanner", () => {
+  it("follows isJobSpan: only a string job.name makes a job span", () => {
+    const doc = (value: Record<string, unknown>) =>
+      JSON.stringify({
+        resourceSpans: [
+          {
+            scopeSpans: [
+              {
+                spans: [
+                  {
+                    traceId: "0af7651916cd43dd8448eb211c80319c",
+                    spanId: "b7ad6b7169203331",
+                    name: "s",
+                    attributes: [{ key: "job.name", value }],
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      });
+    expect(scanRequest(jsonToProto(doc({ stringValue: "nightly" }))).jobSpans).toHaveLength(1);
+    for (const value of [{ intValue: "7" }, { boolValue: true }, { arrayValue: { values: [] } }]) {
+      const req = scanRequest(jsonToProto(doc(value)));
+      expect(req.jobSpans, JSON.stringify(value)).toHaveLength(0);
+      expect(req.spanCount).toBe(1);
+    }
+  });
+});

@@ -123,9 +123,28 @@ describe("attribution of package energy to a job", () => {
     // More job time than the machine counted (tick rounding): the whole package, never more.
     expect(attributeCpuJoules({ packageJoules: 120, jobCpuSeconds: 2, machineBusySeconds: 1.99 })).toBe(120);
     expect(cpuShare(0, 5)).toBe(0);
-    // A short job between two 10 ms ticks: the machine shows 0 busy ticks, the job gets the window.
-    expect(cpuShare(0.004, 0)).toBe(1);
     expect(cpuShare(0, 0)).toBe(0);
+    // Alone in its process, between two 10 ms ticks (0 busy ticks): the job gets the window.
+    expect(cpuShare(0.004, 0)).toBe(1);
+    expect(cpuShare(0.004, 0, 0.004)).toBe(1);
+  });
+
+  it("the process's CPU time is a floor of the machine's busy time (tick rounding)", () => {
+    // Four 4 ms jobs of one process in one window the machine counted as 0 busy ticks: each
+    // gets a quarter of the package energy, not all of it (together the window once, not 4×).
+    const each = attributeCpuJoules({
+      packageJoules: 2,
+      jobCpuSeconds: 0.004,
+      machineBusySeconds: 0,
+      processCpuSeconds: 0.016,
+    });
+    expect(each).toBeCloseTo(0.5, 12);
+    // One tick counted (10 ms) but the process ran 16 ms: still the process time decides.
+    expect(cpuShare(0.004, 0.01, 0.016)).toBeCloseTo(0.25, 12);
+    // The machine busier than the process: the machine's count decides, as before.
+    expect(cpuShare(0.004, 0.1, 0.016)).toBeCloseTo(0.04, 12);
+    // Garbage in the floor never produces a share above 1 or NaN.
+    expect(cpuShare(0.004, Number.NaN, Number.NaN)).toBe(1);
   });
 
   it("between two snapshots of a fake machine, with ticks converted by USER_HZ", () => {
@@ -145,6 +164,8 @@ describe("attribution of package energy to a job", () => {
     expect(end.packageJoules - start.packageJoules).toBeCloseTo(50, 9);
     expect(end.busySeconds - start.busySeconds).toBeCloseTo(4, 9);
     expect(attributeBetween(start, end, 1)).toBeCloseTo(12.5, 9);
+    // The process ran 5 CPU-s in a window where /proc/stat counted 4: 5 is the denominator.
+    expect(attributeBetween(start, end, 1, 5)).toBeCloseTo(10, 9);
   });
 
   it("no source when RAPL or /proc/stat is missing", () => {

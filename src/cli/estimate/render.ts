@@ -1,0 +1,71 @@
+/** The human report of `co2e estimate`: the factor table, then the results. */
+import { formatGrams, formatKwh, formatMoney, formatSignificant } from "../format.ts";
+import type { EstimateResult } from "./types.ts";
+
+/**
+ * Six significant digits: this is the calculator people check numbers with, so it shows more
+ * than the run summary's three (seed 003's 0.1238 kWh must be recognisable).
+ */
+const DIGITS = 6;
+
+function num(value: number): string {
+  return formatSignificant(value, DIGITS);
+}
+
+/** Left-aligned columns, two spaces apart; the last column is not padded. */
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
+  return rows
+    .map((r) =>
+      r
+        .map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!)))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+export function formatEstimate(r: EstimateResult): string {
+  const lines: string[] = [];
+  lines.push(
+    table([
+      ["factor", "value", "unit", "source"],
+      ...r.factors.map((f) => [f.name, f.value, f.unit, f.source]),
+    ]),
+  );
+  lines.push("");
+  const c = r.components;
+  const parts =
+    c.givenKwh !== undefined
+      ? [`given ${num(c.givenKwh)}`]
+      : [
+          c.cpuKwh ? `cpu ${num(c.cpuKwh)}` : "",
+          c.memoryKwh ? `memory ${num(c.memoryKwh)}` : "",
+          c.gpuKwh ? `gpu ${num(c.gpuKwh)}` : "",
+          c.networkKwh ? `network ${num(c.networkKwh)}` : "",
+        ];
+  if (c.overheadKwh) parts.push(`PUE overhead ${num(c.overheadKwh)}`);
+  const results: string[][] = [];
+  if (r.averagePowerKw !== undefined)
+    results.push(["average power", `${num(r.averagePowerKw)} kW`, "IT × PUE over the duration"]);
+  results.push(["energy", formatKwh(r.energyKwh, DIGITS), parts.filter(Boolean).join(" + ")]);
+  // The same mass in kg and t when it is large enough for them to be the readable figure.
+  const big = r.co2eGrams >= 1000 ? `= ${num(r.co2eKg)} kg = ${num(r.co2eTonnes)} t` : "";
+  results.push(["CO₂e", formatGrams(r.co2eGrams, DIGITS), big || "operational, location-based"]);
+  if (r.marketGrams !== undefined)
+    results.push(["CO₂e (market)", formatGrams(r.marketGrams, DIGITS), "contractual factor from config"]);
+  if (r.embodiedGrams !== undefined)
+    results.push([
+      "embodied",
+      formatGrams(r.embodiedGrams, DIGITS),
+      "SCI M = TE × time share × resource share",
+    ]);
+  if (r.sciGramsPerUnit !== undefined)
+    results.push(["SCI", `${num(r.sciGramsPerUnit)} g/unit`, "(E × I + M) ÷ R"]);
+  if (r.carbonCost !== undefined)
+    results.push(["carbon cost", formatMoney(r.carbonCost, r.currency), "tonnes × price"]);
+  if (r.annualCo2eKg !== undefined)
+    results.push(["per year", `${num(r.annualCo2eKg)} kg`, `${num(r.runsPerYear ?? 0)} runs`]);
+  lines.push(table(results));
+  return `${lines.join("\n")}\n`;
+}
