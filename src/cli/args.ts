@@ -38,6 +38,26 @@ export function parseFlags(
   }
 }
 
+/** `-h` / `--help`, which every subcommand accepts. */
+const HELP_OPTION = { help: { type: "boolean", short: "h" } } as const satisfies ParseArgsOptionsConfig;
+
+/**
+ * A subcommand's strict parse with `-h`/`--help` added: with --help it prints `help` to stdout and
+ * returns undefined (the command then exits 0 without doing anything else), otherwise the values.
+ */
+export function parseFlagsOrHelp(
+  argv: string[],
+  options: ParseArgsOptionsConfig,
+  help: string,
+): ParsedArgs["values"] | undefined {
+  const { values } = parseFlags(argv, { ...options, ...HELP_OPTION });
+  if (values.help) {
+    process.stdout.write(help);
+    return undefined;
+  }
+  return values;
+}
+
 /** Parses `--name` as a finite number within bounds; undefined when the flag is absent. */
 export function numberFlag(
   values: ParsedArgs["values"],

@@ -6,7 +6,7 @@
  */
 import { loadConfig } from "../config.ts";
 import { startGateway } from "../gateway/server.ts";
-import { parseFlags } from "./args.ts";
+import { parseFlagsOrHelp } from "./args.ts";
 
 export const COLLECTOR_HELP = `Usage: co2e collector [options]
 
@@ -25,17 +25,17 @@ See config/collector.yaml for limits, queue sizes and the bearer token.
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, {
-    config: { type: "string" },
-    listen: { type: "string" },
-    "metrics-listen": { type: "string" },
-    forward: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  });
-  if (values.help) {
-    process.stdout.write(COLLECTOR_HELP);
-    return 0;
-  }
+  const values = parseFlagsOrHelp(
+    argv,
+    {
+      config: { type: "string" },
+      listen: { type: "string" },
+      "metrics-listen": { type: "string" },
+      forward: { type: "string" },
+    },
+    COLLECTOR_HELP,
+  );
+  if (!values) return 0;
   const config = loadConfig({
     file: values.config as string | undefined,
     overrides: {

@@ -4,7 +4,7 @@
  * choice in estimate/cpu.ts), the human report in estimate/render.ts. Errors propagate to
  * main.ts, which maps their codes to exit statuses (input errors: 2).
  */
-import { parseFlags } from "./args.ts";
+import { parseFlagsOrHelp } from "./args.ts";
 import { estimateFromFlags } from "./estimate/compute.ts";
 import { ESTIMATE_HELP, ESTIMATE_OPTIONS } from "./estimate/options.ts";
 import { formatEstimate } from "./estimate/render.ts";
@@ -15,11 +15,8 @@ export { formatEstimate } from "./estimate/render.ts";
 export type { EstimateFactor, EstimateFlagValues, EstimateResult } from "./estimate/types.ts";
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, ESTIMATE_OPTIONS);
-  if (values.help) {
-    process.stdout.write(ESTIMATE_HELP);
-    return 0;
-  }
+  const values = parseFlagsOrHelp(argv, ESTIMATE_OPTIONS, ESTIMATE_HELP);
+  if (!values) return 0;
   const result = estimateFromFlags(values);
   process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatEstimate(result));
   return 0;

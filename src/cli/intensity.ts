@@ -10,7 +10,7 @@ import { createIntensityProvider } from "../intensity/index.ts";
 import { listStaticZones } from "../intensity/static.ts";
 import type { IntensityRow, IntensityValue } from "../intensity/types.ts";
 import { DEFAULT_ZONE, type ResolvedZone, resolveZone } from "../intensity/zone.ts";
-import { parseFlags, usageError } from "./args.ts";
+import { parseFlagsOrHelp, usageError } from "./args.ts";
 import { formatDecimal, formatDuration, formatIntensity } from "./format.ts";
 
 export const USAGE = `Usage: co2e intensity (--zone ZONE | --cloud aws|gcp|azure --region REGION) [--json] [--history] [--config FILE]
@@ -108,19 +108,19 @@ function historyRows(rows: readonly IntensityRow[] | undefined, nowMs: number): 
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, {
-    zone: { type: "string" },
-    cloud: { type: "string" },
-    region: { type: "string" },
-    json: { type: "boolean" },
-    history: { type: "boolean" },
-    config: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const values = parseFlagsOrHelp(
+    argv,
+    {
+      zone: { type: "string" },
+      cloud: { type: "string" },
+      region: { type: "string" },
+      json: { type: "boolean" },
+      history: { type: "boolean" },
+      config: { type: "string" },
+    },
+    USAGE,
+  );
+  if (!values) return 0;
   const zoneFlag = values.zone as string | undefined;
   const cloud = values.cloud as string | undefined;
   const region = values.region as string | undefined;

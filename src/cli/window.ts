@@ -8,7 +8,7 @@ import { loadConfig } from "../config.ts";
 import { Co2eError, ERROR_CODES, isCo2eError } from "../errors.ts";
 import { type GreenestWindowResult, greenestWindow, HOUR_MS } from "../intensity/greenest.ts";
 import { DEFAULT_ZONE, resolveZone } from "../intensity/zone.ts";
-import { numberFlag, parseDurationSeconds, parseFlags, usageError } from "./args.ts";
+import { numberFlag, parseDurationSeconds, parseFlagsOrHelp, usageError } from "./args.ts";
 import { formatDuration, formatIntensity, formatPercent } from "./format.ts";
 
 export const WINDOW_OPTIONS = {
@@ -17,7 +17,6 @@ export const WINDOW_OPTIONS = {
   within: { type: "string" },
   json: { type: "boolean" },
   config: { type: "string" },
-  help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsOptionsConfig;
 
 export const WINDOW_HELP = `co2e window — the greenest start time for a job, from the intensity forecast
@@ -58,11 +57,8 @@ function formatHuman(zone: string, durationS: number, r: GreenestWindowResult, n
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, WINDOW_OPTIONS);
-  if (values.help) {
-    process.stdout.write(WINDOW_HELP);
-    return 0;
-  }
+  const values = parseFlagsOrHelp(argv, WINDOW_OPTIONS, WINDOW_HELP);
+  if (!values) return 0;
   if (typeof values.duration !== "string") throw usageError("--duration is required (e.g. --duration 2h)");
   const durationS = parseDurationSeconds(values.duration, "duration");
   if (!(durationS > 0)) throw usageError("--duration: must be > 0");

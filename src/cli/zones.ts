@@ -5,7 +5,7 @@
  */
 import { CLOUD_REGION_ZONES, normaliseCloudProvider } from "../intensity/regions.ts";
 import { listStaticZones, STATIC_YEARS, type StaticYear, staticIntensity } from "../intensity/static.ts";
-import { numberFlag, parseFlags, usageError } from "./args.ts";
+import { numberFlag, parseFlagsOrHelp, usageError } from "./args.ts";
 
 export const ZONES_HELP = `co2e zones — zones of the static intensity table, or a cloud's region → zone table
 
@@ -58,16 +58,12 @@ function columns(rows: string[][]): string {
 
 /** Errors (a bad --year or --cloud) propagate: main.ts maps them to exit codes. */
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, {
-    cloud: { type: "string" },
-    year: { type: "string" },
-    json: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-  });
-  if (values.help) {
-    process.stdout.write(ZONES_HELP);
-    return 0;
-  }
+  const values = parseFlagsOrHelp(
+    argv,
+    { cloud: { type: "string" }, year: { type: "string" }, json: { type: "boolean" } },
+    ZONES_HELP,
+  );
+  if (!values) return 0;
   const yearFlag = numberFlag(values, "year", { integer: true });
   if (yearFlag !== undefined && !(STATIC_YEARS as readonly number[]).includes(yearFlag)) {
     throw usageError(`--year: the static table has ${STATIC_YEARS.join(", ")}, got ${yearFlag}`);

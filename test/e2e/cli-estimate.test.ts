@@ -3,33 +3,16 @@
  * seed example through flags, plus help and error exits. Each spawn costs ~150 ms, so the cases
  * are chosen to cover the seeds and each error path once.
  */
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import type { EstimateResult } from "../../src/cli/estimate.ts";
+import { type CliResult, runCli } from "../helpers/cli.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const NODE = join(ROOT, "node_modules/.bin/node");
-const CLI = join(ROOT, "bin/co2e.js");
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
+/** A clean environment (PATH and HOME only): no CO2E_* variable of the caller's may change the numbers. */
 function co2e(...args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    // A clean environment: no CO2E_* variable of the caller's may change the numbers.
-    const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" };
-    execFile(NODE, [CLI, ...args], { cwd: ROOT, env, timeout: 20_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCli(args, { bareEnv: true });
 }
 
 async function json(...args: string[]): Promise<EstimateResult> {
@@ -41,6 +24,29 @@ async function json(...args: string[]): Promise<EstimateResult> {
 
 const dir = mkdtempSync(join(tmpdir(), "co2e-e2e-estimate-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Seed 001: an A100 at 300 W for 100 h, 400 g/kWh, $50/t. */
+const SEED_001 = ["--gpu-watts", "300", "--duration", "100h", "--intensity", "400", "--carbon-price", "50"];
+
+/** Seed 003, with its duration (2449 s) spelled as given. */
+function seed003(duration: string): string[] {
+  return [
+    "--cpu-util",
+    "1.0047",
+    "--tdp-watts",
+    "158.75",
+    "--duration",
+    duration,
+    "--memory-gb",
+    "5.015",
+    "--pue",
+    "1.125",
+    "--intensity",
+    "487",
+    "--runs-per-year",
+    "365.25",
+  ];
+}
 
 describe("co2e estimate reproduces the seeds", () => {
   it("seed 000: 25 kWh × 180 g/kWh = 4,500 g (human)", async () => {
@@ -62,17 +68,7 @@ describe("co2e estimate reproduces the seeds", () => {
   });
 
   it("seed 001: A100 300 W × 100 h = 30 kWh, 0.012 t, $0.60 at $50/t (human)", async () => {
-    const r = await co2e(
-      "estimate",
-      "--gpu-watts",
-      "300",
-      "--duration",
-      "100h",
-      "--intensity",
-      "400",
-      "--carbon-price",
-      "50",
-    );
+    const r = await co2e("estimate", ...SEED_001);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^energy\s+30 kWh\s+gpu 30$/m);
     expect(r.stdout).toMatch(/^CO₂e\s+12,000 g\s+= 12 kg = 0\.012 t$/m);
@@ -80,16 +76,7 @@ describe("co2e estimate reproduces the seeds", () => {
   });
 
   it("seed 001 (json)", async () => {
-    const j = await json(
-      "--gpu-watts",
-      "300",
-      "--duration",
-      "100h",
-      "--intensity",
-      "400",
-      "--carbon-price",
-      "50",
-    );
+    const j = await json(...SEED_001);
     expect(j.components.gpuKwh).toBeCloseTo(30, 9);
     expect(j.energyKwh).toBeCloseTo(30, 9);
     expect(j.co2eTonnes!).toBeCloseTo(0.012, 12);
@@ -112,23 +99,7 @@ describe("co2e estimate reproduces the seeds", () => {
   });
 
   it("seed 003: 0.182 kW, 0.1238 kWh, 60.3 g, 22.0 kg a year (human, within the seed's rounding)", async () => {
-    const r = await co2e(
-      "estimate",
-      "--cpu-util",
-      "1.0047",
-      "--tdp-watts",
-      "158.75",
-      "--duration",
-      "40m49s",
-      "--memory-gb",
-      "5.015",
-      "--pue",
-      "1.125",
-      "--intensity",
-      "487",
-      "--runs-per-year",
-      "365.25",
-    );
+    const r = await co2e("estimate", ...seed003("40m49s"));
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^cpu TDP\s+158\.75\s+W\s+--tdp-watts$/m);
     expect(r.stdout).toMatch(/^memory power\s+0\.375\s+W\/GB\s+config default/m);
@@ -141,22 +112,7 @@ describe("co2e estimate reproduces the seeds", () => {
   });
 
   it("seed 003 (json): each figure within 0.5 % of the seed's", async () => {
-    const j = await json(
-      "--cpu-util",
-      "1.0047",
-      "--tdp-watts",
-      "158.75",
-      "--duration",
-      "2449s",
-      "--memory-gb",
-      "5.015",
-      "--pue",
-      "1.125",
-      "--intensity",
-      "487",
-      "--runs-per-year",
-      "365.25",
-    );
+    const j = await json(...seed003("2449s"));
     const near = (actual: number, expected: number) =>
       expect(Math.abs(actual - expected) / expected).toBeLessThan(0.005);
     near(j.averagePowerKw!, 0.182);
@@ -227,6 +183,22 @@ describe("help", () => {
     ]) {
       expect(r.stdout).toContain(flag);
     }
+  });
+
+  it.each([
+    ["intensity", "--help", "--history"],
+    ["zones", "-h", "--year"],
+    ["window", "--help", "--within"],
+    ["collector", "-h", "--forward"],
+    ["run", "--help", "--json-out"],
+  ])("co2e %s %s prints its help and exits 0 without doing anything else", async (command, flag, option) => {
+    // Without the flags the command needs (--zone, --duration, a command after --): help comes first;
+    // the collector must not start listening (it would run until the timeout).
+    const r = await co2e(command, flag);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain(`co2e ${command}`);
+    expect(r.stdout).toContain(option);
   });
 });
 

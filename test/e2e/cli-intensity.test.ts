@@ -1,45 +1,23 @@
 /**
  * `co2e intensity` end to end: the real CLI in a child process against the emulator.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { staticIntensity } from "../../src/intensity/static.ts";
+import { type CliResult, runCli } from "../helpers/cli.ts";
 import { type Emulator, hourlyRows, startEmulator } from "../helpers/em-emulator.ts";
 
-const BIN = fileURLToPath(new URL("../../bin/co2e.js", import.meta.url));
 const TOKEN = "cli-e2e-token-77c2d";
 const HOUR_MS = 3_600_000;
 
 let em: Emulator;
 let dir: string;
 
-function co2e(
-  args: string[],
-  env: Record<string, string | undefined>,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const base = { ...process.env };
-    for (const key of Object.keys(base))
-      if (key.startsWith("ELECTRICITYMAPS_") || key.startsWith("CO2E_")) delete base[key];
-    const child = spawn(process.execPath, [BIN, "intensity", ...args], {
-      env: { ...base, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
+/** `co2e intensity <args…>` with only the ELECTRICITYMAPS_* / CO2E_* variables in `env`. */
+function co2e(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return runCli(["intensity", ...args], { env });
 }
 
 beforeAll(async () => {

@@ -3,24 +3,21 @@
  * one second (2 shared cores): the child measures its own CPU time with process.cpuUsage() and
  * writes it to a file, and co2e's figure must agree within ±15 %.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ATTR_CARBON_INTENSITY_ZONE,
   ATTR_CARBON_ZONE,
   ATTR_CARBON_ZONE_RESOLVED_BY,
 } from "../../src/semconv.ts";
+import { type CliResult, NODE, ROOT, runCli as runCo2e } from "../helpers/cli.ts";
 import { type Emulator, hourlyRows, startEmulator } from "../helpers/em-emulator.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const NODE = join(ROOT, "node_modules/.bin/node");
-const CLI = join(ROOT, "bin/co2e.js");
 const FAKE_SMI = join(ROOT, "test/helpers/fake-nvidia-smi");
 
 let dir: string;
@@ -54,39 +51,16 @@ beforeAll(() => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
+/** `co2e run <args…>` without the machine's nvidia-smi (unless `env` sets PATH) and no OTLP export. */
 function runCli(
   args: string[],
   env: NodeJS.ProcessEnv = {},
   onSpawn?: (child: ChildProcess) => void,
 ): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const cleanEnv: NodeJS.ProcessEnv = { ...process.env, PATH: basePath, ...env };
-    delete cleanEnv.OTEL_EXPORTER_OTLP_ENDPOINT;
-    delete cleanEnv.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
-    delete cleanEnv.ELECTRICITYMAPS_API_TOKEN;
-    Object.assign(cleanEnv, env);
-    const child = spawn(NODE, [CLI, "run", ...args], { env: cleanEnv, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 25_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    onSpawn?.(child);
+  return runCo2e(["run", ...args], {
+    env: { PATH: basePath, ...env },
+    timeoutMs: 25_000,
+    ...(onSpawn ? { onSpawn } : {}),
   });
 }
 

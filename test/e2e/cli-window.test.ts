@@ -2,15 +2,10 @@
  * `co2e window` end to end: the real CLI against the Electricity Maps emulator on 127.0.0.1,
  * serving forecasts with a known minimum.
  */
-import { spawn } from "node:child_process";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CliResult, runCli } from "../helpers/cli.ts";
 import { type Emulator, hourlyRows, startEmulator } from "../helpers/em-emulator.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const NODE = join(ROOT, "node_modules/.bin/node");
-const CLI = join(ROOT, "bin/co2e.js");
 const HOUR_MS = 3_600_000;
 
 let em: Emulator;
@@ -37,35 +32,15 @@ afterAll(async () => {
   await em?.close();
 });
 
-function runWindow(
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [CLI, "window", ...args], {
-      env: {
-        ...process.env,
-        ELECTRICITYMAPS_BASE_URL: em.url,
-        ELECTRICITYMAPS_API_TOKEN: "emulator-token",
-        CO2E_INTENSITY_PROVIDER: "auto",
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+/** `co2e window <args…>` against the emulator with a valid token, unless `env` says otherwise. */
+function runWindow(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runCli(["window", ...args], {
+    env: {
+      ELECTRICITYMAPS_BASE_URL: em.url,
+      ELECTRICITYMAPS_API_TOKEN: "emulator-token",
+      CO2E_INTENSITY_PROVIDER: "auto",
+      ...env,
+    },
   });
 }
 

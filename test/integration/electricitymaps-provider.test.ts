@@ -14,6 +14,7 @@ import type {
   IntensityRequestOutcome,
   IntensityValue,
 } from "../../src/intensity/types.ts";
+import { expectOneRequestPerZonePerTtl } from "../helpers/em-assertions.ts";
 import { type Emulator, hourlyRows, startEmulator } from "../helpers/em-emulator.ts";
 
 const TOKEN = "tok-9f3e-SECRET-a71c";
@@ -121,13 +122,7 @@ describe("LiveIntensityProvider: cache", () => {
     }
     const elapsedMs = Date.now() - t0;
     expect(live).toBeGreaterThan(9_900); // only the first lookups of each zone may be cache-cold
-    for (const zone of ZONES) {
-      const times = em.requests.filter((r) => r.zone === zone).map((r) => r.atMs);
-      expect(times.length).toBeGreaterThanOrEqual(2);
-      expect(times.length).toBeLessThanOrEqual(Math.ceil(elapsedMs / ttlMs) + 1);
-      for (let i = 1; i < times.length; i++)
-        expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(ttlMs - 5);
-    }
+    expectOneRequestPerZonePerTtl(em, ZONES, ttlMs, elapsedMs);
     // Besides the history refreshes, the one /zones request of the provider's lifetime.
     expect(em.requests.filter((r) => r.endpoint !== "history").map((r) => r.endpoint)).toEqual(["zones"]);
   });

@@ -6,42 +6,17 @@
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
-import { type ConfigInput, parseConfig } from "../../src/config.ts";
-import { type Gateway, startGateway } from "../../src/gateway/server.ts";
+import { describe, expect, it } from "vitest";
+import type { Gateway } from "../../src/gateway/server.ts";
 import * as sc from "../../src/semconv.ts";
 import { hourlyRows, startEmulator } from "../helpers/em-emulator.ts";
-import { makeExportRequest, type OtlpSink, spansOf, startOtlpSink } from "../helpers/otlp-sink.ts";
+import { gatewayHarness } from "../helpers/gateway.ts";
+import { makeExportRequest, spansOf } from "../helpers/otlp-sink.ts";
 
 const HOUR_MS = 3_600_000;
 const TOKEN = "gw-enrich-token";
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-
-async function gateway(
-  gw: NonNullable<ConfigInput["gateway"]> = {},
-  extra: Partial<ConfigInput> = {},
-  env: NodeJS.ProcessEnv = {},
-  logs: string[] = [],
-): Promise<Gateway> {
-  const config = parseConfig({
-    zone: "DE",
-    ...extra,
-    gateway: { listen: "127.0.0.1:0", metricsListen: "127.0.0.1:0", intensityWaitMs: 50, ...gw },
-  });
-  const g = await startGateway(config, { env, log: (m) => logs.push(m) });
-  cleanups.push(() => g.close());
-  return g;
-}
-
-async function sink(): Promise<OtlpSink> {
-  const s = await startOtlpSink();
-  cleanups.push(() => s.close());
-  return s;
-}
+const { cleanups, gateway, sink } = gatewayHarness();
 
 type JsonValue = { stringValue: string } | { doubleValue: number } | { boolValue: boolean };
 

@@ -4,37 +4,14 @@
  */
 import { request as httpRequest } from "node:http";
 import { gzipSync } from "node:zlib";
-import { afterEach, describe, expect, it } from "vitest";
-import { type ConfigInput, parseConfig } from "../../src/config.ts";
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config.ts";
 import { otlpType } from "../../src/gateway/schema.ts";
-import { type Gateway, startGateway } from "../../src/gateway/server.ts";
-import { makeExportRequest, type OtlpSink, startOtlpSink } from "../helpers/otlp-sink.ts";
+import type { Gateway } from "../../src/gateway/server.ts";
+import { gatewayHarness } from "../helpers/gateway.ts";
+import { makeExportRequest } from "../helpers/otlp-sink.ts";
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-
-async function gateway(
-  gw: NonNullable<ConfigInput["gateway"]> = {},
-  extra: Partial<ConfigInput> = {},
-  env = {},
-): Promise<Gateway> {
-  const config = parseConfig({
-    zone: "DE",
-    ...extra,
-    gateway: { listen: "127.0.0.1:0", metricsListen: "127.0.0.1:0", intensityWaitMs: 50, ...gw },
-  });
-  const g = await startGateway(config, { env, log: () => {} });
-  cleanups.push(() => g.close());
-  return g;
-}
-
-async function sink(options: Parameters<typeof startOtlpSink>[0] = {}): Promise<OtlpSink> {
-  const s = await startOtlpSink(options);
-  cleanups.push(() => s.close());
-  return s;
-}
+const { gateway, sink } = gatewayHarness();
 
 const PROTO = { "content-type": "application/x-protobuf" };
 

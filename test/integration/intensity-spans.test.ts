@@ -9,11 +9,9 @@
  * - the token is searched for in everything emitted (span attributes, /metrics, logs, console,
  *   `co2e intensity --json` during a fault) and found nowhere.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type DiagLogger, DiagLogLevel, diag } from "@opentelemetry/api";
 import {
   InMemorySpanExporter,
@@ -30,12 +28,13 @@ import type { IntensityProvider } from "../../src/intensity/types.ts";
 import { createPrometheusMetrics, type PrometheusMetrics } from "../../src/metrics/index.ts";
 import { CarbonSpanProcessor } from "../../src/processor/CarbonSpanProcessor.ts";
 import * as sc from "../../src/semconv.ts";
+import { runCli } from "../helpers/cli.ts";
+import { expectOneRequestPerZonePerTtl } from "../helpers/em-assertions.ts";
 import { type Emulator, startEmulator } from "../helpers/em-emulator.ts";
 
 const TOKEN = "spans-tok-3c9a-SECRET-e41f";
 const ZONES = ["DE", "FR", "PL"] as const;
 const LIVE: Record<string, number> = { DE: 302, FR: 41, PL: 655 };
-const BIN = fileURLToPath(new URL("../../bin/co2e.js", import.meta.url));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -200,13 +199,7 @@ describe("job spans with live intensity (real SDK, emulator)", () => {
         true,
       );
     }
-    for (const zone of ZONES) {
-      const times = em.requests.filter((r) => r.zone === zone).map((r) => r.atMs);
-      expect(times.length).toBeGreaterThanOrEqual(2);
-      expect(times.length).toBeLessThanOrEqual(Math.ceil(elapsedMs / ttlMs) + 1);
-      for (let i = 1; i < times.length; i++)
-        expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(ttlMs - 5);
-    }
+    expectOneRequestPerZonePerTtl(em, ZONES, ttlMs, elapsedMs);
     // Zone-less: the one /zones request of the provider's lifetime.
     expect(em.requests.filter((r) => r.zone === undefined).map((r) => r.endpoint)).toEqual(["zones"]);
     // onEnding only reads memory: end() stays far below any network timeout.
@@ -283,28 +276,8 @@ describe("job spans with live intensity (real SDK, emulator)", () => {
     em.addFault({ type: "status", status: 500 });
     const configFile = join(dir, "fast.yaml");
     writeFileSync(configFile, "intensity:\n  timeoutMs: 600\n  retries: 1\n");
-    const base = { ...process.env };
-    for (const key of Object.keys(base))
-      if (key.startsWith("ELECTRICITYMAPS_") || key.startsWith("CO2E_")) delete base[key];
-    const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [BIN, "intensity", "--zone", "DE", "--json", "--config", configFile],
-        {
-          env: { ...base, ELECTRICITYMAPS_BASE_URL: em.url, ELECTRICITYMAPS_API_TOKEN: TOKEN },
-          stdio: ["ignore", "pipe", "pipe"],
-        },
-      );
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-      child.on("error", reject);
-      child.on("close", (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? -1, stdout, stderr });
-      });
+    const result = await runCli(["intensity", "--zone", "DE", "--json", "--config", configFile], {
+      env: { ELECTRICITYMAPS_BASE_URL: em.url, ELECTRICITYMAPS_API_TOKEN: TOKEN },
     });
     em.clearFaults();
     cliOutput = result.stdout + result.stderr;

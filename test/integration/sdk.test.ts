@@ -1,5 +1,5 @@
 import { context, metrics, propagation, trace } from "@opentelemetry/api";
-import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
+import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config.ts";
 import { withJob } from "../../src/job/job.ts";
@@ -18,17 +18,48 @@ class KeepingExporter extends InMemorySpanExporter {
 const savedEnv = { ...process.env };
 let sdk: CarbonSdk | undefined;
 
-afterEach(async () => {
+/** Shuts the SDK down and drops the API globals NodeSDK registered: the next start is clean. */
+async function stopSdk(): Promise<void> {
   await sdk?.shutdown();
   sdk = undefined;
-  // NodeSDK registers API globals; a later test needs a clean slate.
   trace.disable();
   metrics.disable();
   context.disable();
   propagation.disable();
+}
+
+afterEach(async () => {
+  await stopSdk();
   for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
   Object.assign(process.env, savedEnv);
 });
+
+/** One job under the preset with no zone configured, so the resource's cloud region decides. */
+async function jobWithDetectedCloud(name: string): Promise<ReadableSpan | undefined> {
+  const exporter = new KeepingExporter();
+  sdk = startCarbonSdk({
+    config: parseConfig({}),
+    traceExporters: [exporter],
+    prometheus: false,
+    gpu: false,
+  });
+  withJob(name, () => 1);
+  await stopSdk();
+  return exporter.getFinishedSpans().find((s) => s.name === name);
+}
+
+/** The span's resource names the cloud and region, and its zone was resolved from them. */
+function expectCloudZone(
+  span: ReadableSpan | undefined,
+  provider: string,
+  region: string,
+  zone: string,
+): void {
+  expect(span?.resource.attributes["cloud.provider"]).toBe(provider);
+  expect(span?.resource.attributes["cloud.region"]).toBe(region);
+  expect(span?.attributes[sc.ATTR_CARBON_ZONE_RESOLVED_BY]).toBe("cloud-region");
+  expect(span?.attributes[sc.ATTR_CARBON_INTENSITY_ZONE]).toBe(zone);
+}
 
 async function scrapeText(url: string | undefined): Promise<string> {
   if (!url) throw new Error("no metrics url");
@@ -127,19 +158,22 @@ describe("startCarbonSdk", () => {
   it("detects cloud provider and region from the platform's variables", async () => {
     process.env.AWS_EXECUTION_ENV = "AWS_ECS_FARGATE";
     process.env.AWS_REGION = "eu-north-1";
-    const exporter = new KeepingExporter();
-    sdk = startCarbonSdk({
-      config: parseConfig({}),
-      traceExporters: [exporter],
-      prometheus: false,
-      gpu: false,
-    });
-    withJob("in-cloud", () => 1);
-    await sdk.shutdown();
-    const span = exporter.getFinishedSpans().find((s) => s.name === "in-cloud");
-    expect(span?.resource.attributes["cloud.provider"]).toBe("aws");
-    expect(span?.attributes[sc.ATTR_CARBON_ZONE_RESOLVED_BY]).toBe("cloud-region");
-    expect(span?.attributes[sc.ATTR_CARBON_INTENSITY_ZONE]).toBe("SE-SE3");
+    expectCloudZone(await jobWithDetectedCloud("in-cloud"), "aws", "eu-north-1", "SE-SE3");
+  });
+
+  it("OTEL_RESOURCE_ATTRIBUTES cloud.provider/cloud.region resolves the zone, and wins over the platform's variables", async () => {
+    process.env.OTEL_RESOURCE_ATTRIBUTES = "cloud.provider=aws,cloud.region=eu-west-1";
+    expectCloudZone(await jobWithDetectedCloud("otel-attrs"), "aws", "eu-west-1", "IE");
+
+    // On Azure App Service the platform says West Europe (NL); the explicit attributes say GCP Belgium.
+    process.env.WEBSITE_SITE_NAME = "my-app";
+    process.env.REGION_NAME = "West Europe";
+    process.env.OTEL_RESOURCE_ATTRIBUTES = "cloud.provider=gcp,cloud.region=europe-west1";
+    expectCloudZone(await jobWithDetectedCloud("otel-attrs-win"), "gcp", "europe-west1", "BE");
+
+    // Without OTEL_RESOURCE_ATTRIBUTES the Azure variables alone resolve West Europe.
+    delete process.env.OTEL_RESOURCE_ATTRIBUTES;
+    expectCloudZone(await jobWithDetectedCloud("azure-env"), "azure", "westeurope", "NL");
   });
 
   it("rejects ready (without crashing) when the port is taken", async () => {

@@ -83,6 +83,12 @@ export function estimateFromFlags(input: EstimateFlagValues, config?: Config): E
   const add = (name: string, value: number | string, unit: string, source: string): void => {
     factors.push({ name, value: typeof value === "number" ? formatExact(value) : value, unit, source });
   };
+  type ModelNumberKey = "pue" | "memoryWattsPerGb" | "networkKwhPerGb";
+  /** Source of a `model.*` config value, saying where it comes from while it is the default. */
+  const modelKeySource = (key: ModelNumberKey, defaultValue: number, whyDefault: string): string =>
+    `${fromConfig} model.${key}${cfg.model[key] === defaultValue ? ` (${whyDefault})` : ""}`;
+  const modelFactor = (name: string, unit: string, key: ModelNumberKey, defaultValue: number, why: string) =>
+    add(name, cfg.model[key], unit, modelKeySource(key, defaultValue, why));
 
   // --- which energy inputs were given -------------------------------------------------------
   const direct = numberFlag(values, "energy-kwh", { min: 0 });
@@ -203,7 +209,7 @@ export function estimateFromFlags(input: EstimateFlagValues, config?: Config): E
     pueSource = `${fromConfig} model.pueByZone.${intensity.zone}`;
   } else {
     pue = cfg.model.pue;
-    pueSource = `${fromConfig} model.pue${pue === DEFAULT_PUE ? " (no data-centre overhead assumed)" : ""}`;
+    pueSource = modelKeySource("pue", DEFAULT_PUE, "no data-centre overhead assumed");
   }
 
   // --- usage and model parameters ----------------------------------------------------------------
@@ -241,12 +247,7 @@ export function estimateFromFlags(input: EstimateFlagValues, config?: Config): E
       needsDuration("memory-gb");
       usage.memoryAvgBytes = memoryGb * BYTES_PER_GIB;
       add("memory", memoryGb, "GB", "--memory-gb");
-      add(
-        "memory power",
-        cfg.model.memoryWattsPerGb,
-        "W/GB",
-        `${fromConfig} model.memoryWattsPerGb${cfg.model.memoryWattsPerGb === MEMORY_WATTS_PER_GB ? " (seed 003: 3 W per 8 GB)" : ""}`,
-      );
+      modelFactor("memory power", "W/GB", "memoryWattsPerGb", MEMORY_WATTS_PER_GB, "seed 003: 3 W per 8 GB");
     }
 
     const gpuWatts = numberFlag(values, "gpu-watts", { min: 0 });
@@ -264,11 +265,12 @@ export function estimateFromFlags(input: EstimateFlagValues, config?: Config): E
     if (networkGb !== undefined) {
       usage.networkBytes = networkGb * BYTES_PER_GB;
       add("network", networkGb, "GB", "--network-gb");
-      add(
+      modelFactor(
         "network energy",
-        cfg.model.networkKwhPerGb,
         "kWh/GB",
-        `${fromConfig} model.networkKwhPerGb${cfg.model.networkKwhPerGb === NETWORK_KWH_PER_GB ? " (seed 002, Green Metrics Tool)" : ""}`,
+        "networkKwhPerGb",
+        NETWORK_KWH_PER_GB,
+        "seed 002, Green Metrics Tool",
       );
     }
   }

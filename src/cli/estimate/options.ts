@@ -28,7 +28,6 @@ export const ESTIMATE_OPTIONS = {
   "runs-per-year": { type: "string" },
   json: { type: "boolean" },
   config: { type: "string" },
-  help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsOptionsConfig;
 
 export const ESTIMATE_HELP = `co2e estimate — kWh and gCO₂e from figures, with every factor and its source
