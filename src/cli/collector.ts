@@ -2,11 +2,13 @@
  * `co2e collector [--config FILE] [--listen HOST:PORT] [--metrics-listen HOST:PORT] [--forward URL]`:
  * runs the OTLP/HTTP gateway until SIGTERM/SIGINT, then stops accepting, finishes in-flight
  * requests, flushes the forward queue and exits (0 when every acknowledged span was forwarded,
- * 1 when the shutdown timeout left some behind).
+ * 1 when the shutdown timeout left some behind, or when a listener cannot be opened).
  */
 import { loadConfig } from "../config.ts";
-import { startGateway } from "../gateway/server.ts";
-import { parseFlagsOrHelp } from "./args.ts";
+import { ListenError, startGateway } from "../gateway/server.ts";
+import { parseHostPort } from "../util/hostPort.ts";
+import { parseFlagsOrHelp, usageError } from "./args.ts";
+import { EXIT } from "./exit-codes.ts";
 
 export const COLLECTOR_HELP = `Usage: co2e collector [options]
 
@@ -24,6 +26,33 @@ Options:
 See config/collector.yaml for limits, queue sizes and the bearer token.
 `;
 
+/**
+ * Checks the flag values before they are merged into the config, so that a mistake is reported
+ * as the flag the user typed (exit 2), not as a key of a config file they did not edit.
+ */
+function checkFlags(values: Record<string, unknown>): void {
+  for (const flag of ["listen", "metrics-listen"]) {
+    const value = values[flag];
+    if (typeof value !== "string") continue;
+    try {
+      parseHostPort(value);
+    } catch {
+      throw usageError(`--${flag}: must be HOST:PORT, got "${value}"`);
+    }
+  }
+  const forward = values.forward;
+  if (typeof forward === "string") {
+    let protocol = "";
+    try {
+      protocol = new URL(forward).protocol;
+    } catch {}
+    if (protocol !== "http:" && protocol !== "https:")
+      throw usageError(
+        `--forward: must be an http:// or https:// URL such as http://otel-collector:4318/v1/traces, got "${forward}"`,
+      );
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
   const values = parseFlagsOrHelp(
     argv,
@@ -36,6 +65,7 @@ export async function run(argv: string[]): Promise<number> {
     COLLECTOR_HELP,
   );
   if (!values) return 0;
+  checkFlags(values);
   const config = loadConfig({
     file: values.config as string | undefined,
     overrides: {
@@ -46,7 +76,15 @@ export async function run(argv: string[]): Promise<number> {
       },
     },
   });
-  const gateway = await startGateway(config);
+  let gateway: Awaited<ReturnType<typeof startGateway>>;
+  try {
+    gateway = await startGateway(config);
+  } catch (error) {
+    // Not a config error: the same settings work once the port is free.
+    if (!(error instanceof ListenError)) throw error;
+    process.stderr.write(`co2e collector: ${error.message}\n`);
+    return EXIT.failure;
+  }
   const forward = gateway.forwardUrl
     ? `forwarding to ${gateway.forwardUrl}`
     : "no downstream (spans dropped after enrichment)";
@@ -60,8 +98,11 @@ export async function run(argv: string[]): Promise<number> {
   process.stderr.write(`co2e collector: ${signal}: draining\n`);
   const clean = await gateway.close();
   const s = gateway.stats();
+  const lost = s.lostAtShutdownSpans ? `, lost at shutdown ${s.lostAtShutdownSpans}` : "";
   process.stderr.write(
-    `co2e collector: stopped; received ${s.receivedSpans} spans, forwarded ${s.forwardedSpans}, dropped ${s.droppedSpans}\n`,
+    `co2e collector: stopped; received ${s.receivedSpans} spans, forwarded ${s.forwardedSpans}, ` +
+      `dropped ${s.droppedSpans}${lost}\n`,
   );
-  return clean ? 0 : 1;
+  // 1 when an acknowledged span was not forwarded: a client was told 200 for it.
+  return clean ? EXIT.ok : EXIT.failure;
 }

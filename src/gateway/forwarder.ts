@@ -5,6 +5,11 @@
  * of accepting spans it would have to drop: an acknowledged span stays queued (in memory) until
  * the downstream accepts it. 5xx, 429 and network errors are retried with exponential backoff
  * (honouring Retry-After); other 4xx answers are permanent and the batch is counted as dropped.
+ *
+ * At shutdown (`flush(deadline)`) a failing batch keeps being retried until the deadline itself:
+ * backoff waits are cut so that the last attempt starts shortly before it, and spans still unsent
+ * when it passes are counted as lost at shutdown (`lostAtShutdownSpans`), so the caller can say
+ * how many acknowledged spans were not forwarded and exit non-zero.
  */
 import { Agent, request } from "undici";
 import { parseRetryAfterMs } from "../util/retryAfter.ts";
@@ -30,6 +35,11 @@ export interface ForwarderStats {
   forwardedSpans: number;
   /** Spans the downstream refused permanently (4xx other than 429), or left at shutdown. */
   droppedSpans: number;
+  /**
+   * Acknowledged spans still unsent when the shutdown deadline passed (also in droppedSpans).
+   * Non-zero means the gateway broke its promise to those clients: the CLI exits 1.
+   */
+  lostAtShutdownSpans: number;
   /** Attempts that were retried. */
   retries: number;
 }
@@ -45,12 +55,20 @@ export interface SpanSink {
   readonly pendingSpans: number;
   readonly full: boolean;
   readonly stats: ForwarderStats;
-  /** Waits until everything is forwarded or the deadline passes; true when nothing is left. */
+  /**
+   * Waits until everything is forwarded or the deadline passes; true when every acknowledged span
+   * was forwarded (nothing left, none lost at shutdown).
+   */
   flush(deadlineMs: number): Promise<boolean>;
+  /** Stops sending; spans still queued or in flight are counted as lost at shutdown. */
   close(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+/**
+ * At shutdown the last retry of a batch starts this long before the deadline, so that a quick
+ * answer (a connection refused, a downstream that just came back) still lands in time.
+ */
+const FINAL_ATTEMPT_LEAD_MS = 200;
 
 /** The OTLP/HTTP traces path a bare endpoint gets (OTLP/HTTP spec, "OTLP/HTTP Request"). */
 export const OTLP_TRACES_PATH = "/v1/traces";
@@ -68,7 +86,7 @@ export function forwardTracesUrl(url: string): string {
 }
 
 export class Forwarder implements SpanSink {
-  readonly stats: ForwarderStats = { forwardedSpans: 0, droppedSpans: 0, retries: 0 };
+  readonly stats: ForwarderStats = { forwardedSpans: 0, droppedSpans: 0, lostAtShutdownSpans: 0, retries: 0 };
   readonly #options: Required<ForwarderOptions>;
   readonly #queue: ForwardItem[] = [];
   readonly #agent: Agent;
@@ -83,6 +101,14 @@ export class Forwarder implements SpanSink {
   #closing = false;
   #deadlineMs = Number.POSITIVE_INFINITY;
   #idleWaiters: (() => void)[] = [];
+  /** Aborts requests in flight at close(). */
+  readonly #abort = new AbortController();
+  /** Wakes batches waiting out a backoff (when the deadline is set, and at close). */
+  readonly #sleepers = new Set<() => void>();
+  /** close() waiting for the batches in flight to end. */
+  #inactiveWaiters: (() => void)[] = [];
+  /** Why the last attempt failed, for the shutdown message. */
+  #lastError = "";
 
   /** The URL actually posted to. */
   get url(): string {
@@ -92,6 +118,11 @@ export class Forwarder implements SpanSink {
   constructor(options: ForwarderOptions) {
     this.#options = { minBackoffMs: 100, maxBackoffMs: 5000, ...options, url: forwardTracesUrl(options.url) };
     this.#agent = new Agent({ connections: options.concurrency, keepAliveTimeout: 30_000 });
+  }
+
+  /** Why the most recent failed attempt failed ("" when none failed). */
+  get lastError(): string {
+    return this.#lastError;
   }
 
   get pendingSpans(): number {
@@ -167,14 +198,44 @@ export class Forwarder implements SpanSink {
         this.#inflightBytes -= bytes;
         this.#pump();
         this.#notifyIdle();
+        if (this.#active === 0) for (const w of this.#inactiveWaiters.splice(0)) w();
       });
     }
   }
 
-  /** Sends one batch until it is accepted, refused for good, or the shutdown deadline passes. */
+  /** Waits `ms`, or less when woken (deadline set, close). */
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#sleepers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      this.#sleepers.add(done);
+    });
+  }
+
+  #wakeSleepers(): void {
+    for (const wake of [...this.#sleepers]) wake();
+  }
+
+  /** Counts a batch that will not be sent because the shutdown deadline passed or close() came. */
+  #lose(spans: number): void {
+    this.stats.droppedSpans += spans;
+    this.stats.lostAtShutdownSpans += spans;
+  }
+
+  /**
+   * Sends one batch until it is accepted, refused for good, or shutdown ends it: once a deadline
+   * is set, waits are cut so that the last attempt starts FINAL_ATTEMPT_LEAD_MS before it.
+   */
   async #send(body: Uint8Array, spans: number): Promise<void> {
     let backoffMs = this.#options.minBackoffMs;
+    let lastChance = false;
     for (let attempt = 0; ; attempt++) {
+      if (this.#closing) return this.#lose(spans);
       let waitMs: number | undefined;
       try {
         const res = await request(this.#options.url, {
@@ -184,6 +245,7 @@ export class Forwarder implements SpanSink {
           body,
           headersTimeout: this.#options.timeoutMs,
           bodyTimeout: this.#options.timeoutMs,
+          signal: this.#abort.signal,
         });
         await res.body.dump();
         if (res.statusCode >= 200 && res.statusCode < 300) {
@@ -197,19 +259,26 @@ export class Forwarder implements SpanSink {
           );
           return;
         }
+        this.#lastError = `HTTP ${res.statusCode}`;
         waitMs = parseRetryAfterMs(res.headers["retry-after"], Date.now(), this.#options.maxBackoffMs);
       } catch (error) {
-        if (attempt === 0) this.#options.log(`forwarding failed (${(error as Error).message}); retrying`);
+        if (this.#closing) return this.#lose(spans);
+        this.#lastError = errorText(error);
+        if (attempt === 0) this.#options.log(`forwarding failed (${this.#lastError}); retrying`);
       }
-      const delay = Math.min(this.#options.maxBackoffMs, waitMs ?? backoffMs * (0.5 + Math.random()));
+      let delay = Math.min(this.#options.maxBackoffMs, waitMs ?? backoffMs * (0.5 + Math.random()));
       backoffMs = Math.min(this.#options.maxBackoffMs, backoffMs * 2);
-      if (Date.now() + delay > this.#deadlineMs) {
-        this.stats.droppedSpans += spans;
-        this.#options.log(`shutdown deadline passed with a batch of ${spans} spans not forwarded`);
-        return;
+      if (Number.isFinite(this.#deadlineMs)) {
+        const remainingMs = this.#deadlineMs - Date.now();
+        // The attempt just made was the one right before the deadline: nothing later fits.
+        if (lastChance || remainingMs <= 0) return this.#lose(spans);
+        if (delay >= remainingMs - FINAL_ATTEMPT_LEAD_MS) {
+          delay = Math.max(0, remainingMs - FINAL_ATTEMPT_LEAD_MS);
+          lastChance = true;
+        }
       }
       this.stats.retries++;
-      await sleep(delay);
+      await this.#sleep(delay);
     }
   }
 
@@ -223,35 +292,54 @@ export class Forwarder implements SpanSink {
 
   async flush(deadlineMs: number): Promise<boolean> {
     this.#deadlineMs = deadlineMs;
+    // Batches waiting out a long backoff try again now, then back off within the deadline.
+    this.#wakeSleepers();
     this.#pump();
-    if (this.pendingSpans === 0 && this.#active === 0) return true;
-    const idle = new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
-    const remaining = Math.max(0, deadlineMs - Date.now());
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, remaining);
-    });
-    await Promise.race([idle, timedOut]);
-    clearTimeout(timer);
-    return this.pendingSpans === 0 && this.#active === 0;
+    if (this.pendingSpans !== 0 || this.#active !== 0) {
+      const idle = new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+      const remaining = Math.max(0, deadlineMs - Date.now());
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, remaining);
+      });
+      await Promise.race([idle, timedOut]);
+      clearTimeout(timer);
+    }
+    return this.pendingSpans === 0 && this.#active === 0 && this.stats.lostAtShutdownSpans === 0;
   }
 
   async close(): Promise<void> {
     this.#closing = true;
     const left = this.#queuedSpans;
     if (left) {
-      this.stats.droppedSpans += left;
+      this.#lose(left);
       this.#queue.length = 0;
       this.#queuedSpans = 0;
       this.#queuedBytes = 0;
     }
-    await this.#agent.close().catch(() => {});
+    // Batches in flight or backing off end now and count themselves as lost.
+    this.#abort.abort(new Error("gateway shutting down"));
+    this.#wakeSleepers();
+    if (this.#active > 0) await new Promise<void>((resolve) => this.#inactiveWaiters.push(resolve));
+    // Everything in flight was aborted above; destroy() does not wait for a DNS lookup or connect.
+    await this.#agent.destroy().catch(() => {});
   }
+}
+
+function errorText(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  // undici wraps socket errors: "fetch failed"-style messages carry the reason in `cause`.
+  const cause = (error as Error & { cause?: unknown }).cause;
+  const code = (error as NodeJS.ErrnoException).code;
+  const text = error.message || code || error.name;
+  return cause instanceof Error && cause.message && !text.includes(cause.message)
+    ? `${text}: ${cause.message}`
+    : text;
 }
 
 /** No downstream configured: spans are counted and dropped after enrichment. */
 export class DroppingSink implements SpanSink {
-  readonly stats: ForwarderStats = { forwardedSpans: 0, droppedSpans: 0, retries: 0 };
+  readonly stats: ForwarderStats = { forwardedSpans: 0, droppedSpans: 0, lostAtShutdownSpans: 0, retries: 0 };
   readonly pendingSpans = 0;
   readonly full = false;
 

@@ -5,6 +5,7 @@ export {
   type Gateway,
   type GatewayOptions,
   type GatewayStats,
+  ListenError,
   parseHostPort,
   startGateway,
   TRACES_PATH,

@@ -14,15 +14,18 @@ export interface ForwardItem {
   spanCount: number;
 }
 
-/** AnyValue for an OTel attribute value, typed like the OTel JS exporter does (integers → int_value). */
+/**
+ * AnyValue for an attribute the gateway adds. Every number is a double_value, whole or not: the
+ * carbon.* attributes are documented as doubles, and a backend that saw `carbon.pue` as int_value
+ * for 1 and double_value for 1.2 would hold two types under one key. (The OTel JS SDK's own
+ * exporter writes whole numbers as int_value; spans the client sent keep whatever it chose.)
+ */
 export function encodeAnyValue(value: AttributeValue): Encoder {
   const e = new Encoder();
   if (typeof value === "string") e.string(1, value);
   else if (typeof value === "boolean") e.bool(2, value);
-  else if (typeof value === "number") {
-    if (Number.isSafeInteger(value)) e.int64(3, BigInt(value));
-    else e.double(4, value);
-  } else if (Array.isArray(value)) {
+  else if (typeof value === "number") e.double(4, value);
+  else if (Array.isArray(value)) {
     const arr = new Encoder();
     for (const item of value) if (item !== null && item !== undefined) arr.message(1, encodeAnyValue(item));
     e.message(5, arr);
@@ -48,7 +51,8 @@ function keyBytes(key: string): Buffer {
 /**
  * `repeated KeyValue attributes = 9` fields for the added attributes, written into one buffer
  * (sizes first, then bytes): this runs for every job span, so it avoids per-field allocations.
- * Arrays (not produced by enrichment) take the general Encoder path.
+ * Numbers are always double_value (see encodeAnyValue). Arrays (not produced by enrichment) take
+ * the general Encoder path.
  */
 export function encodeSpanAttributes(added: Attributes): Uint8Array {
   const entries: [Buffer, AttributeValue, number, number][] = [];
@@ -63,8 +67,6 @@ export function encodeSpanAttributes(added: Attributes): Uint8Array {
       payload = Buffer.byteLength(value, "utf8");
       anyLen = 1 + varintSize(payload) + payload;
     } else if (typeof value === "boolean") anyLen = 2;
-    else if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0)
-      anyLen = 1 + varintSize(value);
     else if (typeof value === "number") anyLen = 9;
     else {
       rest.message(9, encodeKeyValue(key, value));
@@ -95,9 +97,6 @@ export function encodeSpanAttributes(added: Attributes): Uint8Array {
     } else if (typeof value === "boolean") {
       out[p++] = 2 << 3;
       out[p++] = value ? 1 : 0;
-    } else if (Number.isSafeInteger(value) && (value as number) >= 0) {
-      out[p++] = 3 << 3;
-      p = writeVarint(out, p, value as number);
     } else {
       out[p++] = (4 << 3) | 1;
       out.writeDoubleLE(value as number, p);

@@ -6,7 +6,8 @@
  * Safety: body limit enforced while reading (the OTel JS exporter sends chunked bodies without
  * Content-Length), decompressed-size limit, concurrency limit, optional bearer token, and a
  * forward queue whose room is reserved before a request is acknowledged (503 + Retry-After when
- * full). Error bodies are `google.rpc.Status` in the request's encoding, as OTLP/HTTP asks.
+ * full). Error bodies are `google.rpc.Status` in the request's encoding, as OTLP/HTTP asks
+ * (plain text when the request names neither OTLP encoding).
  */
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -16,7 +17,10 @@ import { type Config, resolveLogicalCores } from "../config.ts";
 import { Co2eError, ERROR_CODES, isCo2eError } from "../errors.ts";
 import { createIntensityProvider } from "../intensity/index.ts";
 import type { IntensityProvider } from "../intensity/types.ts";
-import { CARBON_METER_NAME, createPrometheusMetrics, registerGatewayMetrics } from "../metrics/index.ts";
+import { gatewayResource, registerGatewayMetrics } from "../metrics/GatewayMetrics.ts";
+import type { PrometheusMetrics } from "../metrics/prometheus.ts";
+import { createPrometheusMetrics } from "../metrics/prometheus.ts";
+import { CARBON_METER_NAME } from "../metrics/views.ts";
 import { httpOrigin, parseHostPort } from "../util/hostPort.ts";
 import { BodyTooLargeError, readBodyLimited } from "../util/readBody.ts";
 import type { EnrichContext, JobRecorder } from "./enrichRequest.ts";
@@ -44,9 +48,9 @@ export interface GatewayStats extends ForwarderStats {
   jobSpans: number;
   /** Job spans the gateway enriched (not those enriched upstream). */
   enrichedSpans: number;
-  /** Requests answered 4xx/5xx, by status. */
+  /** Requests to the OTLP path (TRACES_PATH) answered 4xx/5xx, by status. */
   refusedRequests: Record<number, number>;
-  /** Requests answered, by status (2xx included). */
+  /** Requests to the OTLP path answered, by status (2xx included); /healthz, /readyz and 404s are not counted. */
   requestsByCode: Record<number, number>;
   pendingSpans: number;
   /** OTLP requests being read or processed now. */
@@ -75,6 +79,32 @@ export interface GatewayOptions {
   metrics?: JobRecorder;
 }
 
+/**
+ * A listener could not be opened (port in use, no permission, address not on this host). Not a
+ * configuration error: the same config works once the port is free. `co2e collector` exits 1.
+ */
+export class ListenError extends Error {
+  readonly address: string;
+  constructor(address: string, cause: unknown) {
+    super(`cannot listen on ${address}: ${listenReason(cause)}`, { cause });
+    this.name = "ListenError";
+    this.address = address;
+  }
+}
+
+const LISTEN_REASONS: Record<string, string> = {
+  EADDRINUSE: "address already in use",
+  EACCES: "permission denied (ports below 1024 need privileges)",
+  EADDRNOTAVAIL: "address not available on this host",
+  ENOTFOUND: "host name not found",
+};
+
+function listenReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code && LISTEN_REASONS[code]) return LISTEN_REASONS[code];
+  return error instanceof Error ? error.message : String(error);
+}
+
 class HttpError extends Error {
   readonly status: number;
   constructor(status: number, message: string) {
@@ -83,8 +113,22 @@ class HttpError extends Error {
   }
 }
 
-/** gRPC status codes for the Status body (OTLP/HTTP reuses them). */
-const GRPC_CODE: Record<number, number> = { 400: 3, 401: 16, 413: 8, 415: 3, 429: 8, 500: 13, 503: 14 };
+/**
+ * google.rpc.Code values for the Status body (OTLP/HTTP reuses them), following the HTTP mapping
+ * documented in googleapis google/rpc/code.proto: INVALID_ARGUMENT 3, NOT_FOUND 5,
+ * RESOURCE_EXHAUSTED 8, UNIMPLEMENTED 12, INTERNAL 13, UNAVAILABLE 14, UNAUTHENTICATED 16.
+ */
+const GRPC_CODE: Record<number, number> = {
+  400: 3,
+  401: 16,
+  404: 5,
+  405: 12,
+  413: 8,
+  415: 3,
+  429: 8,
+  500: 13,
+  503: 14,
+};
 
 function mediaType(header: string | undefined): OtlpEncoding | undefined {
   const type = (header ?? "").split(";")[0]!.trim().toLowerCase();
@@ -144,15 +188,20 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   let metricsUrl = "";
   let closeMetrics = async () => {};
   let provider = options.provider;
-  let prom: Awaited<ReturnType<typeof createPrometheusMetrics>> | undefined;
+  let prom: PrometheusMetrics | undefined;
   if (options.metrics) recorder = options.metrics;
   else {
-    prom = await createPrometheusMetrics({
-      host: metricsListen.host,
-      port: metricsListen.port,
-      jobNameLimit: config.metrics.jobNameLimit,
-      warn: log,
-    });
+    try {
+      prom = await createPrometheusMetrics({
+        resource: gatewayResource(),
+        host: metricsListen.host,
+        port: metricsListen.port,
+        jobNameLimit: config.metrics.jobNameLimit,
+        warn: log,
+      });
+    } catch (error) {
+      throw new ListenError(gw.metricsListen, error);
+    }
     recorder = prom.metrics;
     metricsUrl = prom.url;
     const opened = prom;
@@ -215,7 +264,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     headers: Record<string, string> = {},
   ): void {
     if (res.headersSent || res.destroyed) return;
-    responses[status] = (responses[status] ?? 0) + 1;
+    // gateway_requests_total counts answers on the OTLP path only (any method, so 405s too).
+    if ((res.req.url ?? "/").split("?")[0] === TRACES_PATH) responses[status] = (responses[status] ?? 0) + 1;
     if (shuttingDown) res.setHeader("connection", "close");
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
     res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body) });
@@ -304,7 +354,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     if (path === TRACES_PATH) {
       if (req.method !== "POST") {
         res.setHeader("allow", "POST");
-        return fail(res, 405, "use POST");
+        return fail(res, 405, "use POST", mediaType(req.headers["content-type"]));
       }
       if (inflight >= gw.maxConcurrentRequests) {
         // Answer at once; the unread body is discarded by Node before the connection is reused.
@@ -322,7 +372,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
             fail(res, error.status, error.message, mediaType(req.headers["content-type"]));
           else {
             log(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-            fail(res, 500, "internal error");
+            fail(res, 500, "internal error", mediaType(req.headers["content-type"]));
           }
         })
         .finally(() => {
@@ -336,7 +386,12 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       const ready = listening && !shuttingDown && !sink.full;
       return send(res, ready ? 200 : 503, ready ? "ready\n" : "not ready\n", "text/plain");
     }
-    fail(res, 404, `not found; OTLP traces go to POST ${TRACES_PATH}`);
+    fail(
+      res,
+      404,
+      `not found; OTLP traces go to POST ${TRACES_PATH}`,
+      mediaType(req.headers["content-type"]),
+    );
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 60_000;
@@ -350,7 +405,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     });
   }).catch(async (error) => {
     await closeMetrics().catch(() => {});
-    throw new Co2eError(ERROR_CODES.config, `cannot listen on ${gw.listen}: ${(error as Error).message}`);
+    throw new ListenError(gw.listen, error);
   });
   listening = true;
   const port = (server.address() as AddressInfo).port;
@@ -370,14 +425,21 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       ]);
     }
     const flushed = await sink.flush(deadline);
-    const pending = sink.pendingSpans;
     await sink.close();
-    if (!flushed) log(`shutdown timeout: ${pending} acknowledged spans were not forwarded`);
+    const lost = sink.stats.lostAtShutdownSpans;
+    if (lost > 0) {
+      const why = forwarder?.lastError ? ` (last attempt: ${forwarder.lastError})` : "";
+      log(
+        `shutdown deadline (${gw.shutdownTimeoutMs} ms) reached: ${lost} acknowledged span(s) ` +
+          `were not forwarded to ${forwarder?.url ?? "the downstream"} and are lost${why}`,
+      );
+    }
+    if (inflight > 0) log(`shutdown deadline passed with ${inflight} request(s) still being processed`);
     server.closeAllConnections();
     await serverClosed;
     await provider?.close().catch(() => {});
     await closeMetrics().catch(() => {});
-    return flushed && inflight === 0;
+    return flushed && lost === 0 && inflight === 0;
   }
 
   const stats = (): GatewayStats => {

@@ -1,9 +1,49 @@
 /**
- * The gateway's own health on /metrics, read from the counters it keeps anyway: observable
- * instruments are collected only at scrape time, so the request path pays nothing for them.
+ * The gateway's /metrics: its MeterProvider (named `co2e-collector` on target_info) and its own
+ * health, read from the counters it keeps anyway: observable instruments are collected only at
+ * scrape time, so the request path pays nothing for them.
  */
+import { readFileSync } from "node:fs";
 import type { Meter } from "@opentelemetry/api";
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  resourceFromAttributes,
+} from "@opentelemetry/resources";
 import * as sc from "../semconv.ts";
+
+/** `service.name` of the gateway's own resource (target_info on its /metrics). */
+export const GATEWAY_SERVICE_NAME = "co2e-collector";
+
+function packageVersion(): string | undefined {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === "string" ? pkg.version : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The gateway's resource: `service.name=co2e-collector` and `service.version` from package.json,
+ * instead of the SDK default `unknown_service:<argv0>`. OTEL_SERVICE_NAME and
+ * OTEL_RESOURCE_ATTRIBUTES still override it, as everywhere in OpenTelemetry (e.g. one name per
+ * replica).
+ */
+export function gatewayResource(): ReturnType<typeof defaultResource> {
+  const version = packageVersion();
+  return defaultResource()
+    .merge(
+      resourceFromAttributes({
+        "service.name": GATEWAY_SERVICE_NAME,
+        ...(version ? { "service.version": version } : {}),
+      }),
+    )
+    .merge(detectResources({ detectors: [envDetector] }));
+}
 
 /** `outcome` values of gateway_spans_total. */
 export const GATEWAY_SPAN_OUTCOMES = ["received", "enriched", "forwarded", "dropped", "rejected"] as const;
@@ -21,7 +61,9 @@ export interface GatewayMetricsSource {
 export function registerGatewayMetrics(meter: Meter, source: GatewayMetricsSource): void {
   meter
     .createObservableCounter(sc.METRIC_GATEWAY_REQUESTS_INSTRUMENT, {
-      description: "OTLP/HTTP requests answered by the gateway, by HTTP status code.",
+      description:
+        "OTLP/HTTP requests to the gateway's traces path (/v1/traces) answered, by HTTP status code; " +
+        "/healthz, /readyz and other paths are not counted.",
     })
     .addCallback((result) => {
       for (const [code, count] of Object.entries(source.requestsByCode()))

@@ -5,6 +5,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
+import type { Resource } from "@opentelemetry/resources";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { httpOrigin } from "../util/hostPort.ts";
 import { type CarbonMetrics, createCarbonMetrics } from "./CarbonMetrics.ts";
@@ -71,9 +72,12 @@ export async function createPrometheusMetrics(options: {
   port: number;
   jobNameLimit: number;
   warn?: (msg: string) => void;
+  /** Resource on target_info. @default the SDK's default resource */
+  resource?: Resource;
 }): Promise<PrometheusMetrics> {
   const exporter = createPrometheusReader();
   const meterProvider = new MeterProvider({
+    ...(options.resource ? { resource: options.resource } : {}),
     readers: [exporter],
     views: carbonMetricViews(options.jobNameLimit),
   });

@@ -2,7 +2,8 @@
  * A downstream OTLP/HTTP receiver for tests: listens on 127.0.0.1 (port 0), decodes every
  * protobuf `ExportTraceServiceRequest` the gateway forwards with the project's reference schema
  * (protobufjs), and keeps the spans with their resource attributes. `failFirst` answers the first
- * N requests with a status (to exercise the gateway's retries); `delayMs` slows every answer.
+ * N requests with a status (to exercise the gateway's retries); `delayMs` slows every answer;
+ * `port` binds a given port (a downstream that comes back where the gateway keeps retrying).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -95,7 +96,7 @@ export interface OtlpSink {
 }
 
 export async function startOtlpSink(
-  options: { failFirst?: number; failStatus?: number; delayMs?: number } = {},
+  options: { failFirst?: number; failStatus?: number; delayMs?: number; port?: number } = {},
 ): Promise<OtlpSink> {
   const spans: SinkSpan[] = [];
   let requests = 0;
@@ -131,7 +132,13 @@ export async function startOtlpSink(
       else answer();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}/v1/traces`,
@@ -229,6 +236,16 @@ export function makeExportRequest(options: SyntheticOptions): Uint8Array {
     ],
   });
   return Req.encode(msg).finish();
+}
+
+/** A loopback port nothing listens on right now (bound, then closed): connections are refused. */
+export async function freePort(): Promise<number> {
+  const { createServer: createNetServer } = await import("node:net");
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 export interface SpawnedCollector {

@@ -1,12 +1,15 @@
 /**
- * The shipped gateway configurations: config/collector.yaml loads through the real schema, and
- * config/otel-collector.yaml is a coherent Collector config whose traces pipeline sends OTLP/HTTP
- * protobuf to the gateway.
+ * The shipped gateway configurations: config/collector.yaml loads through the real schema and
+ * lets a span's resource cloud region decide its zone, and config/otel-collector.yaml is a
+ * coherent Collector config whose traces pipeline sends OTLP/HTTP protobuf to the gateway.
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { loadConfig } from "../../src/config.ts";
+import { startGateway } from "../../src/gateway/server.ts";
+import * as sc from "../../src/semconv.ts";
+import { startOtlpSink } from "../helpers/otlp-sink.ts";
 
 const root = new URL("../../", import.meta.url);
 
@@ -16,6 +19,65 @@ describe("config/collector.yaml", () => {
     const defaults = loadConfig({ file: new URL("config/default.yaml", root).pathname, env: {} });
     expect(config.gateway).toEqual(defaults.gateway);
     expect(config.gateway.listen).toBe("127.0.0.1:4318");
+  });
+
+  it("leaves the zone to the span's resource: aws eu-west-1 → IE by cloud-region", async () => {
+    const config = loadConfig({
+      file: new URL("config/collector.yaml", root).pathname,
+      env: {},
+      overrides: { gateway: { listen: "127.0.0.1:0", metricsListen: "127.0.0.1:0" } },
+    });
+    const down = await startOtlpSink();
+    const g = await startGateway(
+      { ...config, gateway: { ...config.gateway, forwardUrl: down.url } },
+      { env: {}, log: () => {} },
+    );
+    try {
+      // The Python example of docs/gateway.md: OTEL_RESOURCE_ATTRIBUTES=cloud.provider=aws,cloud.region=eu-west-1
+      const doc = {
+        resourceSpans: [
+          {
+            resource: {
+              attributes: [
+                { key: "service.name", value: { stringValue: "nightly-etl" } },
+                { key: "cloud.provider", value: { stringValue: "aws" } },
+                { key: "cloud.region", value: { stringValue: "eu-west-1" } },
+              ],
+            },
+            scopeSpans: [
+              {
+                spans: [
+                  {
+                    traceId: "0af7651916cd43dd8448eb211c80319c",
+                    spanId: "b7ad6b7169203331",
+                    name: "nightly-etl",
+                    startTimeUnixNano: String(BigInt(Date.now() - 60_000) * 1_000_000n),
+                    endTimeUnixNano: String(BigInt(Date.now()) * 1_000_000n),
+                    attributes: [
+                      { key: sc.ATTR_JOB_NAME, value: { stringValue: "nightly-etl" } },
+                      { key: sc.ATTR_JOB_CPU_SECONDS, value: { doubleValue: 60 } },
+                    ],
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      };
+      const res = await fetch(`${g.url}/v1/traces`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(doc),
+      });
+      expect(res.status).toBe(200);
+      await down.waitForSpans(1);
+      const job = down.spans[0]!;
+      expect(job.attributes[sc.ATTR_CARBON_INTENSITY_ZONE]).toBe("IE");
+      expect(job.attributes[sc.ATTR_CARBON_ZONE_RESOLVED_BY]).toBe("cloud-region");
+    } finally {
+      await g.close();
+      await down.close();
+    }
   });
 });
 

@@ -167,19 +167,35 @@ describe("OTLP protobuf from @opentelemetry/exporter-trace-otlp-proto", () => {
     }
   });
 
-  it("writes added attributes the way the OTel JS exporter types them", () => {
-    const bytes = encodeSpanAttributes({ s: "ü", i: 3, d: 0.5, b: false, n: -2, big: 2 ** 60, arr: [1, 2] });
+  it("writes every added number as double_value (carbon.* are doubles), whole or not", () => {
+    const bytes = encodeSpanAttributes({
+      s: "ü",
+      i: 3,
+      zero: 0,
+      d: 0.5,
+      b: false,
+      n: -2,
+      big: 2 ** 60,
+      arr: [1, 2],
+    });
     const Span = otlpType("Span");
     // fields 9 alone form a valid Span message
     const decoded = Span.decode(bytes) as unknown as {
       attributes: { key: string; value: Record<string, unknown> }[];
     };
     const byKey = Object.fromEntries(decoded.attributes.map((kv) => [kv.key, kv.value]));
-    expect(Object.hasOwn(byKey.i!, "intValue")).toBe(true);
-    expect(Object.hasOwn(byKey.d!, "doubleValue")).toBe(true);
+    for (const key of ["i", "zero", "d", "n", "big"]) {
+      expect(Object.hasOwn(byKey[key]!, "doubleValue"), key).toBe(true);
+      expect(Object.hasOwn(byKey[key]!, "intValue"), key).toBe(false);
+    }
+    const arr = byKey.arr!.arrayValue as { values: Record<string, unknown>[] };
+    expect(arr.values.every((v) => Object.hasOwn(v, "doubleValue"))).toBe(true);
+    expect(Object.hasOwn(byKey.b!, "boolValue")).toBe(true);
+    expect(Object.hasOwn(byKey.s!, "stringValue")).toBe(true);
     expect(plainAttributes(decoded.attributes as never)).toEqual({
       s: "ü",
       i: 3,
+      zero: 0,
       d: 0.5,
       b: false,
       n: -2,
