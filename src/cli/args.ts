@@ -15,6 +15,51 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
+const NEGATIVE_NUMBER = /^-\d|^-\.\d/;
+
+/**
+ * `--energy-kwh -1` → `--energy-kwh=-1` for string-typed options: parseArgs refuses a value that
+ * starts with `-` ("argument is ambiguous"), while the joined form reaches the flag's own range
+ * check (`--energy-kwh: must be ≥ 0, got -1`). Only negative numbers are joined, so a forgotten
+ * value followed by another flag (`--zone --json`) still reads as a missing value. Stops at `--`.
+ */
+export function joinNegativeValues(argv: readonly string[], options: ParseArgsOptionsConfig): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--") {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    const name = optionName(arg, options);
+    if (
+      name !== undefined &&
+      options[name]?.type === "string" &&
+      next !== undefined &&
+      NEGATIVE_NUMBER.test(next)
+    ) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+/** The long name of `--name` or of a short `-n`, when it is an option (without `=value`). */
+function optionName(arg: string, options: ParseArgsOptionsConfig): string | undefined {
+  if (arg.startsWith("--")) {
+    const name = arg.slice(2);
+    return !name.includes("=") && name in options ? name : undefined;
+  }
+  if (/^-[^-]$/.test(arg)) {
+    return Object.entries(options).find(([, o]) => o.short === arg.slice(1))?.[0];
+  }
+  return undefined;
+}
+
 /** Strict parse: an unknown flag or a missing value is a usage error that names it. */
 export function parseFlags(
   argv: string[],
@@ -23,7 +68,7 @@ export function parseFlags(
 ): ParsedArgs {
   try {
     const { values, positionals } = parseArgs({
-      args: argv,
+      args: joinNegativeValues(argv, options),
       options,
       strict: true,
       allowPositionals: opts.allowPositionals ?? false,

@@ -38,10 +38,15 @@ export function exitCodeFor(error: unknown): number {
   return isCo2eError(error) ? (EXIT_CODE_BY_ERROR[error.code] ?? EXIT.failure) : EXIT.failure;
 }
 
-/** The exit-code table of `co2e --help` and docs/cli-estimate.md. */
+/**
+ * The exit-code table of `co2e --help`. docs/cli-estimate.md has the same table in Markdown;
+ * test/e2e/cli-estimate.test.ts checks that both list the same codes under the same status, and
+ * that every code of EXIT_CODE_BY_ERROR appears under its status.
+ */
 export const EXIT_CODES_HELP = `Exit codes:
   0    ok
-  1    failure: intensity provider or network (CO2E_ERR_PROVIDER, CO2E_ERR_AUTH), or a bug
+  1    failure: intensity provider or network (CO2E_ERR_PROVIDER, CO2E_ERR_AUTH), an OTLP
+       body that cannot be decoded (CO2E_ERR_OTLP_DECODE), or a bug
   2    input to fix: usage (CO2E_ERR_USAGE), config (CO2E_ERR_CONFIG), unknown zone
        (CO2E_ERR_UNKNOWN_ZONE) or region (CO2E_ERR_UNKNOWN_REGION), model input
        (CO2E_ERR_MODEL_INPUT)

@@ -1,7 +1,8 @@
 /**
- * `co2e intensity --zone Z | --cloud aws --region R [--json] [--history] [--config FILE]`
+ * `co2e intensity [--zone Z | --cloud aws --region R] [--json] [--history] [--config FILE]`
  *
- * Grid intensity now for a zone, live from Electricity Maps when a token is set (same provider,
+ * Grid intensity now for a zone (flags, else the config's zone or cloud, else WORLD — see
+ * resolveCliZone), live from Electricity Maps when a token is set (same provider,
  * cache and fallbacks as the span processor), else the static table. A live failure is not an
  * error here either: the static value is printed with the reason, exit 0.
  */
@@ -9,15 +10,18 @@ import { loadConfig } from "../config.ts";
 import { createIntensityProvider } from "../intensity/index.ts";
 import { listStaticZones } from "../intensity/static.ts";
 import type { IntensityRow, IntensityValue } from "../intensity/types.ts";
-import { DEFAULT_ZONE, type ResolvedZone, resolveZone } from "../intensity/zone.ts";
 import { parseFlagsOrHelp, usageError } from "./args.ts";
 import { formatDecimal, formatDuration, formatIntensity } from "./format.ts";
+import { type CliZone, type CliZoneSource, resolveCliZone } from "./zone.ts";
 
-export const USAGE = `Usage: co2e intensity (--zone ZONE | --cloud aws|gcp|azure --region REGION) [--json] [--history] [--config FILE]
+export const USAGE = `Usage: co2e intensity [--zone ZONE | --cloud aws|gcp|azure --region REGION] [--json] [--history] [--config FILE]
 
 Grid carbon intensity (gCO₂e/kWh) for a zone now: live from Electricity Maps when
 ELECTRICITYMAPS_API_TOKEN is set (base URL: ELECTRICITYMAPS_BASE_URL or intensity.baseUrl),
 else the static yearly table. If the live source fails, the static value is shown with the reason.
+
+The zone: --zone, else --cloud with --region, else the config's zone (CO2E_ZONE), else its
+cloud region, else WORLD; the output says which.
 
 Options:
   --zone ZONE        Electricity Maps zone key (DE, US-MIDA-PJM) or Ember code (DEU, WORLD)
@@ -31,7 +35,10 @@ Options:
 interface Output {
   zone: string;
   zoneName?: string;
-  resolvedBy: ResolvedZone["resolvedBy"];
+  /** How the zone was found: --zone, --cloud/--region, config or default. */
+  resolvedBy: CliZoneSource;
+  /** The same in words: `config cloud aws/eu-west-1 → IE`. */
+  zoneFrom: string;
   gramsPerKwh: number;
   source: string;
   method: string;
@@ -50,10 +57,11 @@ function zoneName(zone: string): string | undefined {
   return listStaticZones().find((z) => z.zone === zone)?.name;
 }
 
-function toOutput(resolved: ResolvedZone, value: IntensityValue): Output {
+function toOutput(resolved: CliZone, value: IntensityValue): Output {
   const out: Output = {
     zone: value.zone,
-    resolvedBy: resolved.resolvedBy,
+    resolvedBy: resolved.source,
+    zoneFrom: resolved.how,
     gramsPerKwh: value.gramsPerKwh,
     source: value.source,
     method: value.method,
@@ -72,7 +80,7 @@ function toOutput(resolved: ResolvedZone, value: IntensityValue): Output {
 
 function formatText(out: Output): string {
   const lines = [
-    `zone       ${out.zone}${out.zoneName ? ` (${out.zoneName})` : ""}  [${out.resolvedBy}]`,
+    `zone       ${out.zone}${out.zoneName ? ` (${out.zoneName})` : ""}  [${out.zoneFrom}]`,
     `intensity  ${formatIntensity(out.gramsPerKwh)}`,
     `source     ${out.source} (${out.method}${out.year ? ` ${out.year}` : ""})${out.fallbackReason ? `  fallback: ${out.fallbackReason}` : ""}`,
   ];
@@ -124,21 +132,11 @@ export async function run(argv: string[]): Promise<number> {
   const zoneFlag = values.zone as string | undefined;
   const cloud = values.cloud as string | undefined;
   const region = values.region as string | undefined;
-  if (zoneFlag && (cloud || region))
+  if (zoneFlag !== undefined && (cloud !== undefined || region !== undefined))
     throw usageError("give either --zone or --cloud with --region, not both");
-  if (!zoneFlag && !(cloud && region)) {
-    throw usageError(
-      cloud || region ? "--cloud and --region go together" : "missing --zone (or --cloud with --region)",
-    );
-  }
+  if ((cloud === undefined) !== (region === undefined)) throw usageError("--cloud and --region go together");
   const config = loadConfig({ ...(values.config ? { file: values.config as string } : {}) });
-  const resolved = resolveZone({
-    attributeZone: zoneFlag,
-    cloudProvider: cloud,
-    cloudRegion: region,
-    defaultZone: config.zone ?? DEFAULT_ZONE,
-    staticYear: config.intensity.staticYear,
-  });
+  const resolved = resolveCliZone({ zone: zoneFlag, cloud, region }, config);
 
   const provider = createIntensityProvider(config, {
     logger: (msg) => process.stderr.write(`co2e intensity: ${msg}\n`),

@@ -53,18 +53,37 @@ Run \`co2e <command> --help\` for a command's options.
 ${EXIT_CODES_HELP}
 `;
 
+let pipeHandlersInstalled = false;
+
+/**
+ * `co2e zones | head`: the reader closes the pipe early and the next write fails with EPIPE,
+ * which Node raises as an unhandled 'error' event (a stack trace, exit 1). A reader that has seen
+ * enough is not an error: further output to that stream is dropped (the stream is destroyed
+ * already) and the command finishes with the status it would have had — 0 for `zones`, the
+ * command's own for `co2e run` — rather than SIGPIPE's 141, so `set -o pipefail` scripts that cut
+ * the output short on purpose keep working. Other stream errors stay fatal as before.
+ */
+export function ignoreClosedPipes(): void {
+  if (pipeHandlersInstalled) return;
+  pipeHandlersInstalled = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE") return;
+      throw error;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  ignoreClosedPipes();
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(HELP);
     return name === undefined ? EXIT.input : EXIT.ok;
   }
   if (name === "--version" || name === "-v") {
-    const { readFileSync } = await import("node:fs");
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-      version: string;
-    };
-    process.stdout.write(`${pkg.version}\n`);
+    const { PACKAGE_VERSION } = await import("../version.ts");
+    process.stdout.write(`${PACKAGE_VERSION ?? "unknown"}\n`);
     return EXIT.ok;
   }
   const sub = SUBCOMMANDS[name];

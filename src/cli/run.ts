@@ -24,6 +24,7 @@ import { runCommand, SpawnError } from "../run/runner.ts";
 import { ATTR_CARBON_ZONE } from "../semconv.ts";
 import { numberFlag, parseFlags, usageError } from "./args.ts";
 import { EXIT } from "./exit-codes.ts";
+import { cliResolvedBy, withZoneSource } from "./zone.ts";
 
 export const RUN_OPTIONS = {
   "job-name": { type: "string" },
@@ -93,9 +94,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (command.length === 0 || command[0] === "") {
-    throw usageError(
-      "expects a command after `--`: co2e run [options] -- <command> [args…] (see co2e run --help)",
-    );
+    throw usageError("expects a command after `--`: co2e run [options] -- <command> [args…]");
   }
   if ((values.cloud === undefined) !== (values.region === undefined)) {
     throw usageError("--cloud and --region go together");
@@ -118,15 +117,21 @@ export async function run(argv: string[]): Promise<number> {
   const resource = runResource().attributes;
   // Flags beat the config: --zone as the span's own carbon.zone, --cloud/--region mapped to a
   // zone (cloud-region) even when the config names a zone; else the config and the resource.
-  const zone: ResolvedZone =
-    typeof values.cloud === "string" && typeof values.region === "string"
-      ? resolveZone({
-          cloudProvider: values.cloud,
-          cloudRegion: values.region,
+  const cloudFlags = typeof values.cloud === "string" && typeof values.region === "string";
+  const zone: ResolvedZone = cloudFlags
+    ? withZoneSource("--cloud/--region", () =>
+        resolveZone({
+          cloudProvider: values.cloud as string,
+          cloudRegion: values.region as string,
           defaultZone: DEFAULT_ZONE,
           staticYear: config.intensity.staticYear,
-        })
-      : resolveJobZone({ attributes: job.zone ? { [ATTR_CARBON_ZONE]: job.zone } : {}, resource }, config);
+        }),
+      )
+    : job.zone !== undefined
+      ? withZoneSource("--zone", () =>
+          resolveJobZone({ attributes: { [ATTR_CARBON_ZONE]: job.zone as string }, resource }, config),
+        )
+      : resolveJobZone({ attributes: {}, resource }, config);
   const provider = createIntensityProvider(config, { logger: (msg) => stderr(`co2e run: ${msg}\n`) });
   provider.warm(zone.zone);
 
@@ -173,6 +178,8 @@ export async function run(argv: string[]): Promise<number> {
       ...(bestHour ? { bestHour } : {}),
     });
     const report = buildReport(job, result, enriched, { config, intensity, zone });
+    // The span keeps resolveZone's word (`attribute`); the summary and JSON name the flag.
+    report.intensity.resolvedBy = cliResolvedBy(zone.resolvedBy, cloudFlags);
     stderr(
       formatSummary(report, {
         gpu: values["no-gpu"] === true ? "not measured (--no-gpu)" : "not measured (no nvidia-smi reading)",

@@ -1,15 +1,15 @@
 /**
- * `co2e window --zone Z --duration D [--within H] [--json]`: when to start a job of length D in
- * the next H hours so that the mean forecast intensity is lowest. No forecast (no token, a plan
+ * `co2e window --zone Z --duration D [--within W] [--json]`: when to start a job of length D
+ * within W from now so that the mean forecast intensity is lowest. No forecast (no token, a plan
  * without the forecast endpoint, no forecast for the zone) is CO2E_ERR_NO_FORECAST: exit 3.
  */
 import type { ParseArgsOptionsConfig } from "node:util";
 import { loadConfig } from "../config.ts";
 import { Co2eError, ERROR_CODES, isCo2eError } from "../errors.ts";
 import { type GreenestWindowResult, greenestWindow, HOUR_MS } from "../intensity/greenest.ts";
-import { DEFAULT_ZONE, resolveZone } from "../intensity/zone.ts";
-import { numberFlag, parseDurationSeconds, parseFlagsOrHelp, usageError } from "./args.ts";
+import { parseDurationSeconds, parseFlagsOrHelp, usageError } from "./args.ts";
 import { formatDuration, formatIntensity, formatPercent } from "./format.ts";
+import { isElectricityMapsZone, resolveCliZone } from "./zone.ts";
 
 export const WINDOW_OPTIONS = {
   zone: { type: "string" },
@@ -21,12 +21,13 @@ export const WINDOW_OPTIONS = {
 
 export const WINDOW_HELP = `co2e window — the greenest start time for a job, from the intensity forecast
 
-Usage: co2e window --zone Z --duration D [--within H] [--json]
+Usage: co2e window --zone Z --duration D [--within W] [--json]
 
-  --zone Z        Electricity Maps zone (DE, US-MIDA-PJM); default: config cloud / zone
-  --duration D    length of the job: 90m, 2h, 1h30m, 5400 (seconds)
-  --within H      latest start, hours from now (default 24); the job must also end within
-                  the forecast
+  --zone Z        Electricity Maps zone (DE, US-MIDA-PJM); default: the config's zone, else
+                  its cloud region. An Ember-only code (DEU, WORLD) has no forecast: exit 2
+  --duration D    length of the job: 90m, 2h, 1h30m, 5400 (a bare number is seconds)
+  --within W      latest start from now: 24h, 36h, 90m, 2d (default 24h; a bare number is
+                  hours); the job must also end within the forecast
   --json          print one JSON object
   --config FILE   config file (default: CO2E_CONFIG or config/default.yaml)
 
@@ -34,6 +35,31 @@ Needs ELECTRICITYMAPS_API_TOKEN with access to the forecast endpoint (exit 3 oth
 The search is exact: the mean intensity over the job, time-weighted over partial hours, is
 evaluated at every start where the job's start or end crosses a forecast row boundary.
 `;
+
+/** Longest --within: 30 days, far beyond any forecast (Electricity Maps gives up to ~72 h). */
+const MAX_WITHIN_HOURS = 24 * 30;
+
+/**
+ * `--within` as a duration (`24h`, `90m`, `2d`), returned in hours. A bare number is hours, as
+ * before durations were accepted (`--within 24`), unlike --duration where it is seconds.
+ */
+export function parseWithinHours(text: string): number {
+  const trimmed = text.trim();
+  let hours: number;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) hours = Number(trimmed);
+  else {
+    try {
+      hours = parseDurationSeconds(trimmed, "within") / 3600;
+    } catch {
+      throw usageError(
+        `--within: expects a duration like 24h, 90m or 2d (a bare number is hours), got "${text}"`,
+      );
+    }
+  }
+  if (hours > MAX_WITHIN_HOURS)
+    throw usageError(`--within: must be ≤ ${MAX_WITHIN_HOURS / 24}d, got "${text}"`);
+  return hours;
+}
 
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/:00\.000Z$/, "Z");
@@ -62,17 +88,23 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof values.duration !== "string") throw usageError("--duration is required (e.g. --duration 2h)");
   const durationS = parseDurationSeconds(values.duration, "duration");
   if (!(durationS > 0)) throw usageError("--duration: must be > 0");
-  const withinH = numberFlag(values, "within", { min: 0, max: 24 * 30 }) ?? 24;
+  const withinH = typeof values.within === "string" ? parseWithinHours(values.within) : 24;
   const config = loadConfig(typeof values.config === "string" ? { file: values.config } : {});
   // Checked like everywhere else: an unknown zone is the caller's to fix (exit 2), not "no forecast".
-  const { zone } = resolveZone({
-    attributeZone: typeof values.zone === "string" ? values.zone : undefined,
-    configZone: config.zone,
-    cloudProvider: config.cloud?.provider,
-    cloudRegion: config.cloud?.region,
-    defaultZone: DEFAULT_ZONE,
-    staticYear: config.intensity.staticYear,
-  });
+  const resolved = resolveCliZone(
+    { zone: typeof values.zone === "string" ? values.zone : undefined },
+    config,
+  );
+  const { zone } = resolved;
+  // Only Electricity Maps zones have a forecast; an Ember code (the WORLD default, DEU) would be
+  // sent to the API as if it were one. Also the caller's to fix, before any request.
+  if (!isElectricityMapsZone(zone, config.intensity.staticYear)) {
+    throw usageError(
+      resolved.source === "default"
+        ? "needs a zone: give --zone with an Electricity Maps zone (e.g. --zone DE; `co2e zones` lists them), or set zone or cloud in the config"
+        : `${resolved.how}: ${zone} is not an Electricity Maps zone (an Ember country code has no forecast); give --zone with an Electricity Maps zone (e.g. DE; \`co2e zones\` lists them)`,
+    );
+  }
   const nowMs = Date.now();
   let result: GreenestWindowResult;
   try {
@@ -102,6 +134,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.json) {
     const out = {
       zone,
+      resolvedBy: resolved.source,
       durationSeconds: durationS,
       withinHours: withinH,
       start: new Date(result.startMs).toISOString(),

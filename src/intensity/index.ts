@@ -1,6 +1,9 @@
 /**
  * Picks the intensity provider from config: Electricity Maps when `intensity.provider` is
  * `electricitymaps`, or `auto` with ELECTRICITYMAPS_API_TOKEN set; else the static table.
+ * `electricitymaps` without a token cannot work (every request would be refused, or worse, be
+ * reported as a network failure): it gets the static table with `fallbackReason: "no-token"` on
+ * every value and one warning, and no request is ever sent.
  *
  * The base URL comes from `config.intensity.baseUrl` only: `loadConfig` already maps
  * ELECTRICITYMAPS_BASE_URL onto it, so reading the variable again here would give two answers
@@ -26,20 +29,29 @@ export interface CreateIntensityProviderOptions {
   forecast?: boolean;
 }
 
-/** The static table, telling the observer what it serves so the intensity gauge shows it too. */
+/** Why live data was not used when `electricitymaps` is forced without a token. */
+export const NO_TOKEN_FALLBACK_REASON = "no-token";
+
+/**
+ * The static table, telling the observer (if any) what it serves so the intensity gauge shows it
+ * too, and marking each value with a fallback reason when live data was asked for but impossible.
+ */
 class ObservedStaticProvider implements IntensityProvider {
   readonly name = "static";
   readonly #inner: StaticIntensityProvider;
-  readonly #observer: IntensityObserver;
+  readonly #observer: IntensityObserver | undefined;
+  readonly #fallbackReason: string | undefined;
 
-  constructor(inner: StaticIntensityProvider, observer: IntensityObserver) {
+  constructor(inner: StaticIntensityProvider, observer?: IntensityObserver, fallbackReason?: string) {
     this.#inner = inner;
     this.#observer = observer;
+    this.#fallbackReason = fallbackReason;
   }
 
   lookup(zone: string, window: TimeWindow): IntensityValue {
-    const value = this.#inner.lookup(zone);
-    this.#observer.onValue(value);
+    const found = this.#inner.lookup(zone);
+    const value = this.#fallbackReason ? { ...found, fallbackReason: this.#fallbackReason } : found;
+    this.#observer?.onValue(value);
     void window;
     return value;
   }
@@ -71,7 +83,12 @@ export function createIntensityProvider(
   }
   if (!token) {
     (options.logger ?? ((msg: string) => process.stderr.write(`otel-co2e: ${msg}\n`)))(
-      "intensity.provider is electricitymaps but ELECTRICITYMAPS_API_TOKEN is not set; requests will be refused and static values used",
+      `intensity.provider is electricitymaps but ELECTRICITYMAPS_API_TOKEN is not set: no request is sent; static values are used (fallback reason ${NO_TOKEN_FALLBACK_REASON})`,
+    );
+    return new ObservedStaticProvider(
+      new StaticIntensityProvider({ year }),
+      options.observer,
+      NO_TOKEN_FALLBACK_REASON,
     );
   }
   const client = new ElectricityMapsClient({

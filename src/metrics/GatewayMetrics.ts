@@ -3,7 +3,6 @@
  * health, read from the counters it keeps anyway: observable instruments are collected only at
  * scrape time, so the request path pays nothing for them.
  */
-import { readFileSync } from "node:fs";
 import type { Meter } from "@opentelemetry/api";
 import {
   defaultResource,
@@ -12,20 +11,10 @@ import {
   resourceFromAttributes,
 } from "@opentelemetry/resources";
 import * as sc from "../semconv.ts";
+import { PACKAGE_VERSION } from "../version.ts";
 
 /** `service.name` of the gateway's own resource (target_info on its /metrics). */
 export const GATEWAY_SERVICE_NAME = "co2e-collector";
-
-function packageVersion(): string | undefined {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-      version?: unknown;
-    };
-    return typeof pkg.version === "string" ? pkg.version : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * The gateway's resource: `service.name=co2e-collector` and `service.version` from package.json,
@@ -34,7 +23,7 @@ function packageVersion(): string | undefined {
  * replica).
  */
 export function gatewayResource(): ReturnType<typeof defaultResource> {
-  const version = packageVersion();
+  const version = PACKAGE_VERSION;
   return defaultResource()
     .merge(
       resourceFromAttributes({

@@ -3,12 +3,13 @@
  * seed example through flags, plus help and error exits. Each spawn costs ~150 ms, so the cases
  * are chosen to cover the seeds and each error path once.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { EstimateResult } from "../../src/cli/estimate.ts";
-import { type CliResult, runCli } from "../helpers/cli.ts";
+import { EXIT_CODE_BY_ERROR } from "../../src/cli/exit-codes.ts";
+import { type CliResult, ROOT, runCli } from "../helpers/cli.ts";
 
 /** A clean environment (PATH and HOME only): no CO2E_* variable of the caller's may change the numbers. */
 function co2e(...args: string[]): Promise<CliResult> {
@@ -169,6 +170,35 @@ describe("help", () => {
       expect(r.stdout).toContain(code);
   });
 
+  it("the exit-code table of co2e --help, docs/cli-estimate.md and EXIT_CODE_BY_ERROR agree", async () => {
+    const help = (await co2e("--help")).stdout;
+    // `co2e --help`: a status at the start of a line, its codes on that line and its continuations.
+    const fromHelp = new Map<number, string[]>();
+    let status: number | undefined;
+    for (const line of help.slice(help.indexOf("Exit codes:")).split("\n").slice(1)) {
+      const m = /^ {2}(\d+) /.exec(line);
+      if (m) status = Number(m[1]);
+      else if (!/^ {7}/.test(line)) status = undefined;
+      if (status === undefined) continue;
+      fromHelp.set(status, [...(fromHelp.get(status) ?? []), ...(line.match(/CO2E_ERR_[A-Z_]+/g) ?? [])]);
+    }
+    // The Markdown table: | status | meaning | codes |.
+    const doc = readFileSync(join(ROOT, "docs/cli-estimate.md"), "utf8");
+    const fromDoc = new Map<number, string[]>();
+    for (const m of doc.matchAll(/^\| (\d+) \|.*\|(.*)\|$/gm))
+      fromDoc.set(Number(m[1]), m[2]!.match(/CO2E_ERR_[A-Z_]+/g) ?? []);
+    const fromCode = new Map<number, string[]>();
+    for (const [code, exit] of Object.entries(EXIT_CODE_BY_ERROR))
+      fromCode.set(exit, [...(fromCode.get(exit) ?? []), code]);
+    const sorted = (m: Map<number, string[]>) =>
+      Object.fromEntries(
+        [...m].filter(([, codes]) => codes.length > 0).map(([k, codes]) => [k, [...codes].sort()]),
+      );
+    expect(sorted(fromHelp)).toEqual(sorted(fromCode));
+    expect(sorted(fromDoc)).toEqual(sorted(fromCode));
+    expect([...fromDoc.keys()].sort()).toEqual([...fromHelp.keys()].sort());
+  });
+
   it("co2e estimate --help exits 0 and lists the flags", async () => {
     const r = await co2e("estimate", "--help");
     expect(r.code).toBe(0);
@@ -221,6 +251,17 @@ describe("errors exit 2 and name the flag", () => {
     expect(r.stdout).toBe("");
     expect(r.stderr).toContain(flag);
     expect(r.stderr).toContain(code);
+  });
+
+  it.each([
+    [["--energy-kwh", "-1", "--intensity", "100"], "--energy-kwh: must be ≥ 0, got -1"],
+    [["--energy-kwh=-1", "--intensity", "100"], "--energy-kwh: must be ≥ 0, got -1"],
+    [["--energy-kwh", "1", "--intensity", "-.5"], "--intensity: must be ≥ 0, got -.5"],
+  ])("a negative number after a space or = gets the range message: %j", async (args, message) => {
+    const r = await co2e("estimate", ...args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`co2e estimate: ${message} [CO2E_ERR_USAGE]`);
+    expect(r.stderr).not.toMatch(/ambiguous/);
   });
 
   it("--config with an invalid file names the key", async () => {

@@ -120,14 +120,49 @@ describe("co2e intensity", () => {
     expect(em.requests).toHaveLength(0);
   });
 
-  it("usage errors exit 2; an unknown zone exits 2 with its code, as in every command", async () => {
-    expect((await co2e([], {})).code).toBe(2);
+  it("usage errors exit 2; an unknown zone exits 2 with its code and names --zone, as in every command", async () => {
     expect((await co2e(["--zone", "DE", "--cloud", "aws"], {})).code).toBe(2);
+    expect((await co2e(["--cloud", "aws"], {})).code).toBe(2);
     const unknown = await co2e(["--zone", "XX-NOWHERE"], {});
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("CO2E_ERR_UNKNOWN_ZONE");
+    expect(unknown.stderr).toMatch(/^co2e intensity: --zone: unknown zone "XX-NOWHERE": /);
+    expect(unknown.stderr).not.toContain("attribute");
     const region = await co2e(["--cloud", "aws", "--region", "mars-north-1"], {});
     expect(region.code).toBe(2);
     expect(region.stderr).toContain("CO2E_ERR_UNKNOWN_REGION");
+    expect(region.stderr).toMatch(/--cloud\/--region: unknown aws region/);
+  });
+
+  it("without --zone the zone resolves like elsewhere: config zone (CO2E_ZONE), config cloud, else WORLD, and says how", async () => {
+    const env = await co2e(["--json"], { CO2E_ZONE: "DE" });
+    expect(env.code, env.stderr).toBe(0);
+    expect(JSON.parse(env.stdout)).toMatchObject({
+      zone: "DE",
+      resolvedBy: "config",
+      zoneFrom: "config zone",
+    });
+    const cloudFile = join(dir, "cloud.yaml");
+    writeFileSync(cloudFile, "cloud:\n  provider: aws\n  region: eu-west-1\n");
+    const cloud = await co2e(["--config", cloudFile], {});
+    expect(cloud.code, cloud.stderr).toBe(0);
+    expect(cloud.stdout).toMatch(/^zone +IE .*\[config cloud aws\/eu-west-1 → IE\]$/m);
+    const none = await co2e(["--json"], {});
+    expect(none.code, none.stderr).toBe(0);
+    expect(JSON.parse(none.stdout)).toMatchObject({ zone: "WORLD", resolvedBy: "default", source: "static" });
+    const flag = await co2e(["--zone", "DE"], { CO2E_ZONE: "FR" });
+    expect(flag.stdout).toMatch(/^zone +DE \(Germany\) +\[--zone\]$/m);
+    expect(JSON.parse((await co2e(["--zone", "DE", "--json"], {})).stdout).resolvedBy).toBe("--zone");
+  });
+
+  it("electricitymaps forced without a token: static with fallback no-token, one warning, no request", async () => {
+    const { code, stdout, stderr } = await co2e(["--zone", "DE", "--json", "--history"], {
+      ELECTRICITYMAPS_BASE_URL: em.url,
+      CO2E_INTENSITY_PROVIDER: "electricitymaps",
+    });
+    expect(code, stderr).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ zone: "DE", source: "static", fallbackReason: "no-token" });
+    expect(stderr.match(/ELECTRICITYMAPS_API_TOKEN is not set/g)).toHaveLength(1);
+    expect(em.requests).toHaveLength(0);
   });
 });

@@ -86,6 +86,49 @@ describe("co2e window", () => {
     expect(Date.parse(wide.start)).toBe(hour0 + 6 * HOUR_MS);
   });
 
+  it("--within takes a duration (24h, 4h, 240m) as in the README; a bare number stays hours", async () => {
+    const start = async (within: string) => {
+      const r = await runWindow(["--zone", "FR", "--duration", "1h", "--within", within, "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as { start: string; withinHours: number };
+      return [Date.parse(out.start) - hour0, out.withinHours];
+    };
+    expect(await start("24h")).toEqual([6 * HOUR_MS, 24]);
+    expect(await start("4h")).toEqual([2 * HOUR_MS, 4]);
+    expect(await start("240m")).toEqual([2 * HOUR_MS, 4]);
+    expect(await start("4")).toEqual([2 * HOUR_MS, 4]);
+    const bad = await runWindow(["--zone", "FR", "--duration", "1h", "--within", "soon"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--within: expects a duration like 24h, 90m or 2d \(a bare number is hours\)/);
+  });
+
+  it("without --zone: the config's zone (CO2E_ZONE); without any zone, or an Ember code: exit 2 naming --zone, no request", async () => {
+    const fromEnv = await runWindow(["--duration", "1h", "--json"], { CO2E_ZONE: "DE" });
+    expect(fromEnv.code, fromEnv.stderr).toBe(0);
+    expect(JSON.parse(fromEnv.stdout)).toMatchObject({ zone: "DE", resolvedBy: "config" });
+    em.resetRequests();
+    const none = await runWindow(["--duration", "1h"]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^co2e window: needs a zone: give --zone with an Electricity Maps zone/);
+    expect(none.stderr).toContain("CO2E_ERR_USAGE");
+    expect(none.stderr).not.toContain("WORLD");
+    const ember = await runWindow(["--zone", "DEU", "--duration", "1h"]);
+    expect(ember.code).toBe(2);
+    expect(ember.stderr).toMatch(/--zone: DEU is not an Electricity Maps zone/);
+    expect(em.requests).toHaveLength(0);
+  });
+
+  it("--help: --within takes durations, the zone defaults to the config's zone then its cloud", async () => {
+    const r = await runWindow(["--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /--within W +latest start from now: 24h, 36h, 90m, 2d \(default 24h; a bare number is\n +hours\)/,
+    );
+    expect(r.stdout).toMatch(
+      /--zone Z +Electricity Maps zone \(DE, US-MIDA-PJM\); default: the config's zone, else\n +its cloud region/,
+    );
+  });
+
   it("exit 3 with a clear message without a token", async () => {
     const r = await runWindow(["--zone", "DE", "--duration", "1h"], { ELECTRICITYMAPS_API_TOKEN: "" });
     expect(r.code).toBe(3);
@@ -118,5 +161,7 @@ describe("co2e window", () => {
     const unknown = await runWindow(["--zone", "ATLANTIS", "--duration", "1h"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("CO2E_ERR_UNKNOWN_ZONE");
+    expect(unknown.stderr).toMatch(/^co2e window: --zone: unknown zone "ATLANTIS": /);
+    expect(unknown.stderr).not.toContain("attribute");
   });
 });

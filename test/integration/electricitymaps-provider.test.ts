@@ -371,7 +371,7 @@ describe("LiveIntensityProvider: faults (output captured and searched for the to
 describe("createIntensityProvider", () => {
   const config = (intensity: Record<string, unknown>) => parseConfig({ intensity });
 
-  it("auto: live with a token, static without; electricitymaps forces live; base URL from config", async () => {
+  it("auto: live with a token, static without; electricitymaps without a token stays static (no-token); base URL from config", async () => {
     const withToken = createIntensityProvider(config({ baseUrl: em.url }), {
       env: { ELECTRICITYMAPS_API_TOKEN: TOKEN },
     });
@@ -382,11 +382,17 @@ describe("createIntensityProvider", () => {
     await withToken.close();
 
     expect(createIntensityProvider(config({}), { env: {} })).toBeInstanceOf(StaticIntensityProvider);
-    const forced = createIntensityProvider(config({ provider: "electricitymaps" }), {
+    // electricitymaps forced without a token: static with reason no-token, one warning, no request.
+    const warnings: string[] = [];
+    const forced = createIntensityProvider(config({ provider: "electricitymaps", baseUrl: em.url }), {
       env: {},
-      logger: () => {},
+      logger: (m) => warnings.push(m),
     });
-    expect(forced).toBeInstanceOf(LiveIntensityProvider);
+    const before = em.requests.length;
+    expect(forced.name).toBe("static");
+    expect(await forced.get("DE", now())).toMatchObject({ source: "static", fallbackReason: "no-token" });
+    expect(warnings).toHaveLength(1);
+    expect(em.requests.length).toBe(before);
     await forced.close();
     expect(
       createIntensityProvider(config({ provider: "static" }), { env: { ELECTRICITYMAPS_API_TOKEN: TOKEN } })
