@@ -27,12 +27,17 @@ describe("README quick start", () => {
       writeFileSync(
         file,
         `${code}\nfunction buildReport() { let x = 0; for (let i = 0; i < 2e7; i++) x += i; return x; }\n` +
-          "console.log(`report=${report}`);\n",
+          'console.log("report=" + report);\n',
       );
       const result = spawnSync(NODE, [file], {
         encoding: "utf8",
         timeout: 30_000,
-        env: { ...process.env, OTEL_TRACES_EXPORTER: "console", OTEL_EXPORTER_PROMETHEUS_PORT: "0", CO2E_ZONE: "DE" },
+        env: {
+          ...process.env,
+          OTEL_TRACES_EXPORTER: "console",
+          OTEL_EXPORTER_PROMETHEUS_PORT: "0",
+          CO2E_ZONE: "DE",
+        },
       });
       expect(result.status, result.stderr).toBe(0);
       expect(result.stdout).toContain(`report=${(2e7 * (2e7 - 1)) / 2}`);
