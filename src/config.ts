@@ -58,6 +58,28 @@ const cpuSchema = z.discriminatedUnion("model", [
 ]);
 
 const zoneKey = z.string().regex(/^[A-Za-z0-9-]{2,40}$/, "must be a zone key like DE or US-MIDA-PJM");
+// Zones resolve to upper case (resolveZone), so configured zones and per-zone keys are upper-cased
+// here: `pueByZone: { de: 1.5 }` must apply to zone DE, not be silently ignored.
+const zoneName = zoneKey.transform((zone) => zone.toUpperCase());
+
+/** Per-zone values with upper-cased keys; `de` and `DE` in one record are an error, not a silent pick. */
+function zoneRecord(value: z.ZodNumber) {
+  return z.record(zoneKey, value).transform((record, ctx) => {
+    const out: Record<string, number> = {};
+    for (const [key, v] of Object.entries(record)) {
+      const upper = key.toUpperCase();
+      if (Object.hasOwn(out, upper)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: `duplicate zone ${upper} (keys are case-insensitive)`,
+        });
+      }
+      out[upper] = v;
+    }
+    return out;
+  });
+}
 
 export const configSchema = z
   .object({
@@ -65,7 +87,7 @@ export const configSchema = z
      * Grid zone of this deployment. Wins over `cloud` and the OTel resource's cloud region; a job's
      * own `carbon.zone` wins over it. Unset → `cloud`, then the resource, then DEFAULT_ZONE (WORLD).
      */
-    zone: zoneKey.optional(),
+    zone: zoneName.optional(),
     /** Cloud provider/region of this deployment, mapped to a zone (wins over the OTel resource's). */
     cloud: z
       .object({ provider: z.enum(["aws", "gcp", "azure"]), region: z.string().min(1) })
@@ -78,7 +100,7 @@ export const configSchema = z
         networkKwhPerGb: nonNegative.default(NETWORK_KWH_PER_GB),
         pue: z.number().min(1, "must be ≥ 1").default(DEFAULT_PUE),
         /** PUE per zone, overriding `pue`. */
-        pueByZone: z.record(zoneKey, z.number().min(1, "must be ≥ 1")).default({}),
+        pueByZone: zoneRecord(z.number().min(1, "must be ≥ 1")).default({}),
       })
       .strict()
       .default({
@@ -101,7 +123,7 @@ export const configSchema = z
       .strict()
       .optional(),
     /** Contractual (market-based) factors per zone, gCO₂e/kWh. */
-    marketFactors: z.record(zoneKey, nonNegative).default({}),
+    marketFactors: zoneRecord(nonNegative).default({}),
     intensity: z
       .object({
         /** `auto`: Electricity Maps when ELECTRICITYMAPS_API_TOKEN is set, else static. */
@@ -119,7 +141,14 @@ export const configSchema = z
       .strict()
       .prefault({}),
     sampler: z
-      .object({ intervalMs: z.number().int().min(10).default(1000) })
+      .object({
+        intervalMs: z.number().int().min(10).default(1000),
+        /**
+         * A job measured longer than this is finished by the sampler (counters up to that age) so
+         * that a span never ended cannot stay "active" forever and dilute every later job.
+         */
+        maxJobSeconds: positive.default(24 * 60 * 60),
+      })
       .strict()
       .prefault({}),
     metrics: z

@@ -11,6 +11,10 @@
  *
  * Spans enriched upstream (they carry `carbon.co2e.grams`) are forwarded unchanged, and counted
  * in the metrics from their own attributes unless they say `carbon.metrics.recorded=true`.
+ *
+ * A job span whose timestamps cannot be a job's run (unset, reversed, longer than
+ * MAX_JOB_DURATION_MS) gets only `carbon.error` and is neither enriched nor counted: the duration
+ * drives memory, idle and embodied figures, and a counter never forgets a wrong value.
  */
 import type { Attributes } from "@opentelemetry/api";
 import type { Config } from "../config.ts";
@@ -22,6 +26,7 @@ import * as sc from "../semconv.ts";
 import { settleWithin } from "../util/timeout.ts";
 import { isEnriched, metricsRecorded, recordFromEnrichedAttributes } from "./enrichedRecord.ts";
 import { type JobSpanRef, type ParsedRequest, resourceAttributes } from "./otlp-proto.ts";
+import { invalidTimingReason } from "./spanTiming.ts";
 
 export interface JobRecorder {
   recordJob(record: JobRecord): void;
@@ -76,9 +81,16 @@ export async function enrichRequest(req: ParsedRequest, ctx: EnrichContext): Pro
       resource = resourceAttributes(req, span.resourceIndex);
       resources.set(span.resourceIndex, resource);
     }
-    if (isEnriched(span.attributes)) {
-      counts.preEnriched++;
-      if (metricsRecorded(span.attributes)) continue;
+    const enriched = isEnriched(span.attributes);
+    if (enriched) counts.preEnriched++;
+    // The producer counted it already: the gateway uses nothing of it, timestamps included.
+    if (enriched && metricsRecorded(span.attributes)) continue;
+    const invalid = invalidTimingReason(span.startMs, span.endMs);
+    if (invalid !== undefined) {
+      span.added = { [sc.ATTR_CARBON_ERROR]: invalid };
+      continue;
+    }
+    if (enriched) {
       const job = recordFromEnrichedAttributes(span.attributes, resource, span);
       if (job) record(ctx, job);
       else ctx.onUncountable?.(span);

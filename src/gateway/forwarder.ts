@@ -47,12 +47,20 @@ export interface ForwarderStats {
 export interface SpanSink {
   /** Reserves room for a request's spans; false = full (answer 503). */
   tryReserve(spans: number, bytes: number): boolean;
-  /** Hands reserved spans over (`items` may hold fewer spans than reserved: rejected ones). */
+  /**
+   * Hands reserved spans over (`items` may hold fewer spans than reserved: rejected ones). The
+   * items' real size replaces the reservation; it is at most the reservation when that was made
+   * with forwardBytesEstimate (see pipeline.ts).
+   */
   commit(reservedSpans: number, reservedBytes: number, items: ForwardItem[]): void;
   /** Gives back a reservation that will not be committed. */
   release(spans: number, bytes: number): void;
   /** Spans accepted but not yet forwarded. */
   readonly pendingSpans: number;
+  /** Bytes counted against the queue's byte bound: queued, in flight and reserved. */
+  readonly pendingBytes: number;
+  /** Highest pendingBytes so far. */
+  readonly peakPendingBytes: number;
   readonly full: boolean;
   readonly stats: ForwarderStats;
   /**
@@ -97,6 +105,7 @@ export class Forwarder implements SpanSink {
   /** Spans and bytes in batches being sent (still counted against the bounds). */
   #inflightSpans = 0;
   #inflightBytes = 0;
+  #peakPendingBytes = 0;
   #active = 0;
   #closing = false;
   #deadlineMs = Number.POSITIVE_INFINITY;
@@ -129,21 +138,31 @@ export class Forwarder implements SpanSink {
     return this.#queuedSpans + this.#inflightSpans + this.#reservedSpans;
   }
 
+  get pendingBytes(): number {
+    return this.#queuedBytes + this.#inflightBytes + this.#reservedBytes;
+  }
+
+  get peakPendingBytes(): number {
+    return this.#peakPendingBytes;
+  }
+
   get full(): boolean {
-    return (
-      this.pendingSpans >= this.#options.queueSpans ||
-      this.#queuedBytes + this.#inflightBytes + this.#reservedBytes >= this.#options.queueBytes
-    );
+    return this.pendingSpans >= this.#options.queueSpans || this.pendingBytes >= this.#options.queueBytes;
   }
 
   tryReserve(spans: number, bytes: number): boolean {
     if (this.#closing) return false;
     if (this.pendingSpans + spans > this.#options.queueSpans) return false;
-    if (this.#queuedBytes + this.#inflightBytes + this.#reservedBytes + bytes > this.#options.queueBytes)
-      return false;
+    if (this.pendingBytes + bytes > this.#options.queueBytes) return false;
     this.#reservedSpans += spans;
     this.#reservedBytes += bytes;
+    this.#notePeak();
     return true;
+  }
+
+  #notePeak(): void {
+    const bytes = this.pendingBytes;
+    if (bytes > this.#peakPendingBytes) this.#peakPendingBytes = bytes;
   }
 
   release(spans: number, bytes: number): void {
@@ -160,6 +179,8 @@ export class Forwarder implements SpanSink {
       this.#queuedSpans += item.spanCount;
       this.#queuedBytes += item.bytes.length;
     }
+    // Only an item larger than its estimate (a huge carbon.error text) can raise the peak here.
+    this.#notePeak();
     this.#pump();
     this.#notifyIdle();
   }
@@ -341,6 +362,8 @@ function errorText(error: unknown): string {
 export class DroppingSink implements SpanSink {
   readonly stats: ForwarderStats = { forwardedSpans: 0, droppedSpans: 0, lostAtShutdownSpans: 0, retries: 0 };
   readonly pendingSpans = 0;
+  readonly pendingBytes = 0;
+  readonly peakPendingBytes = 0;
   readonly full = false;
 
   tryReserve(): boolean {

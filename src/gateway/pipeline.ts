@@ -10,6 +10,22 @@ import { type ParsedRequest, scanRequest } from "./otlp-proto.ts";
 
 export type OtlpEncoding = "protobuf" | "json";
 
+/**
+ * Bytes a job span may grow by when enriched: the ~25 `carbon.*` KeyValues measured at about
+ * 540 bytes per span (test/helpers makeExportRequest spans, static intensity), doubled for longer
+ * zone names and fallback reasons.
+ */
+export const JOB_SPAN_GROWTH_BYTES = 1024;
+
+/**
+ * Queue bytes to reserve for a request before enriching it: the forwarded items are the received
+ * bytes plus the added attributes, so reserving only the received size would let the queue
+ * outgrow `forwardQueueBytes` once the items are committed.
+ */
+export function forwardBytesEstimate(req: ParsedRequest): number {
+  return req.buf.length + req.jobSpans.length * JOB_SPAN_GROWTH_BYTES;
+}
+
 /** Throws a CO2E_ERR_OTLP_DECODE error (→ 400) for a malformed body. */
 export function decodeExport(body: Uint8Array, encoding: OtlpEncoding): ParsedRequest {
   const bytes =

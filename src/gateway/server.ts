@@ -26,7 +26,7 @@ import { BodyTooLargeError, readBodyLimited } from "../util/readBody.ts";
 import type { EnrichContext, JobRecorder } from "./enrichRequest.ts";
 import { DroppingSink, Forwarder, type ForwarderStats, type SpanSink } from "./forwarder.ts";
 import { encodeResponseJson, encodeResponseProto, encodeStatusProto } from "./otlp-encode.ts";
-import { decodeExport, enrichAndEncode, type OtlpEncoding } from "./pipeline.ts";
+import { decodeExport, enrichAndEncode, forwardBytesEstimate, type OtlpEncoding } from "./pipeline.ts";
 
 export const TRACES_PATH = "/v1/traces";
 /** Seconds a client is asked to wait after 429/503. */
@@ -53,6 +53,10 @@ export interface GatewayStats extends ForwarderStats {
   /** Requests to the OTLP path answered, by status (2xx included); /healthz, /readyz and 404s are not counted. */
   requestsByCode: Record<number, number>;
   pendingSpans: number;
+  /** Bytes counted against gateway.forwardQueueBytes now (queued, in flight, reserved). */
+  pendingBytes: number;
+  /** Highest pendingBytes since start. */
+  peakPendingBytes: number;
   /** OTLP requests being read or processed now. */
   inflightRequests: number;
 }
@@ -312,13 +316,23 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     }
     counters.receivedSpans += parsed.spanCount;
     const reserveSpans = parsed.spanCount - parsed.rejectedSpans;
-    const reserveBytes = parsed.buf.length;
+    const reserveBytes = forwardBytesEstimate(parsed);
     if (reserveSpans > gw.forwardQueueSpans) {
       counters.refusedSpans += parsed.spanCount;
       return fail(
         res,
         413,
         `request holds ${reserveSpans} spans, more than the queue of ${gw.forwardQueueSpans}`,
+        encoding,
+      );
+    }
+    if (reserveBytes > gw.forwardQueueBytes) {
+      // It would never fit: a 503 would have the client retry it forever.
+      counters.refusedSpans += parsed.spanCount;
+      return fail(
+        res,
+        413,
+        `request needs ${reserveBytes} bytes of forward queue once enriched, more than the queue of ${gw.forwardQueueBytes}`,
         encoding,
       );
     }
@@ -452,6 +466,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       refusedRequests,
       requestsByCode: { ...responses },
       pendingSpans: sink.pendingSpans,
+      pendingBytes: sink.pendingBytes,
+      peakPendingBytes: sink.peakPendingBytes,
       inflightRequests: inflight,
     };
   };

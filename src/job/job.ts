@@ -7,6 +7,7 @@ import {
   type Attributes,
   type Context,
   context,
+  diag,
   type Span,
   SpanStatusCode,
   type Tracer,
@@ -52,10 +53,40 @@ function jobAttributes(name: string, options: JobOptions): Attributes {
   return attributes;
 }
 
+/**
+ * A message for anything thrown. Never throws itself: `String(Object.create(null))` does, and so
+ * can a hostile toString or message getter; the user's own error must reach the caller unchanged.
+ */
+function errorMessage(error: unknown): string {
+  try {
+    if (error instanceof Error) return String(error.message);
+    return String(error);
+  } catch {
+    try {
+      return Object.prototype.toString.call(error);
+    } catch {
+      return "unprintable error";
+    }
+  }
+}
+
 function recordError(span: Span, error: unknown): void {
-  const message = error instanceof Error ? error.message : String(error);
-  span.recordException(error instanceof Error ? error : message);
+  const message = errorMessage(error);
   span.setStatus({ code: SpanStatusCode.ERROR, message });
+  try {
+    // The SDK reads name, message and stack: any of them can be a getter that throws.
+    span.recordException(error instanceof Error ? error : message);
+  } catch {
+    span.recordException(message);
+  }
+}
+
+/** The job API must not fail the user's work for a measurement problem: report it, once per kind. */
+const warned = new Set<string>();
+function warnOnce(kind: string, message: string, error: unknown): void {
+  if (warned.has(kind)) return;
+  warned.add(kind);
+  diag.warn(message, error);
 }
 
 /** startJob's handle plus the end variant withJob uses when it knows the job never yielded. */
@@ -73,16 +104,31 @@ function openJob(name: string, options: JobOptions): InternalJobHandle {
   const span = tracer.startSpan(name, { attributes: jobAttributes(name, options) }, parent);
   const spanContext = trace.setSpan(parent, span);
   // A non-recording span (no SDK, sampled out) is not measured: no cost for jobs nobody records.
-  const measurement = span.isRecording()
-    ? beginSpanMeasurement(span, options.meter ?? defaultJobMeter())
-    : undefined;
+  let measurement: ReturnType<typeof beginSpanMeasurement> | undefined;
+  if (span.isRecording()) {
+    try {
+      measurement = beginSpanMeasurement(span, options.meter ?? defaultJobMeter());
+    } catch (error) {
+      // The job still runs and its span is still exported, without counters.
+      warnOnce("start", "otel-co2e: cannot start measuring a job", error);
+    }
+  }
   let ended = false;
   const end = (error: unknown, synchronous: boolean): void => {
     if (ended) return;
     ended = true;
-    if (error !== undefined) recordError(span, error);
-    finishSpanMeasurement(span, { synchronous });
-    span.end();
+    try {
+      if (error !== undefined) recordError(span, error);
+    } catch (failure) {
+      warnOnce("error", "otel-co2e: cannot record a job's error on its span", failure);
+    }
+    try {
+      finishSpanMeasurement(span, { synchronous });
+    } catch (failure) {
+      warnOnce("finish", "otel-co2e: cannot finish measuring a job", failure);
+    } finally {
+      span.end();
+    }
   };
   return {
     span,

@@ -18,6 +18,7 @@
  * split: the waiting jobs still hold theirs.
  */
 import { isMainThread } from "node:worker_threads";
+import { diag } from "@opentelemetry/api";
 import { attributeBetween, type MachineCpuEnergy, type MachineCpuSnapshot } from "../power/attribution.ts";
 import { type JobNetwork, NetworkTracker } from "./network.ts";
 
@@ -54,6 +55,19 @@ export interface JobMeterOptions {
    * @default 10
    */
   rssMaxAgeMs?: number;
+  /**
+   * Reads the process's resident set size, bytes. It can throw (`EMFILE` when file descriptors run
+   * out: libuv opens /proc/self/stat); the meter then keeps its last reading.
+   * @default process.memoryUsage.rss
+   */
+  readRssBytes?: () => number;
+  /**
+   * A job still running after this many seconds is finished by the next periodic sample (its
+   * counters cover that long) and stops counting as active: a span that is never ended would
+   * otherwise dilute every later job's shares forever.
+   * @default 86400 (config `sampler.maxJobSeconds`)
+   */
+  maxJobSeconds?: number;
 }
 
 /** Counters of one finished job. */
@@ -194,11 +208,21 @@ class PeakTracker {
   }
 }
 
+const DEFAULT_MAX_JOB_SECONDS = 24 * 60 * 60;
+
+function defaultReadRssBytes(): number {
+  return process.memoryUsage.rss();
+}
+
 export class JobMeter {
   readonly network: NetworkTracker;
   #intervalMs: number;
   readonly #cpuClock: CpuClock;
   readonly #rssMaxAgeMs: number;
+  readonly #readRssBytes: () => number;
+  #maxJobMs: number;
+  /** Warnings already sent to diag: each kind once per meter. */
+  readonly #warned = new Set<string>();
   #gpu: GpuEnergySource | undefined;
   #cpuEnergy: MachineCpuEnergy | undefined;
 
@@ -221,6 +245,8 @@ export class JobMeter {
     this.#intervalMs = options.intervalMs ?? 1000;
     this.#cpuClock = options.cpuClock ?? defaultCpuClock();
     this.#rssMaxAgeMs = options.rssMaxAgeMs ?? 10;
+    this.#readRssBytes = options.readRssBytes ?? defaultReadRssBytes;
+    this.#maxJobMs = (options.maxJobSeconds ?? DEFAULT_MAX_JOB_SECONDS) * 1000;
     this.#gpu = options.gpu;
     this.#cpuEnergy = options.cpuEnergy;
     this.network = new NetworkTracker();
@@ -265,6 +291,11 @@ export class JobMeter {
     }
   }
 
+  /** Maximum age of a job before the sampler finishes it (see JobMeterOptions.maxJobSeconds). */
+  setMaxJobSeconds(seconds: number): void {
+    if (seconds > 0) this.#maxJobMs = seconds * 1000;
+  }
+
   /** Starts measuring one job. */
   start(): JobMeasurement {
     const now = performance.now();
@@ -291,7 +322,16 @@ export class JobMeter {
   /** @internal called by Measurement.finish */
   finishMeasurement(m: Measurement, synchronous: boolean): JobCounters {
     const now = performance.now();
-    if (this.#active.has(m)) this.#sample(now, false);
+    if (this.#active.has(m)) {
+      try {
+        this.#sample(now, false);
+      } catch (error) {
+        // A source failed (a GPU or energy reader): the job must still leave the active set, or
+        // it would count as running forever.
+        this.#drop(m);
+        throw error;
+      }
+    }
     let cpuSeconds = Math.max(0, this.#sums.cpu - m.startSums.cpu);
     if (synchronous && this.#starts === m.startsAtStart && this.#active.size > 1) {
       // The job held the thread from its start to its end and no job started meanwhile, so the
@@ -330,20 +370,68 @@ export class JobMeter {
         counters.cpuJoules = attributeBetween(m.cpuEnergyAtStart, end, cpuSeconds, processCpuSeconds);
       }
     }
+    this.#afterRemoval();
+    return counters;
+  }
+
+  /** Removes a job whose counters cannot be computed. */
+  #drop(m: Measurement): void {
+    if (!this.#active.delete(m)) return;
+    try {
+      m.network.close();
+    } finally {
+      this.#afterRemoval();
+    }
+  }
+
+  #afterRemoval(): void {
     if (this.#active.size === 0) this.#stopTimer();
     else {
       const oldest = this.#active.values().next().value;
       if (oldest) this.#peak.prune(oldest.startSeq);
     }
-    return counters;
   }
 
-  /** Called by the timer: a periodic sample with a fresh RSS reading. */
+  /**
+   * Called by the timer: a periodic sample with a fresh RSS reading, then jobs older than
+   * maxJobSeconds are finished. Never throws: it runs in a timer, where a throw kills the process.
+   */
   tick(): void {
     if (this.#active.size === 0) return;
-    this.#sample(performance.now(), true);
-    // Keeps the RAPL counters' wrap-around tracked during long jobs (one read per wrap is enough).
-    this.#cpuEnergy?.snapshot();
+    try {
+      this.#sample(performance.now(), true);
+      // Keeps the RAPL counters' wrap-around tracked during long jobs (one read per wrap is enough).
+      this.#cpuEnergy?.snapshot();
+    } catch (error) {
+      this.#warnOnce("sample", "otel-co2e: job meter sample failed; jobs keep their earlier counters", error);
+    }
+    this.#expireOldJobs(performance.now());
+  }
+
+  /**
+   * Finishes the jobs measured longer than maxJobSeconds (the set is in start order, so the oldest
+   * come first). Their counters are kept: a span that ends later still gets them.
+   */
+  #expireOldJobs(now: number): void {
+    for (const m of this.#active) {
+      if (now - m.startMs <= this.#maxJobMs) break;
+      this.#warnOnce(
+        "maxAge",
+        `otel-co2e: a job ran longer than sampler.maxJobSeconds (${this.#maxJobMs / 1000} s) and was finished by the sampler; was a span never ended?`,
+      );
+      try {
+        m.finish();
+      } catch {
+        this.#drop(m);
+      }
+    }
+  }
+
+  #warnOnce(kind: string, message: string, error?: unknown): void {
+    if (this.#warned.has(kind)) return;
+    this.#warned.add(kind);
+    if (error === undefined) diag.warn(message);
+    else diag.warn(message, error);
   }
 
   /**
@@ -366,7 +454,16 @@ export class JobMeter {
 
   #readRss(now: number, force: boolean): void {
     if (!force && now - this.#lastRssMs < this.#rssMaxAgeMs) return;
-    this.#lastRss = process.memoryUsage.rss();
+    let rss: number;
+    try {
+      rss = this.#readRssBytes();
+    } catch (error) {
+      // process.memoryUsage.rss() throws EMFILE when the process is out of file descriptors. A
+      // job must not fail for that: the last reading stands in until a reading works again.
+      this.#warnOnce("rss", "otel-co2e: cannot read RSS; using the last reading", error);
+      return;
+    }
+    this.#lastRss = rss;
     this.#lastRssMs = now;
     this.#rssSeq++;
     this.#peak.push(this.#rssSeq, this.#lastRss);

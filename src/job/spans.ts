@@ -11,11 +11,26 @@ import { defaultJobMeter, type JobCounters, type JobMeasurement, type JobMeter }
 
 const running = new WeakMap<object, JobMeasurement>();
 
+/**
+ * A job span that was dropped without end() would keep its measurement in the meter's active set
+ * (diluting every later job) until sampler.maxJobSeconds; once the span is garbage-collected its
+ * measurement is finished right away. The measurement does not reference the span, so it does not
+ * keep it alive.
+ */
+const abandoned = new FinalizationRegistry<JobMeasurement>((m) => {
+  try {
+    m.finish();
+  } catch {
+    // Nothing to report to: the span is gone.
+  }
+});
+
 export function beginSpanMeasurement(span: object, meter: JobMeter = defaultJobMeter()): JobMeasurement {
   let m = running.get(span);
   if (!m) {
     m = meter.start();
     running.set(span, m);
+    abandoned.register(span, m, span);
   }
   return m;
 }
@@ -47,6 +62,7 @@ export function finishSpanMeasurement(
   const m = running.get(span);
   if (!m) return undefined;
   running.delete(span);
+  abandoned.unregister(span);
   const counters = m.finish(options);
   const existing = (span as unknown as { attributes?: Attributes }).attributes ?? {};
   const attributes = countersToAttributes(counters);

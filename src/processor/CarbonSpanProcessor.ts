@@ -6,7 +6,7 @@
  *
  * Never throws into user code and never drops a span: a failure becomes `carbon.error`.
  */
-import { type Context, diag, SpanStatusCode } from "@opentelemetry/api";
+import { type Attributes, type Context, diag, SpanStatusCode } from "@opentelemetry/api";
 import { hrTimeToMilliseconds } from "@opentelemetry/core";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
 import { type Config, resolveLogicalCores } from "../config.ts";
@@ -17,7 +17,14 @@ import type { CarbonMetrics } from "../metrics/CarbonMetrics.ts";
 import { createMachineCpuEnergy, type MachineCpuEnergyOptions } from "../power/attribution.ts";
 import * as sc from "../semconv.ts";
 import { bestHourFromRows } from "./bestHour.ts";
-import { type EnrichOptions, enrichJobSpan, isJobSpan, resolveJobZone } from "./enrich.ts";
+import {
+  type EnrichOptions,
+  enrichJobSpan,
+  isJobSpan,
+  type JobRecord,
+  PRIORITY_CARBON_ATTRIBUTES,
+  resolveJobZone,
+} from "./enrich.ts";
 
 export interface CarbonSpanProcessorOptions {
   config: Config;
@@ -47,6 +54,7 @@ export class CarbonSpanProcessor implements SpanProcessor {
   #metrics: CarbonMetrics | undefined;
   #shutdown = false;
   #errorsReported = 0;
+  #limitWarned = false;
 
   constructor(options: CarbonSpanProcessorOptions) {
     this.#config = options.config;
@@ -55,6 +63,7 @@ export class CarbonSpanProcessor implements SpanProcessor {
     this.#logicalCores = options.logicalCores ?? resolveLogicalCores(options.config.model.cpu);
     this.#meter = options.meter ?? defaultJobMeter();
     this.#meter.setIntervalMs(options.config.sampler.intervalMs);
+    this.#meter.setMaxJobSeconds(options.config.sampler.maxJobSeconds);
     // rapl: attach measured package energy to the meter when readable; otherwise the jobs carry no
     // job.cpu.joules and enrichment falls back to tdp. A meter that has a source keeps it.
     if (options.config.model.cpu.model === "rapl" && !this.#meter.hasCpuEnergy) {
@@ -116,15 +125,46 @@ export class CarbonSpanProcessor implements SpanProcessor {
       },
       options,
     );
-    span.setAttributes(result.attributes);
-    if (result.record && this.#metrics) {
-      try {
-        this.#metrics.recordJob(result.record);
-        // A gateway further down the pipeline forwards this job's figures without counting it again.
-        span.setAttribute(sc.ATTR_CARBON_METRICS_RECORDED, true);
-      } catch (error) {
-        this.#report(error);
+    // The span attribute count limit drops what comes last, so the figures the metrics and a
+    // gateway need go first, then carbon.metrics.recorded, then the rest.
+    const { attributes, record } = result;
+    const rest: Attributes = { ...attributes };
+    const first: Attributes = {};
+    for (const key of PRIORITY_CARBON_ATTRIBUTES) {
+      if (attributes[key] === undefined) continue;
+      first[key] = attributes[key];
+      delete rest[key];
+    }
+    span.setAttributes(first);
+    if (record && this.#metrics) this.#record(span, record);
+    span.setAttributes(rest);
+  }
+
+  /**
+   * Counts the job in the metrics only when the exported span will show it was counted: its
+   * carbon.co2e.grams and carbon.metrics.recorded both fit under the attribute limit. Otherwise a
+   * gateway downstream, seeing no carbon.metrics.recorded, would count the job a second time.
+   */
+  #record(span: Span, record: JobRecord): void {
+    if (span.attributes[sc.ATTR_CARBON_CO2E_GRAMS] !== undefined) {
+      // Set before recording so its slot is known to be there; undone if recording fails.
+      span.setAttribute(sc.ATTR_CARBON_METRICS_RECORDED, true);
+    }
+    if (span.attributes[sc.ATTR_CARBON_METRICS_RECORDED] !== true) {
+      if (!this.#limitWarned) {
+        this.#limitWarned = true;
+        diag.warn(
+          "otel-co2e: a job span hit the span attribute count limit (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT) before its carbon.* attributes; it is not counted in this process's metrics",
+        );
       }
+      return;
+    }
+    try {
+      this.#metrics?.recordJob(record);
+    } catch (error) {
+      // Not counted here: a gateway further down the pipeline may count it.
+      span.setAttribute(sc.ATTR_CARBON_METRICS_RECORDED, false);
+      this.#report(error);
     }
   }
 

@@ -53,6 +53,18 @@ export type IntensityLookup = (zone: string, window: TimeWindow) => IntensityVal
 /** Lowest intensity of the 24 h around the window, when known (issue 7 counterfactual). */
 export type BestHourLookup = (zone: string, window: TimeWindow) => number | undefined;
 
+/**
+ * Written first, in this order. An SDK span keeps at most OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT (default
+ * 128) attributes and silently drops later ones; these are what the metrics and a downstream
+ * gateway need to count the job (gateway/enrichedRecord.ts), so they must be the last to go.
+ */
+export const PRIORITY_CARBON_ATTRIBUTES = [
+  sc.ATTR_CARBON_CO2E_GRAMS,
+  sc.ATTR_CARBON_INTENSITY_ZONE,
+  sc.ATTR_CARBON_INTENSITY_SOURCE,
+  sc.ATTR_CARBON_ENERGY_KWH,
+] as const;
+
 export function isJobSpan(attributes: Attributes): boolean {
   return typeof attributes[sc.ATTR_JOB_NAME] === "string";
 }
@@ -190,7 +202,11 @@ export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): Enrich
     const own = span.attributes[sc.ATTR_CARBON_ATTRIBUTION];
     const attribution = options.attribution ?? (isAttribution(own) ? own : sc.ATTRIBUTION.exclusive);
     const e = footprint.energy;
+    // Key order is write order: PRIORITY_CARBON_ATTRIBUTES first.
     const attributes: Attributes = {
+      [sc.ATTR_CARBON_CO2E_GRAMS]: footprint.co2eGrams,
+      [sc.ATTR_CARBON_INTENSITY_ZONE]: intensity.zone,
+      [sc.ATTR_CARBON_INTENSITY_SOURCE]: intensity.source,
       [sc.ATTR_CARBON_ENERGY_KWH]: e.totalKwh,
       [sc.ATTR_CARBON_ENERGY_CPU_KWH]: e.cpuKwh,
       [sc.ATTR_CARBON_ENERGY_MEMORY_KWH]: e.memoryKwh,
@@ -199,11 +215,8 @@ export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): Enrich
       [sc.ATTR_CARBON_ENERGY_OVERHEAD_KWH]: e.overheadKwh,
       [sc.ATTR_CARBON_PUE]: e.pue,
       [sc.ATTR_CARBON_INTENSITY]: intensity.gramsPerKwh,
-      [sc.ATTR_CARBON_INTENSITY_ZONE]: intensity.zone,
-      [sc.ATTR_CARBON_INTENSITY_SOURCE]: intensity.source,
       [sc.ATTR_CARBON_INTENSITY_METHOD]: intensity.method,
       [sc.ATTR_CARBON_ZONE_RESOLVED_BY]: zone.resolvedBy,
-      [sc.ATTR_CARBON_CO2E_GRAMS]: footprint.co2eGrams,
       // The model actually used: a `rapl` config without measured joules fell back to tdp.
       [sc.ATTR_CARBON_MODEL]: params.energy.cpu.model,
       [sc.ATTR_CARBON_ATTRIBUTION]: attribution,

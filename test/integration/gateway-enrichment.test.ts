@@ -7,7 +7,9 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
+import { otlpType } from "../../src/gateway/schema.ts";
 import type { Gateway } from "../../src/gateway/server.ts";
+import { MAX_JOB_DURATION_MS } from "../../src/gateway/spanTiming.ts";
 import * as sc from "../../src/semconv.ts";
 import { hourlyRows, startEmulator } from "../helpers/em-emulator.ts";
 import { gatewayHarness } from "../helpers/gateway.ts";
@@ -56,11 +58,30 @@ function request(serviceName: string, spans: ReturnType<typeof span>[]): string 
   });
 }
 
-async function post(g: Gateway, body: string): Promise<number> {
+/** The same request as OTLP protobuf, encoded with the reference schema. */
+function protoRequest(serviceName: string, spans: ReturnType<typeof span>[]): Uint8Array {
+  const Req = otlpType("ExportTraceServiceRequest");
+  const pbSpans = spans.map((s) => ({
+    ...s,
+    traceId: Buffer.from(s.traceId, "hex"),
+    spanId: Buffer.from(s.spanId, "hex"),
+  }));
+  const message = Req.fromObject({
+    resourceSpans: [
+      {
+        resource: { attributes: [{ key: "service.name", value: { stringValue: serviceName } }] },
+        scopeSpans: [{ spans: pbSpans }],
+      },
+    ],
+  });
+  return Req.encode(message).finish();
+}
+
+async function post(g: Gateway, body: string | Uint8Array): Promise<number> {
   const res = await fetch(`${g.url}/v1/traces`, {
     method: "POST",
     body,
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": typeof body === "string" ? "application/json" : "application/x-protobuf" },
   });
   await res.arrayBuffer();
   return res.status;
@@ -127,6 +148,82 @@ describe("gateway: intensity per span", () => {
       kwh(byName.late) * 190,
       9,
     );
+  });
+});
+
+describe("gateway: untrustworthy span timestamps", () => {
+  const DAY_MS = 86_400_000;
+  const cases = [
+    {
+      name: "unset-start",
+      start: () => 0,
+      end: (now: number) => now,
+      why: /start_time_unix_nano is unset/,
+    },
+    { name: "reversed", start: (now: number) => now, end: (now: number) => now - 5_000, why: /before start/ },
+    {
+      name: "forty-days",
+      start: (now: number) => now - 40 * DAY_MS,
+      end: (now: number) => now,
+      why: /40\.0 days exceeds the limit of 30 days/,
+    },
+  ];
+
+  for (const encoding of ["json", "protobuf"] as const) {
+    it(`${encoding}: marks the span with carbon.error, forwards it, and neither enriches nor counts it`, async () => {
+      expect(MAX_JOB_DURATION_MS).toBe(30 * DAY_MS);
+      const down = await sink();
+      const g = await gateway({ forwardUrl: down.url });
+      const now = Date.now();
+      const spans = cases.map((c) =>
+        span(c.name, { [sc.ATTR_JOB_NAME]: c.name, ...JOB_INPUTS }, c.start(now), c.end(now)),
+      );
+      spans.push(span("normal", { [sc.ATTR_JOB_NAME]: "normal", ...JOB_INPUTS }, now - 2_000, now));
+      const body = encoding === "json" ? request("ts", spans) : protoRequest("ts", spans);
+      expect(await post(g, body)).toBe(200);
+      await down.waitForSpans(spans.length);
+      const byName = Object.fromEntries(down.spans.map((s) => [s.name, s.attributes]));
+      for (const c of cases) {
+        const attributes = byName[c.name]!;
+        expect(attributes[sc.ATTR_CARBON_ERROR]).toMatch(/^invalid span timestamps: /);
+        expect(attributes[sc.ATTR_CARBON_ERROR]).toMatch(c.why);
+        expect(attributes[sc.ATTR_CARBON_CO2E_GRAMS]).toBeUndefined();
+        expect(attributes[sc.ATTR_CARBON_ENERGY_KWH]).toBeUndefined();
+      }
+      expect(byName.normal![sc.ATTR_CARBON_ERROR]).toBeUndefined();
+      expect(byName.normal![sc.ATTR_CARBON_CO2E_GRAMS]).toBeGreaterThan(0);
+      const text = await (await fetch(g.metricsUrl)).text();
+      for (const c of cases) expect(sample(text, sc.PROM_JOB_RUNS, { job_name: c.name })).toBeUndefined();
+      expect(sample(text, sc.PROM_JOB_RUNS, { job_name: "normal" })).toBe(1);
+      expect(g.stats()).toMatchObject({ jobSpans: 4, enrichedSpans: 1 });
+    });
+  }
+
+  it("does not count a span enriched upstream whose timestamps are unset", async () => {
+    const down = await sink();
+    const g = await gateway({ forwardUrl: down.url });
+    const now = Date.now();
+    const upstream = {
+      [sc.ATTR_JOB_NAME]: "upstream",
+      [sc.ATTR_CARBON_CO2E_GRAMS]: 2,
+      [sc.ATTR_CARBON_INTENSITY_ZONE]: "FR",
+      [sc.ATTR_CARBON_INTENSITY_SOURCE]: "static",
+    };
+    const spans = [
+      span("bad", upstream, 0, now),
+      span("good", { ...upstream, [sc.ATTR_JOB_NAME]: "ok" }, now - 1_000, now),
+    ];
+    expect(await post(g, protoRequest("up", spans))).toBe(200);
+    await down.waitForSpans(2);
+    const byName = Object.fromEntries(down.spans.map((s) => [s.name, s.attributes]));
+    expect(byName.bad).toEqual({
+      ...upstream,
+      [sc.ATTR_CARBON_ERROR]: expect.stringMatching(/^invalid span timestamps: /),
+    });
+    expect(byName.good).toEqual({ ...upstream, [sc.ATTR_JOB_NAME]: "ok" });
+    const text = await (await fetch(g.metricsUrl)).text();
+    expect(sample(text, sc.PROM_JOB_RUNS, { job_name: "upstream" })).toBeUndefined();
+    expect(sample(text, sc.PROM_JOB_RUNS, { job_name: "ok" })).toBe(1);
   });
 });
 

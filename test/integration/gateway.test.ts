@@ -6,8 +6,10 @@ import { request as httpRequest } from "node:http";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config.ts";
+import { JOB_SPAN_GROWTH_BYTES } from "../../src/gateway/pipeline.ts";
 import { otlpType } from "../../src/gateway/schema.ts";
 import type { Gateway } from "../../src/gateway/server.ts";
+import * as sc from "../../src/semconv.ts";
 import { gatewayHarness } from "../helpers/gateway.ts";
 import { makeExportRequest } from "../helpers/otlp-sink.ts";
 
@@ -150,6 +152,34 @@ describe("gateway: enrichment and forwarding", () => {
     await down.waitForSpans(80);
     await expect.poll(async () => (await fetch(`${g.url}/readyz`)).status).toBe(200);
     expect((await post(g, makeExportRequest({ spans: 80, seed: 3 }))).status).toBe(200);
+  });
+
+  it("keeps the queued bytes within forwardQueueBytes, counting what enrichment adds", async () => {
+    const down = await sink({ delayMs: 300 });
+    const body = (seed: number) => makeExportRequest({ spans: 10, jobEvery: 1, seed });
+    const raw = body(1).length;
+    // One request fits once enriched (each job span grows by ~540 bytes), but the received size of
+    // two would too: a queue that reserved only received bytes would accept the second request.
+    const limit = raw + 10 * JOB_SPAN_GROWTH_BYTES + 1000;
+    const g = await gateway({ forwardUrl: down.url, forwardQueueBytes: limit, forwardConcurrency: 1 });
+    expect((await post(g, body(1))).status).toBe(200);
+    expect(g.stats().pendingBytes).toBeGreaterThan(raw);
+    expect((await post(g, body(2))).status).toBe(503);
+    expect(g.stats().peakPendingBytes).toBeLessThanOrEqual(limit);
+    await down.waitForSpans(10);
+    await expect.poll(() => g.stats().pendingBytes).toBe(0);
+    expect((await post(g, body(3))).status).toBe(200);
+    await down.waitForSpans(20);
+    expect(g.stats().peakPendingBytes).toBeLessThanOrEqual(limit);
+    expect(down.spans.filter((s) => s.attributes[sc.ATTR_CARBON_CO2E_GRAMS] !== undefined)).toHaveLength(20);
+  });
+
+  it("413 for a request that could never fit the byte queue once enriched", async () => {
+    const body = makeExportRequest({ spans: 10, jobEvery: 1 });
+    const g = await gateway({ forwardQueueBytes: body.length + 1000 });
+    const res = await post(g, body);
+    expect(res.status).toBe(413);
+    expect(statusMessage(res.body)).toMatch(/bytes of forward queue once enriched/);
   });
 
   it("without a downstream counts and drops spans after enrichment", async () => {

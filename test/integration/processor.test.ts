@@ -453,7 +453,8 @@ describe("CarbonSpanProcessor with the real SDK", () => {
     expect(() => withJob("with-broken-provider", () => 1, { tracer })).not.toThrow();
     const s = byName(exporter.getFinishedSpans(), "with-broken-provider");
     expect(String(s.attributes[sc.ATTR_CARBON_ERROR])).toContain("provider exploded");
-    // Metrics that threw did not count the job: the span must not claim they did.
+    // Metrics that threw did not count the job: the span must not claim they did (false, so a
+    // gateway downstream counts it).
     const ok = setup();
     ok.processor.setMetrics({
       recordJob: () => {
@@ -464,7 +465,7 @@ describe("CarbonSpanProcessor with the real SDK", () => {
     expect(() => withJob("with-broken-metrics", () => 1, { tracer: ok.tracer })).not.toThrow();
     const m = byName(ok.exporter.getFinishedSpans(), "with-broken-metrics");
     expect(typeof m.attributes[sc.ATTR_CARBON_CO2E_GRAMS]).toBe("number");
-    expect(m.attributes[sc.ATTR_CARBON_METRICS_RECORDED]).toBeUndefined();
+    expect(m.attributes[sc.ATTR_CARBON_METRICS_RECORDED]).toBe(false);
   });
 
   it("writes the best-hour counterfactual when the provider has rows around the window", () => {

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DEFAULT_CONFIG_PATH, loadConfig, parseConfig, withEnvironment } from "../../src/config.ts";
 import { isCo2eError } from "../../src/errors.ts";
+import { footprintParams, resolveJobZone } from "../../src/processor/enrich.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "co2e-config-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -178,5 +179,46 @@ describe("invalid configuration → CO2E_ERR_CONFIG with key path and reason", (
   it("a missing file names the path", () => {
     const path = join(dir, "nope.yaml");
     expect(configError(() => loadConfig({ file: path, env: {} }))).toContain(path);
+  });
+});
+
+describe("zone keys are case-insensitive (zones resolve to upper case)", () => {
+  it("lower-case pueByZone / marketFactors keys and zone are upper-cased and then apply", () => {
+    const c = parseConfig({ zone: "de", model: { pueByZone: { de: 1.5 } }, marketFactors: { de: 20 } });
+    expect(c.zone).toBe("DE");
+    expect(c.model.pueByZone).toEqual({ DE: 1.5 });
+    expect(c.marketFactors).toEqual({ DE: 20 });
+    const zone = resolveJobZone({ attributes: {}, resource: {} }, c);
+    expect(zone.zone).toBe("DE");
+    const params = footprintParams(c, zone.zone, 4);
+    expect(params.energy.pue).toBe(1.5);
+    expect(params.marketGramsPerKwh).toBe(20);
+  });
+
+  it("a config parsed twice (withEnvironment) keeps the same keys", () => {
+    const c = parseConfig({ model: { pueByZone: { "us-mida-pjm": 1.2 } } });
+    expect(parseConfig(c).model.pueByZone).toEqual({ "US-MIDA-PJM": 1.2 });
+  });
+
+  it("the same zone twice in different case is an error naming the key", () => {
+    const message = configError(() => parseConfig({ model: { pueByZone: { de: 1.5, DE: 1.2 } } }));
+    expect(message).toContain("model.pueByZone");
+    expect(message).toContain("duplicate zone DE");
+    expect(configError(() => parseConfig({ marketFactors: { fr: 1, Fr: 2 } }))).toContain(
+      "duplicate zone FR",
+    );
+  });
+});
+
+describe("sampler.maxJobSeconds", () => {
+  it("defaults to 24 h, in code and in config/default.yaml", () => {
+    expect(parseConfig({}).sampler.maxJobSeconds).toBe(86_400);
+    expect(loadConfig({ file: DEFAULT_CONFIG_PATH, env: {} }).sampler.maxJobSeconds).toBe(86_400);
+  });
+
+  it("must be positive", () => {
+    expect(configError(() => parseConfig({ sampler: { maxJobSeconds: 0 } }))).toContain(
+      "sampler.maxJobSeconds",
+    );
   });
 });

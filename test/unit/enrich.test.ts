@@ -6,7 +6,12 @@ import { describe, expect, it } from "vitest";
 import { type Config, DEFAULT_CONFIG_PATH, loadConfig, parseConfig } from "../../src/config.ts";
 import type { IntensityValue } from "../../src/intensity/types.ts";
 import { DEFAULT_ZONE } from "../../src/intensity/zone.ts";
-import { enrichJobSpan, resolveJobZone, usageFromAttributes } from "../../src/processor/enrich.ts";
+import {
+  enrichJobSpan,
+  PRIORITY_CARBON_ATTRIBUTES,
+  resolveJobZone,
+  usageFromAttributes,
+} from "../../src/processor/enrich.ts";
 import * as sc from "../../src/semconv.ts";
 
 const awsUsEast = { "cloud.provider": "aws", "cloud.region": "us-east-1" };
@@ -107,5 +112,16 @@ describe("enrichJobSpan", () => {
     // Used CPU is charged in full either way: (4 − 2) W × 360 s.
     const busy = enrich({ [sc.ATTR_JOB_CPU_SECONDS]: 360, [sc.ATTR_JOB_ATTRIBUTED_SECONDS]: 900 });
     expect(cpu(busy) - cpu(quarter)).toBeCloseTo((2 * 360) / 3.6e6, 15);
+  });
+
+  it("writes CO₂e, zone, source and energy first (an attribute count limit drops the last ones)", () => {
+    expect(PRIORITY_CARBON_ATTRIBUTES).toEqual([
+      sc.ATTR_CARBON_CO2E_GRAMS,
+      sc.ATTR_CARBON_INTENSITY_ZONE,
+      sc.ATTR_CARBON_INTENSITY_SOURCE,
+      sc.ATTR_CARBON_ENERGY_KWH,
+    ]);
+    const keys = Object.keys(enrich({ [sc.ATTR_JOB_CPU_SECONDS]: 1 }).attributes);
+    expect(keys.slice(0, 4)).toEqual([...PRIORITY_CARBON_ATTRIBUTES]);
   });
 });

@@ -1,3 +1,4 @@
+import { type DiagLogger, DiagLogLevel, diag } from "@opentelemetry/api";
 import { describe, expect, it } from "vitest";
 import { JobMeter } from "../../src/job/meter.ts";
 
@@ -242,5 +243,114 @@ describe("JobMeter: measured package energy (rapl) for short overlapping jobs", 
     burnCpu(5);
     packageJoules += 3;
     expect(m.finish().cpuJoules).toBeCloseTo(3, 9);
+  });
+});
+
+/** Collects diag warnings while fn runs. */
+async function withDiagWarnings(fn: (warnings: string[]) => Promise<void> | void): Promise<void> {
+  const warnings: string[] = [];
+  const logger: DiagLogger = {
+    error: () => {},
+    warn: (message) => warnings.push(message),
+    info: () => {},
+    debug: () => {},
+    verbose: () => {},
+  };
+  diag.setLogger(logger, DiagLogLevel.WARN);
+  try {
+    await fn(warnings);
+  } finally {
+    diag.disable();
+  }
+}
+
+const MB = 1024 * 1024;
+
+describe("JobMeter: an RSS reader that throws (EMFILE when file descriptors run out)", () => {
+  it("keeps the last reading, finishes jobs, and tick() does not throw", async () => {
+    let failing = false;
+    const readRssBytes = () => {
+      if (failing) throw Object.assign(new Error("EMFILE: too many open files"), { code: "EMFILE" });
+      return 100 * MB;
+    };
+    await withDiagWarnings(async (warnings) => {
+      const meter = new JobMeter({ intervalMs: 10, rssMaxAgeMs: 0, cpuClock: "process", readRssBytes });
+      const m = meter.start();
+      failing = true;
+      expect(() => meter.tick()).not.toThrow();
+      // The timer's own ticks: an exception there would be an uncaught error failing this file.
+      await new Promise((r) => setTimeout(r, 50));
+      const c = m.finish();
+      expect(c.memoryPeakBytes).toBe(100 * MB);
+      expect(Math.abs(c.memoryAvgBytes - 100 * MB)).toBeLessThan(1);
+      // A job started while the reader fails still runs and is measured from the last reading.
+      const during = meter.start();
+      expect(during.finish().memoryPeakBytes).toBe(100 * MB);
+      expect(meter.activeJobs).toBe(0);
+      expect(warnings.filter((w) => w.includes("RSS"))).toHaveLength(1);
+    });
+  });
+
+  it("a source that throws while a job runs does not leave the job active", () => {
+    let broken = false;
+    const meter = new JobMeter({
+      cpuClock: "process",
+      gpu: {
+        totalJoules: () => {
+          if (broken) throw new Error("gpu gone");
+          return 0;
+        },
+      },
+    });
+    const m = meter.start();
+    broken = true;
+    expect(() => meter.tick()).not.toThrow();
+    expect(() => m.finish()).toThrow("gpu gone");
+    expect(meter.activeJobs).toBe(0);
+  });
+});
+
+describe("JobMeter: maxJobSeconds", () => {
+  it("a job never finished is finished by the sampler at that age and stops diluting later jobs", async () => {
+    await withDiagWarnings(async (warnings) => {
+      // A long interval: the timer never fires here, tick() is called by hand (deterministic).
+      const meter = new JobMeter({ intervalMs: 1e6, cpuClock: "process", maxJobSeconds: 0.05 });
+      const leaked = [meter.start(), meter.start()];
+      meter.tick(); // younger than 50 ms: kept
+      expect(meter.activeJobs).toBe(2);
+      await new Promise((r) => setTimeout(r, 80));
+      meter.tick();
+      expect(meter.activeJobs).toBe(0);
+      expect(warnings.filter((w) => w.includes("maxJobSeconds"))).toHaveLength(1);
+      // Their counters stop at the expiry; a later finish() (span.end()) returns them.
+      const cl = leaked[0]!.finish();
+      expect(cl.elapsedSeconds).toBeGreaterThan(0.05);
+      expect(cl.elapsedSeconds).toBeLessThan(1);
+
+      const before = processCpuSeconds();
+      const later = meter.start();
+      burnCpu(200);
+      const c = later.finish();
+      const total = processCpuSeconds() - before;
+      expect(c.shared).toBe(false);
+      expect(c.cpuSeconds / total).toBeGreaterThan(0.85);
+      expect(c.cpuSeconds / total).toBeLessThan(1.15);
+    });
+  });
+
+  it("the periodic timer expires them too", async () => {
+    const meter = new JobMeter({ intervalMs: 10, cpuClock: "process", maxJobSeconds: 0.03 });
+    meter.start();
+    for (let i = 0; i < 100 && meter.activeJobs > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(meter.activeJobs).toBe(0);
+  });
+
+  it("a job younger than the limit is untouched", () => {
+    const meter = new JobMeter({ intervalMs: 1e6, cpuClock: "process", maxJobSeconds: 60 });
+    const m = meter.start();
+    burnCpu(20);
+    meter.tick();
+    expect(meter.activeJobs).toBe(1);
+    expect(m.finish().cpuSeconds).toBeGreaterThan(0.015);
   });
 });
