@@ -21,7 +21,7 @@ export interface GpuSampler {
    * one interval). Frozen once stopped.
    */
   totalJoules(): number;
-  /** Number of GPUs seen. */
+  /** Number of GPUs that reported a power reading (one that only ever said `[N/A]` is not counted). */
   readonly gpuCount: number;
   stop(): void;
 }
@@ -33,6 +33,19 @@ export interface GpuSamplerOptions {
   command?: string;
   /** How long to wait for the first reading before giving up. @default 5000 */
   startTimeoutMs?: number;
+  /**
+   * Aborting before the first reading kills nvidia-smi at once and resolves `undefined` (a caller
+   * that no longer waits must not leave it running until `startTimeoutMs`). After the first
+   * reading it does nothing: call `stop()`.
+   */
+  signal?: AbortSignal;
+  /**
+   * Told nvidia-smi's pid right after the spawn (synchronously, inside this call), then once Node
+   * has reaped it (from its `exit` event, synchronously). `co2e run` uses both to keep nvidia-smi's
+   * CPU time, which reaches co2e's own cutime when reaped, out of the command's.
+   */
+  onChildSpawn?: (pid: number) => void;
+  onChildExit?: (pid: number) => void;
 }
 
 /** One parsed output line: GPU index and watts, or undefined for a reading that is not a number. */
@@ -108,7 +121,8 @@ export function createGpuSampler(options: GpuSamplerOptions = {}): Promise<GpuSa
   const intervalMs = Math.max(10, Math.round(options.intervalMs ?? 1000));
   const command = options.command ?? "nvidia-smi";
   const integrator = new PowerIntegrator(intervalMs);
-  const seen = new Set<number>();
+  const measured = new Set<number>();
+  if (options.signal?.aborted) return Promise.resolve(undefined);
   const executable = findExecutable(command);
   if (!executable) return Promise.resolve(undefined);
   let child: ChildProcess;
@@ -133,22 +147,31 @@ export function createGpuSampler(options: GpuSamplerOptions = {}): Promise<GpuSa
   const sampler: GpuSampler = {
     totalJoules: () => integrator.joules(stoppedAtMs ?? performance.now()),
     get gpuCount() {
-      return seen.size;
+      return measured.size;
     },
     stop,
   };
   return new Promise((resolve) => {
     let settled = false;
+    const onAbort = (): void => settle(undefined);
     const settle = (value: GpuSampler | undefined): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      // Only the start is abortable: the listener must not outlive it.
+      options.signal?.removeEventListener("abort", onAbort);
       if (!value) stop();
       resolve(value);
     };
     const timer = setTimeout(() => settle(undefined), options.startTimeoutMs ?? 5000);
+    const pid = child.pid;
+    if (pid !== undefined) options.onChildSpawn?.(pid);
     child.on("error", () => settle(undefined));
-    child.on("exit", () => settle(undefined));
+    child.on("exit", () => {
+      if (pid !== undefined) options.onChildExit?.(pid);
+      settle(undefined);
+    });
+    options.signal?.addEventListener("abort", onAbort, { once: true });
     // Not waited for: a process that is done must not stay alive for nvidia-smi.
     child.unref();
     if (!child.stdout) return settle(undefined);
@@ -158,7 +181,7 @@ export function createGpuSampler(options: GpuSamplerOptions = {}): Promise<GpuSa
       if (stopped) return;
       const reading = parsePowerLine(line);
       if (!reading) return;
-      seen.add(reading.index);
+      if (reading.watts !== undefined) measured.add(reading.index);
       integrator.add(performance.now(), reading.index, reading.watts);
       // A GPU that only ever reports [N/A] is not a measurement: wait for a number.
       if (reading.watts !== undefined) settle(sampler);

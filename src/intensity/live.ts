@@ -29,7 +29,7 @@ import type {
   IntensityValue,
   TimeWindow,
 } from "./types.ts";
-import { HOUR_MS, normaliseRows, timeWeightedMean } from "./window.ts";
+import { HOUR_MS, normaliseRows, rowGranularityMs, timeWeightedMean } from "./window.ts";
 
 /** past-range answers at most 10 days of hourly rows (electricity-maps-api.md). */
 const PAST_RANGE_MAX_MS = 10 * 24 * HOUR_MS;
@@ -40,6 +40,30 @@ const UNHEALTHY_REASONS = new Set(["timeout", "network", "rate-limited", "bad-bo
 /** Endpoints gated by the token's plan, as `/zones` names them in `access`. */
 const PAST_RANGE_ENDPOINT = "carbon-intensity/past-range";
 const FORECAST_ENDPOINT = "carbon-intensity/forecast";
+/** Past-range ranges remembered per zone as already answered, so a hole the API has no data for is not asked again. */
+const MAX_ANSWERED_RANGES = 64;
+
+/**
+ * The first instant in [startMs, endMs) that no row covers (a row covers [its start, next row's
+ * start), at most one granularity, as in `timeWeightedMean`), or undefined when all of it is covered.
+ */
+function firstUncoveredMs(
+  sorted: readonly IntensityRow[],
+  startMs: number,
+  endMs: number,
+): number | undefined {
+  const granularityMs = rowGranularityMs(sorted);
+  let cursorMs = startMs;
+  for (let i = 0; i < sorted.length && cursorMs < endMs; i++) {
+    const row = sorted[i]!;
+    const next = sorted[i + 1];
+    const rowEndMs = Math.min(row.startMs + granularityMs, next ? next.startMs : Number.POSITIVE_INFINITY);
+    if (rowEndMs <= cursorMs) continue;
+    if (row.startMs > cursorMs) return cursorMs;
+    cursorMs = rowEndMs;
+  }
+  return cursorMs < endMs ? cursorMs : undefined;
+}
 
 /**
  * Whether an `access` list from `/zones` grants an endpoint: `*`, the endpoint itself, or a
@@ -91,10 +115,16 @@ interface ZoneState {
   /** No refresh before this, epoch ms (failure hold-off, Retry-After, breaker). */
   notBeforeMs: number;
   inFlight: Promise<void> | undefined;
+  /** When a refresh waiting for another zone's half-open probe was last counted as `circuit_open`. */
+  probeWaitCountedAtMs: number;
   /** Why the last refresh failed; cleared by a success. */
   lastFailure: string | undefined;
   touchedAtMs: number;
   pastRangeDenied: boolean;
+  /** The past-range request in flight for this zone (one at a time). */
+  pastInFlight: Promise<void> | undefined;
+  /** `start:end` of past-range requests already answered (oldest first, bounded). */
+  pastAnswered: Set<string>;
   forecastDenied: boolean;
 }
 
@@ -117,6 +147,7 @@ export class LiveIntensityProvider implements IntensityProvider {
   readonly #activeMs: number;
   readonly #maxZones: number;
   readonly #holdOffMs: number;
+  readonly #breakerResetMs: number;
   readonly #forecast: boolean;
   readonly #observer: IntensityObserver | undefined;
   readonly #now: () => number;
@@ -144,9 +175,10 @@ export class LiveIntensityProvider implements IntensityProvider {
     this.#forecast = options.forecast ?? false;
     this.#observer = options.observer;
     this.#now = options.now ?? Date.now;
+    this.#breakerResetMs = options.breakerResetMs ?? 30_000;
     this.#breaker = new CircuitBreaker({
       failureThreshold: options.breakerFailures ?? 5,
-      resetMs: options.breakerResetMs ?? 30_000,
+      resetMs: this.#breakerResetMs,
       now: this.#now,
     });
     // Background refresh of active zones; unref'd so it never keeps a process alive.
@@ -209,10 +241,13 @@ export class LiveIntensityProvider implements IntensityProvider {
         forecastRows: [],
         fetchedAtMs: undefined,
         notBeforeMs: 0,
+        probeWaitCountedAtMs: Number.NEGATIVE_INFINITY,
         inFlight: undefined,
         lastFailure: undefined,
         touchedAtMs: 0,
         pastRangeDenied: false,
+        pastInFlight: undefined,
+        pastAnswered: new Set(),
         forecastDenied: false,
       };
     }
@@ -245,10 +280,23 @@ export class LiveIntensityProvider implements IntensityProvider {
   #refresh(state: ZoneState): Promise<void> {
     if (state.inFlight) return state.inFlight;
     if (!this.#breaker.tryAcquire()) {
-      this.#observer?.onRequest(PROVIDER_NAME, "circuit_open");
       state.lastFailure = "circuit-open";
-      // Ask again when the breaker may let a probe through, not on every lookup.
-      state.notBeforeMs = this.#breaker.nextAttemptAtMs;
+      const now = this.#now();
+      const retryAtMs = this.#breaker.nextAttemptAtMs;
+      if (retryAtMs > now) {
+        // Open: ask again when the breaker may let a probe through, not on every lookup.
+        state.notBeforeMs = retryAtMs;
+        this.#observer?.onRequest(PROVIDER_NAME, "circuit_open");
+      } else {
+        // Half-open with another zone's probe in flight: that time is already past, so hold this
+        // zone off a little (its answer may close the breaker soon) and count `circuit_open` at
+        // most once per zone per reset period, not once per lookup until the probe ends.
+        state.notBeforeMs = now + Math.min(this.#holdOffMs, this.#breakerResetMs);
+        if (now - state.probeWaitCountedAtMs >= this.#breakerResetMs) {
+          state.probeWaitCountedAtMs = now;
+          this.#observer?.onRequest(PROVIDER_NAME, "circuit_open");
+        }
+      }
       return Promise.resolve();
     }
     this.#learnAccess();
@@ -327,33 +375,77 @@ export class LiveIntensityProvider implements IntensityProvider {
     }
   }
 
-  /** For windows older than the cached history, fetch past-range within what is left of the budget. */
+  /**
+   * Fills the part of the window before the newest cached row that no row covers (older than the
+   * cache, or a gap between an earlier past-range answer and the history) from past-range, within
+   * what is left of the budget. One past-range request per zone at a time: a later caller waits
+   * for it, then looks again (it may have filled this window too).
+   */
   async #fillPast(state: ZoneState, window: TimeWindow, deadlineMs: number): Promise<void> {
-    const first = state.rows[0];
-    if (this.#closed || state.pastRangeDenied || !first || !(window.startMs < first.startMs)) return;
-    const askedAtMs = this.#now();
-    if (deadlineMs - askedAtMs < 50 || askedAtMs - window.startMs > PAST_RANGE_MAX_MS) return;
+    for (;;) {
+      if (this.#closed || state.pastRangeDenied) return;
+      const askedAtMs = this.#now();
+      if (deadlineMs - askedAtMs < 50) return;
+      if (state.pastInFlight) {
+        await settleWithin(state.pastInFlight, deadlineMs - askedAtMs);
+        continue;
+      }
+      if (askedAtMs - window.startMs > PAST_RANGE_MAX_MS) return;
+      const range = this.#missingPastRange(state, window);
+      if (!range) return;
+      // Set synchronously, so concurrent callers see it before the first await.
+      const request = this.#requestPast(state, range.startMs, range.endMs, deadlineMs).finally(() => {
+        if (state.pastInFlight === request) state.pastInFlight = undefined;
+      });
+      state.pastInFlight = request;
+      await request;
+      return;
+    }
+  }
+
+  /**
+   * The past-range request that would fill the first uncovered part of the window, or undefined
+   * when there is none. Only the part before the newest row counts: later ones come from history.
+   * The range runs from the hour of the first uncovered instant to the next cached row (or an hour
+   * past the window's end, to include the row containing the end), at most 10 days.
+   */
+  #missingPastRange(state: ZoneState, window: TimeWindow): { startMs: number; endMs: number } | undefined {
+    const latest = state.rows.at(-1);
+    if (!latest || !Number.isFinite(window.startMs)) return undefined;
+    // An instant is looked up as the row containing it: treat it as one millisecond.
+    const windowEndMs = Math.max(window.endMs, window.startMs + 1);
+    const limitMs = Math.min(windowEndMs, latest.startMs);
+    if (!(window.startMs < limitMs)) return undefined;
+    const gapMs = firstUncoveredMs(state.rows, window.startMs, limitMs);
+    if (gapMs === undefined) return undefined;
+    const startMs = Math.floor(gapMs / HOUR_MS) * HOUR_MS;
+    // `latest` starts after gapMs, so a next row always exists.
+    const nextRowMs = state.rows.find((r) => r.startMs > gapMs)?.startMs ?? latest.startMs;
+    const endMs = Math.min(nextRowMs, windowEndMs + HOUR_MS, startMs + PAST_RANGE_MAX_MS);
+    if (!(endMs > startMs) || state.pastAnswered.has(`${startMs}:${endMs}`)) return undefined;
+    return { startMs, endMs };
+  }
+
+  async #requestPast(state: ZoneState, startMs: number, endMs: number, deadlineMs: number): Promise<void> {
     // A plan without past-range (the free tier) is known from /zones: no pointless 401.
-    if (!(await this.#mayCall(state, PAST_RANGE_ENDPOINT, deadlineMs - askedAtMs))) {
+    if (!(await this.#mayCall(state, PAST_RANGE_ENDPOINT, deadlineMs - this.#now()))) {
       state.pastRangeDenied = true;
       return;
     }
-    const now = this.#now();
-    const remainingMs = deadlineMs - now;
+    const remainingMs = deadlineMs - this.#now();
     if (this.#closed || remainingMs < 50) return;
     if (!this.#breaker.tryAcquire()) return;
-    const startMs = Math.floor(window.startMs / HOUR_MS) * HOUR_MS;
-    const endMs = Math.min(first.startMs, window.endMs + HOUR_MS);
-    if (!(endMs > startMs)) {
-      this.#breaker.release();
-      return;
-    }
     try {
       const rows = await this.#client.pastRange({ zone: state.zone }, startMs, endMs, {
         timeoutMs: remainingMs,
       });
       this.#breaker.success();
       state.rows = normaliseRows([...rows, ...state.rows]).slice(-MAX_ROWS_PER_ZONE) as EmRow[];
+      state.pastAnswered.add(`${startMs}:${endMs}`);
+      if (state.pastAnswered.size > MAX_ANSWERED_RANGES) {
+        const oldest = state.pastAnswered.values().next().value;
+        if (oldest !== undefined) state.pastAnswered.delete(oldest);
+      }
     } catch (error) {
       const reason = error instanceof ElectricityMapsError ? error.reason : "error";
       // The free tier answers 401 for past-range: do not ask again for this zone.

@@ -75,10 +75,19 @@ export async function runCommand(options: RunOptions): Promise<RunResult> {
   const hasProc = procAvailable();
   // Before the spawn: the sampler takes co2e's reaped-children baseline here.
   const tree = hasProc ? new ProcessTreeSampler() : undefined;
+  // Aborted when co2e stops waiting for a slow nvidia-smi: it is killed at once, not at its timeout.
+  const gpuStart = new AbortController();
   const gpuPromise: Promise<GpuSampler | undefined> =
     options.gpu === false
       ? Promise.resolve(undefined)
-      : createGpuSampler({ intervalMs, ...(options.gpuCommand ? { command: options.gpuCommand } : {}) });
+      : createGpuSampler({
+          intervalMs,
+          ...(options.gpuCommand ? { command: options.gpuCommand } : {}),
+          signal: gpuStart.signal,
+          // nvidia-smi is co2e's child: once reaped, its CPU time is in co2e's cutime, not the command's.
+          onChildSpawn: (pid) => tree?.excludeSelfChild(pid),
+          onChildExit: (pid) => tree?.selfChildExited(pid),
+        });
 
   const cpuEnergyAtStart = options.cpuEnergy?.snapshot();
   const startMs = Date.now();
@@ -116,6 +125,7 @@ export async function runCommand(options: RunOptions): Promise<RunResult> {
   } catch (error) {
     clearTimeout(timer);
     for (const s of signals) process.off(s, forward);
+    gpuStart.abort();
     (await gpuPromise)?.stop();
     throw error;
   } finally {
@@ -135,11 +145,14 @@ export async function runCommand(options: RunOptions): Promise<RunResult> {
   ]);
   let gpuJoules: number | undefined;
   let gpuCount: number | undefined;
+  // Stopped only now, after tree.finish(): its reaping cannot reach the cutime reading there.
   if (gpu) {
     gpuJoules = gpu.totalJoules();
     gpuCount = gpu.gpuCount;
     gpu.stop();
   } else {
+    gpuStart.abort();
+    // Resolved with a sampler just after the race: stop that one too.
     void gpuPromise.then((late) => late?.stop());
   }
 

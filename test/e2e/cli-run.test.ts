@@ -4,7 +4,15 @@
  * writes it to a file, and co2e's figure must agree within ±15 %.
  */
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -260,6 +268,54 @@ describe("co2e run", () => {
       12,
     );
     expect(r.stderr).toMatch(/on 2 GPU\(s\)/);
+  });
+
+  it("does not count nvidia-smi's CPU time when it fails during the run (no driver)", async () => {
+    const bin = mkdtempSync(join(dir, "bin-"));
+    symlinkSync(FAKE_SMI, join(bin, "nvidia-smi"));
+    const json = join(dir, "smi-fail.json");
+    // ~0.1 CPU-s of start-up work, then exit 9: Node reaps it while `sleep` runs, so its time
+    // lands in co2e's own children's time, the place the command's total is read from.
+    const r = await runCli(["--interval-ms", "100", "--json-out", json, "--", "sleep", "1"], {
+      PATH: `${bin}${delimiter}${basePath}`,
+      FAKE_NVIDIA_SMI_FAIL: "1",
+      FAKE_NVIDIA_SMI_BUSY_LOOPS: "150000",
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const report = readJson(json);
+    expect(report.gpuJoules).toBeUndefined();
+    expect(report.cpuSeconds as number).toBeLessThan(0.05);
+  });
+
+  it("does not wait for a slow-starting nvidia-smi, and kills it", async () => {
+    // A unique folder, to find this fake among the machine's processes afterwards.
+    const bin = mkdtempSync(join(dir, `bin-slow-${process.pid}-`));
+    copyFileSync(FAKE_SMI, join(bin, "nvidia-smi"));
+    const running = (): number[] =>
+      readdirSync("/proc")
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(bin);
+          } catch {
+            return false;
+          }
+        })
+        .map(Number);
+    const t0 = performance.now();
+    // First line after 4 s; co2e used to stay alive for its 5 s start timeout.
+    const r = await runCli(["--interval-ms", "200", "--", "true"], {
+      PATH: `${bin}${delimiter}${basePath}`,
+      FAKE_NVIDIA_SMI_DELAY_S: "4",
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/not measured \(no nvidia-smi reading\)/);
+    // CLI start-up (Node, type stripping) is most of this; 4 s would mean it waited.
+    expect(seconds).toBeLessThan(2.5);
+    // SIGTERM'd, not orphaned: gone (bounded wait for the kernel to finish it off).
+    for (let i = 0; i < 20 && running().length > 0; i++) await new Promise((res) => setTimeout(res, 50));
+    expect(running()).toEqual([]);
   });
 
   describe("with live intensity (Electricity Maps emulator)", () => {

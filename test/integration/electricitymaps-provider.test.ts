@@ -229,6 +229,36 @@ describe("LiveIntensityProvider: windows", () => {
     expect(value.gramsPerKwh).toBeCloseTo(20, 9);
     expect(em.count("past-range", "DE")).toBe(1);
   });
+
+  it("windows in a gap between earlier past-range answers and the history are filled too", async () => {
+    const hour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
+    const pastStartMs = hour - 10 * 24 * HOUR_MS;
+    // Row i (hours after pastStartMs) has the value 100 + i, for 9 days.
+    em.setZone("DE", {
+      latest: 300,
+      past: hourlyRows(
+        Array.from({ length: 24 * 9 }, (_, i) => 100 + i),
+        pastStartMs,
+      ),
+    });
+    const provider = makeProvider({ timeoutMs: 600 });
+    const daysAgo = (days: number) => ({
+      startMs: hour - days * 24 * HOUR_MS,
+      endMs: hour - days * 24 * HOUR_MS + HOUR_MS,
+    });
+    // 3 days ago first, then 5 days ago (older than the cache), then 4 days ago: between the
+    // two past-range answers, overlapping no cached row.
+    for (const [i, days] of [3, 5, 4].entries()) {
+      const value = await provider.get("DE", daysAgo(days));
+      expect(value).toMatchObject({ source: "electricitymaps", method: "time-weighted" });
+      expect(value.fallbackReason).toBeUndefined();
+      expect(value.gramsPerKwh).toBe(100 + (10 - days) * 24);
+      expect(em.count("past-range", "DE")).toBe(i + 1);
+    }
+    // Covered now: no further request, same value from the cache.
+    expect((await provider.get("DE", daysAgo(4))).gramsPerKwh).toBe(100 + 6 * 24);
+    expect(em.count("past-range", "DE")).toBe(3);
+  });
 });
 
 describe("LiveIntensityProvider: faults (output captured and searched for the token)", () => {
@@ -357,6 +387,42 @@ describe("LiveIntensityProvider: faults (output captured and searched for the to
     const probe = record(await provider.get("DE", now()));
     expect(probe).toMatchObject({ source: "electricitymaps", gramsPerKwh: 302 });
     expect(provider.breakerState).toBe("closed");
+  });
+
+  it("while a half-open probe hangs, other zones count circuit_open once each, not per lookup", async () => {
+    em.addFault({ type: "status", status: 500 });
+    const provider = makeProvider({
+      retries: 0,
+      timeoutMs: 1500,
+      breakerFailures: 1,
+      breakerResetMs: 300,
+      failureHoldOffMs: 10,
+      cacheTtlMs: 50,
+    });
+    record(await provider.get("DE", now()));
+    expect(provider.breakerState).toBe("open");
+    em.clearFaults();
+    em.addFault({ type: "hang" });
+    const historyBefore = em.count("history");
+    await sleep(320);
+    expect(provider.breakerState).toBe("half-open");
+    // Sends the probe, which hangs (unless the background refresh already did).
+    record(provider.lookup("DE", now()));
+    const circuitOpenBefore = outcomes.filter((o) => o === "circuit_open").length;
+    const startedMs = performance.now();
+    for (let batch = 0; batch < 10; batch++) {
+      for (let i = 0; i < 100; i++) record(provider.lookup(ZONES[i % ZONES.length]!, now()));
+      await sleep(20);
+    }
+    // The probe is still out (and the only request): the lookups above all met it in flight.
+    expect(em.count("history")).toBe(historyBefore + 1);
+    expect(provider.breakerState).toBe("half-open");
+    const added = outcomes.filter((o) => o === "circuit_open").length - circuitOpenBefore;
+    // At most once per waiting zone (FR, PL) per reset period (300 ms), instead of once per lookup.
+    const periods = Math.floor((performance.now() - startedMs) / 300) + 1;
+    expect(added).toBeGreaterThan(0);
+    expect(added).toBeLessThanOrEqual((ZONES.length - 1) * periods);
+    expect(added).toBeLessThan(20);
   });
 
   it("the token appears nowhere in what the fault tests emitted, though it was sent", () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -88,7 +88,8 @@ describe("createGpuSampler", () => {
       // 150 W from the first reading on (which came just before t0).
       expect(joules).toBeGreaterThan(150 * seconds * 0.9);
       expect(joules).toBeLessThan(150 * (seconds + 0.1) * 1.1);
-      expect(sampler!.gpuCount).toBe(3);
+      // GPU 1 only ever said [N/A]: not a measured GPU.
+      expect(sampler!.gpuCount).toBe(2);
       // Frozen after stop().
       const after = sampler!.totalJoules();
       await new Promise((r) => setTimeout(r, 200));
@@ -96,5 +97,51 @@ describe("createGpuSampler", () => {
     } finally {
       rmSync(bin, { recursive: true, force: true });
     }
+  });
+
+  it("counts only GPUs that reported watts", async () => {
+    process.env.FAKE_NVIDIA_SMI_WATTS = "[N/A],80,[Not Supported]";
+    const sampler = await createGpuSampler({ command: FAKE, intervalMs: 50 });
+    expect(sampler).toBeDefined();
+    await new Promise((r) => setTimeout(r, 200));
+    sampler!.stop();
+    expect(sampler!.gpuCount).toBe(1);
+  });
+
+  it("tells the child's pid on spawn and on exit", async () => {
+    process.env.FAKE_NVIDIA_SMI_FAIL = "1";
+    const events: string[] = [];
+    const sampler = await createGpuSampler({
+      command: FAKE,
+      intervalMs: 50,
+      onChildSpawn: (pid) => events.push(`spawn ${pid}`),
+      onChildExit: (pid) => events.push(`exit ${pid}`),
+    });
+    expect(sampler).toBeUndefined();
+    expect(events).toHaveLength(2);
+    expect(events[1]).toBe(events[0]!.replace("spawn", "exit"));
+  });
+
+  it("an abort before the first reading kills a slow nvidia-smi at once", async () => {
+    process.env.FAKE_NVIDIA_SMI_DELAY_S = "4";
+    const abort = new AbortController();
+    let pid: number | undefined;
+    const t0 = performance.now();
+    const pending = createGpuSampler({
+      command: FAKE,
+      intervalMs: 50,
+      signal: abort.signal,
+      onChildSpawn: (p) => {
+        pid = p;
+      },
+    });
+    expect(pid).toBeDefined();
+    setTimeout(() => abort.abort(), 100);
+    expect(await pending).toBeUndefined();
+    expect(performance.now() - t0).toBeLessThan(1000);
+    // Killed, not left to its 4 s start: gone (reaped) well before then.
+    for (let i = 0; i < 40 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 25));
+    if (existsSync("/proc/self")) expect(existsSync(`/proc/${pid}`)).toBe(false);
+    expect(await createGpuSampler({ command: FAKE, signal: AbortSignal.abort() })).toBeUndefined();
   });
 });

@@ -1,4 +1,8 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parseIo, parseStat, procAvailable, readStat, systemUnits } from "../../src/run/procfs.ts";
 import { ProcessTreeSampler } from "../../src/run/tree-sampler.ts";
@@ -68,5 +72,111 @@ describe.skipIf(skip)("ProcessTreeSampler on real processes", () => {
     const memory = tree.memory()!;
     expect(memory.peakBytes).toBeGreaterThan(5 * 1024 * 1024);
     expect(memory.avgBytes).toBeLessThanOrEqual(memory.peakBytes);
+  });
+
+  it("keeps an excluded child of co2e (nvidia-smi) out, whenever Node reaps it", async () => {
+    const spin = `${process.execPath} -e "const t=Date.now();while(Date.now()-t<400){}"`;
+    const exitOf = (c: ReturnType<typeof spawn>) => new Promise((resolve) => c.on("exit", resolve));
+    for (const tellExit of [true, false]) {
+      const tree = new ProcessTreeSampler();
+      const excluded = spawn("sh", ["-c", `exec ${spin}`], { stdio: "ignore" });
+      tree.excludeSelfChild(excluded.pid!);
+      const excludedExit = exitOf(excluded).then(() => tellExit && tree.selfChildExited(excluded.pid!));
+      const root = spawn("sleep", ["0.9"], { stdio: "ignore" });
+      tree.attach(root.pid!);
+      const rootExit = exitOf(root);
+      // Without the exit notice, the last scan before the root's reap predates the excluded
+      // child's reap: it is then subtracted with its last seen time (most of it, here).
+      const timer = setInterval(() => tree.sample(), 50);
+      if (!tellExit) setTimeout(() => clearInterval(timer), 400);
+      await excludedExit;
+      await rootExit;
+      clearInterval(timer);
+      tree.finish();
+      const cpuSeconds = tree.totals().cpuSeconds;
+      expect(cpuSeconds, `tellExit=${tellExit}`).toBeLessThan(tellExit ? 0.03 : 0.25);
+    }
+  });
+});
+
+// A subreaper above co2e (like tini or `docker run --init`) reaps what co2e's command leaves
+// behind; python3's ctypes gives the prctl. Without python3 these tests cannot build one.
+const hasPython = spawnSync("python3", ["-c", "import ctypes"], { stdio: "ignore" }).status === 0;
+if (!hasPython) console.warn("SKIP: python3 is not available; the subreaper (zombie) tests need it");
+const skipReaper = skip || (!hasPython && process.env.CI !== "true");
+
+describe.skipIf(skipReaper)("ProcessTreeSampler with zombies under a subreaper", () => {
+  const RUNNER = fileURLToPath(new URL("../../src/run/runner.ts", import.meta.url));
+  const NODE = process.execPath;
+
+  /** `runCommand(sh -c script)` in a node child of a python subreaper; co2e's cpuSeconds. */
+  function runUnderSubreaper(dir: string, script: string): number {
+    writeFileSync(
+      join(dir, "reaper.py"),
+      [
+        "import ctypes, subprocess, sys, os",
+        "ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER",
+        "p = subprocess.Popen(sys.argv[1:])",
+        "while True:",
+        "    try: os.wait()",
+        "    except ChildProcessError: break",
+        "sys.exit(p.returncode or 0)",
+      ].join("\n"),
+    );
+    writeFileSync(
+      join(dir, "measure.ts"),
+      `import { runCommand } from ${JSON.stringify(RUNNER)};
+       const r = await runCommand({ command: "sh", args: ["-c", process.argv[2]], gpu: false, intervalMs: 100 });
+       console.log(JSON.stringify({ cpuSeconds: r.cpuSeconds }));`,
+    );
+    const out = execFileSync("python3", [join(dir, "reaper.py"), NODE, join(dir, "measure.ts"), script], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    return (JSON.parse(out.trim().split("\n").at(-1)!) as { cpuSeconds: number }).cpuSeconds;
+  }
+
+  function busyScript(dir: string): string {
+    // Spins 0.6 s of wall time, then writes its own CPU seconds.
+    writeFileSync(
+      join(dir, "busy.cjs"),
+      `const t = Date.now(); while (Date.now() - t < 600) {}
+       const u = process.cpuUsage(); require("node:fs").writeFileSync(process.argv[2], String((u.user + u.system) / 1e6));`,
+    );
+    return join(dir, "busy.cjs");
+  }
+
+  it("counts a zombie its parent never waited for (reaped by the subreaper, in no cutime of ours)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "co2e-zombie-"));
+    try {
+      const out = join(dir, "self.txt");
+      // sleep (the exec'd root) never waits: the busy child stays a zombie until the root exits,
+      // then the subreaper reaps it.
+      const cpu = runUnderSubreaper(dir, `"${NODE}" "${busyScript(dir)}" "${out}" & exec sleep 1.5`);
+      const self = Number(readFileSync(out, "utf8"));
+      expect(self).toBeGreaterThan(0.2);
+      expect(cpu).toBeGreaterThanOrEqual(self * 0.85);
+      expect(cpu).toBeLessThanOrEqual(self * 1.15 + 0.05);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("does not count twice a zombie its parent reaped just before exiting", () => {
+    const dir = mkdtempSync(join(tmpdir(), "co2e-zombie-"));
+    try {
+      const out = join(dir, "self.txt");
+      // python waits for the child only at the end: a zombie for ~0.9 s, then reaped, then python
+      // and the sh above it exit within the same interval.
+      const py = `import subprocess, time; p = subprocess.Popen([${JSON.stringify(NODE)}, ${JSON.stringify(busyScript(dir))}, ${JSON.stringify(out)}]); time.sleep(1.5); p.wait()`;
+      const cpu = runUnderSubreaper(dir, `python3 -c '${py}'; true`);
+      const self = Number(readFileSync(out, "utf8"));
+      expect(self).toBeGreaterThan(0.2);
+      expect(cpu).toBeGreaterThanOrEqual(self * 0.85);
+      // python's own start-up adds a little; twice the child would be far above.
+      expect(cpu).toBeLessThanOrEqual(self * 1.15 + 0.15);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
