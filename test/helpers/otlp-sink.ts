@@ -239,14 +239,7 @@ export function makeExportRequest(options: SyntheticOptions): Uint8Array {
 }
 
 /** A loopback port nothing listens on right now (bound, then closed): connections are refused. */
-export async function freePort(): Promise<number> {
-  const { createServer: createNetServer } = await import("node:net");
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort } from "./prometheus.ts";
 
 export interface SpawnedCollector {
   url: string;

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { otlpType } from "../../src/gateway/schema.ts";
 import type { Gateway } from "../../src/gateway/server.ts";
 import * as sc from "../../src/semconv.ts";
+import { sampleValue } from "../helpers/exposition.ts";
 import { gatewayHarness } from "../helpers/gateway.ts";
 import { makeExportRequest, type SinkSpan } from "../helpers/otlp-sink.ts";
 
@@ -246,18 +247,6 @@ describe("gateway attribute types on forwarded spans", () => {
   });
 });
 
-/** Value of the one sample of `name` whose labels include `labels` (undefined when none). */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  const found: number[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
-      found.push(Number(line.slice(line.lastIndexOf(" ") + 1)));
-  }
-  if (found.length > 1) throw new Error(`${found.length} samples of ${name} ${JSON.stringify(labels)}`);
-  return found[0];
-}
-
 describe("gateway self-metrics", () => {
   it("gateway_requests_total counts only requests to the OTLP path", async () => {
     const g = await gateway();
@@ -272,9 +261,9 @@ describe("gateway self-metrics", () => {
     });
     expect(ok.status).toBe(200);
     const text = await (await fetch(g.metricsUrl)).text();
-    expect(sample(text, sc.PROM_GATEWAY_REQUESTS, { code: "200" })).toBe(1);
-    expect(sample(text, sc.PROM_GATEWAY_REQUESTS, { code: "405" })).toBe(1);
-    expect(sample(text, sc.PROM_GATEWAY_REQUESTS, { code: "404" })).toBeUndefined();
+    expect(sampleValue(text, sc.PROM_GATEWAY_REQUESTS, { code: "200" })).toBe(1);
+    expect(sampleValue(text, sc.PROM_GATEWAY_REQUESTS, { code: "405" })).toBe(1);
+    expect(sampleValue(text, sc.PROM_GATEWAY_REQUESTS, { code: "404" })).toBeUndefined();
     expect(g.stats().requestsByCode).toEqual({ 200: 1, 405: 1 });
   });
 

@@ -12,6 +12,7 @@ import type { Gateway } from "../../src/gateway/server.ts";
 import { MAX_JOB_DURATION_MS } from "../../src/gateway/spanTiming.ts";
 import * as sc from "../../src/semconv.ts";
 import { hourlyRows, startEmulator } from "../helpers/em-emulator.ts";
+import { sampleValue } from "../helpers/exposition.ts";
 import { gatewayHarness } from "../helpers/gateway.ts";
 import { makeExportRequest, spansOf } from "../helpers/otlp-sink.ts";
 
@@ -87,18 +88,6 @@ async function post(g: Gateway, body: string | Uint8Array): Promise<number> {
   return res.status;
 }
 
-/** Value of the one sample of `name` whose labels include `labels` (undefined when none). */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  const found: number[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
-      found.push(Number(line.slice(line.lastIndexOf(" ") + 1)));
-  }
-  if (found.length > 1) throw new Error(`${found.length} samples of ${name} ${JSON.stringify(labels)}`);
-  return found[0];
-}
-
 const JOB_INPUTS = { [sc.ATTR_JOB_CPU_SECONDS]: 3600, [sc.ATTR_CARBON_ZONE]: "DE" };
 
 describe("gateway: intensity per span", () => {
@@ -144,7 +133,7 @@ describe("gateway: intensity per span", () => {
     expect(byName.early![sc.ATTR_CARBON_CO2E_GRAMS_AT_BEST_HOUR]).toBeCloseTo(kwh(byName.early) * 100, 9);
     expect(byName.late![sc.ATTR_CARBON_CO2E_GRAMS_AT_BEST_HOUR]).toBeCloseTo(kwh(byName.late) * 190, 9);
     const text = await (await fetch(g.metricsUrl)).text();
-    expect(sample(text, sc.PROM_JOB_CARBON_BEST_HOUR, { job_name: "late" })).toBeCloseTo(
+    expect(sampleValue(text, sc.PROM_JOB_CARBON_BEST_HOUR, { job_name: "late" })).toBeCloseTo(
       kwh(byName.late) * 190,
       9,
     );
@@ -193,8 +182,9 @@ describe("gateway: untrustworthy span timestamps", () => {
       expect(byName.normal![sc.ATTR_CARBON_ERROR]).toBeUndefined();
       expect(byName.normal![sc.ATTR_CARBON_CO2E_GRAMS]).toBeGreaterThan(0);
       const text = await (await fetch(g.metricsUrl)).text();
-      for (const c of cases) expect(sample(text, sc.PROM_JOB_RUNS, { job_name: c.name })).toBeUndefined();
-      expect(sample(text, sc.PROM_JOB_RUNS, { job_name: "normal" })).toBe(1);
+      for (const c of cases)
+        expect(sampleValue(text, sc.PROM_JOB_RUNS, { job_name: c.name })).toBeUndefined();
+      expect(sampleValue(text, sc.PROM_JOB_RUNS, { job_name: "normal" })).toBe(1);
       expect(g.stats()).toMatchObject({ jobSpans: 4, enrichedSpans: 1 });
     });
   }
@@ -222,8 +212,8 @@ describe("gateway: untrustworthy span timestamps", () => {
     });
     expect(byName.good).toEqual({ ...upstream, [sc.ATTR_JOB_NAME]: "ok" });
     const text = await (await fetch(g.metricsUrl)).text();
-    expect(sample(text, sc.PROM_JOB_RUNS, { job_name: "upstream" })).toBeUndefined();
-    expect(sample(text, sc.PROM_JOB_RUNS, { job_name: "ok" })).toBe(1);
+    expect(sampleValue(text, sc.PROM_JOB_RUNS, { job_name: "upstream" })).toBeUndefined();
+    expect(sampleValue(text, sc.PROM_JOB_RUNS, { job_name: "ok" })).toBe(1);
   });
 });
 
@@ -258,7 +248,7 @@ describe("gateway: spans enriched upstream", () => {
     const text = await (await fetch(g.metricsUrl)).text();
     const job = { job_name: "wrapped", service_name: "batch" };
     expect(
-      sample(text, sc.PROM_JOB_RUNS, {
+      sampleValue(text, sc.PROM_JOB_RUNS, {
         ...job,
         zone: "FR",
         source: "static",
@@ -266,11 +256,11 @@ describe("gateway: spans enriched upstream", () => {
         status: "ok",
       }),
     ).toBe(1);
-    expect(sample(text, sc.PROM_JOB_CARBON, { ...job, scope: "operational", zone: "FR" })).toBe(2);
-    expect(sample(text, sc.PROM_JOB_CARBON, { ...job, scope: "embodied", zone: "FR" })).toBe(0.5);
-    expect(sample(text, sc.PROM_JOB_ENERGY, { ...job, component: "cpu" })).toBeCloseTo(0.04 * 3.6e6, 6);
-    expect(sample(text, sc.PROM_JOB_FUNCTIONAL_UNITS, job)).toBe(4);
-    expect(sample(text, sc.PROM_JOB_RUNS, { zone: "DE" })).toBeUndefined();
+    expect(sampleValue(text, sc.PROM_JOB_CARBON, { ...job, scope: "operational", zone: "FR" })).toBe(2);
+    expect(sampleValue(text, sc.PROM_JOB_CARBON, { ...job, scope: "embodied", zone: "FR" })).toBe(0.5);
+    expect(sampleValue(text, sc.PROM_JOB_ENERGY, { ...job, component: "cpu" })).toBeCloseTo(0.04 * 3.6e6, 6);
+    expect(sampleValue(text, sc.PROM_JOB_FUNCTIONAL_UNITS, job)).toBe(4);
+    expect(sampleValue(text, sc.PROM_JOB_RUNS, { zone: "DE" })).toBeUndefined();
     expect(g.stats()).toMatchObject({ jobSpans: 1, enrichedSpans: 0 });
   });
 
@@ -286,8 +276,8 @@ describe("gateway: spans enriched upstream", () => {
     expect(byName.sdk).toEqual(attributes);
     expect(byName.plain![sc.ATTR_CARBON_INTENSITY_ZONE]).toBe("DE");
     const text = await (await fetch(g.metricsUrl)).text();
-    expect(sample(text, sc.PROM_JOB_RUNS, { job_name: "wrapped" })).toBeUndefined();
-    expect(sample(text, sc.PROM_JOB_RUNS, { job_name: "plain" })).toBe(1);
+    expect(sampleValue(text, sc.PROM_JOB_RUNS, { job_name: "wrapped" })).toBeUndefined();
+    expect(sampleValue(text, sc.PROM_JOB_RUNS, { job_name: "plain" })).toBe(1);
     expect(g.stats()).toMatchObject({ jobSpans: 2, enrichedSpans: 1 });
   });
 
@@ -303,7 +293,7 @@ describe("gateway: spans enriched upstream", () => {
     expect(down.spans[0]!.attributes).toEqual(broken);
     expect(logs.filter((l) => l.includes("not counted"))).toHaveLength(1);
     const text = await (await fetch(g.metricsUrl)).text();
-    expect(sample(text, sc.PROM_JOB_RUNS, { job_name: "broken" })).toBeUndefined();
+    expect(sampleValue(text, sc.PROM_JOB_RUNS, { job_name: "broken" })).toBeUndefined();
   });
 });
 
@@ -371,16 +361,16 @@ describe("gateway: own metrics on /metrics", () => {
     await down.waitForSpans(10);
     await expect.poll(() => g.stats().forwardedSpans).toBe(10);
     const text = await (await fetch(g.metricsUrl)).text();
-    expect(sample(text, sc.PROM_GATEWAY_REQUESTS, { code: "200" })).toBe(1);
-    expect(sample(text, sc.PROM_GATEWAY_REQUESTS, { code: "413" })).toBe(1);
-    expect(sample(text, sc.PROM_GATEWAY_REQUESTS, { code: "415" })).toBe(1);
-    const spans = (outcome: string) => sample(text, sc.PROM_GATEWAY_SPANS, { outcome });
+    expect(sampleValue(text, sc.PROM_GATEWAY_REQUESTS, { code: "200" })).toBe(1);
+    expect(sampleValue(text, sc.PROM_GATEWAY_REQUESTS, { code: "413" })).toBe(1);
+    expect(sampleValue(text, sc.PROM_GATEWAY_REQUESTS, { code: "415" })).toBe(1);
+    const spans = (outcome: string) => sampleValue(text, sc.PROM_GATEWAY_SPANS, { outcome });
     expect(spans("received")).toBe(70);
     expect(spans("enriched")).toBe(2);
     expect(spans("forwarded")).toBe(10);
     expect(spans("dropped")).toBe(0);
     expect(spans("rejected")).toBe(60);
-    expect(sample(text, sc.PROM_GATEWAY_QUEUE, {})).toBe(0);
+    expect(sampleValue(text, sc.PROM_GATEWAY_QUEUE, {})).toBe(0);
     expect(text).toContain(`# TYPE ${sc.PROM_GATEWAY_QUEUE} gauge`);
   });
 });

@@ -9,39 +9,7 @@ import { createPrometheusMetrics, type PrometheusMetrics } from "../../src/metri
 import { CarbonSpanProcessor } from "../../src/processor/CarbonSpanProcessor.ts";
 import type { JobRecord } from "../../src/processor/enrich.ts";
 import * as sc from "../../src/semconv.ts";
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Prometheus text format → samples (enough of the format for what the exporter writes). */
-function parseExposition(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \d+)?$/.exec(line);
-    if (!m) throw new Error(`unparsable line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
-      labels[l[1]!] = l[2]!.replace(/\\n/g, "\n").replace(/\\"/g, '"').replace(/\\\\/g, "\\");
-    }
-    const raw = m[3]!;
-    samples.push({
-      name: m[1]!,
-      labels,
-      value: raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : Number(raw),
-    });
-  }
-  return samples;
-}
-
-function find(samples: Sample[], name: string, labels: Record<string, string>): Sample[] {
-  return samples.filter(
-    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
-  );
-}
+import { find, parseExposition, type Sample } from "../helpers/exposition.ts";
 
 function one(samples: Sample[], name: string, labels: Record<string, string>): number {
   const found = find(samples, name, labels);
