@@ -235,7 +235,12 @@ export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): Enrich
       attributes[sc.ATTR_CARBON_SCI_GRAMS_PER_UNIT] = footprint.sciGramsPerUnit;
     }
     if (footprint.carbonCost !== undefined) attributes[sc.ATTR_CARBON_COST] = footprint.carbonCost;
-    const best = options.bestHour?.(zone.zone, window);
+    // Only a live figure has a best-hour counterpart: the cached rows may still hold live hours
+    // while this job fell back to the static table, and "live minus best hour" must not mix the two.
+    const best =
+      intensity.source === sc.INTENSITY_SOURCE.electricityMaps
+        ? options.bestHour?.(zone.zone, window)
+        : undefined;
     let bestHourGrams: number | undefined;
     if (best !== undefined) {
       bestHourGrams = e.totalKwh * Math.min(best, intensity.gramsPerKwh);

@@ -19,7 +19,7 @@ import {
 import type { IMetricReader, ViewOptions } from "@opentelemetry/sdk-metrics";
 import { NodeSDK, type NodeSDKConfiguration } from "@opentelemetry/sdk-node";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace";
-import { type Config, loadConfig, withEnvironment } from "../config.ts";
+import { type Config, loadConfig, parseConfig, withEnvironment } from "../config.ts";
 import { createIntensityProvider } from "../intensity/index.ts";
 import type {
   IntensityObserver,
@@ -113,17 +113,41 @@ function resolveConfig(config: Config | string | undefined): Config {
   return withEnvironment(config, OTEL_PROMETHEUS_ENV);
 }
 
+/**
+ * The config a disabled SDK reports. Disabled means "do nothing", so nothing it would have read may
+ * stop the service: a config that cannot be loaded (missing CO2E_CONFIG file, bad
+ * OTEL_EXPORTER_PROMETHEUS_PORT) gives the given Config or the built-in defaults instead.
+ */
+function disabledConfig(config: Config | string | undefined): Config {
+  try {
+    return resolveConfig(config);
+  } catch (error) {
+    diag.warn("otel-co2e: SDK disabled; config not loaded, using defaults", error);
+    return typeof config === "object" ? config : parseConfig({});
+  }
+}
+
+/** "address already in use" for EADDRINUSE and the like; the message otherwise. */
+function listenFailure(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  if (code === "EADDRINUSE") return "address already in use";
+  if (code === "EACCES") return "permission denied";
+  if (code === "EADDRNOTAVAIL") return "address not available";
+  return error instanceof Error ? error.message : String(error);
+}
+
 export function startCarbonSdk(options: CarbonSdkOptions = {}): CarbonSdk {
-  const config = resolveConfig(options.config);
+  // Checked before anything is read: a disabled SDK never throws.
   if (getBooleanFromEnv("OTEL_SDK_DISABLED")) {
     return {
       ready: Promise.resolve(),
       metricsUrl: undefined,
-      config,
+      config: disabledConfig(options.config),
       processor: undefined,
       shutdown: () => Promise.resolve(),
     };
   }
+  const config = resolveConfig(options.config);
 
   const observer = new LateObserver();
   const provider = options.intensityProvider ?? createIntensityProvider(config, { observer });
@@ -186,9 +210,16 @@ export function startCarbonSdk(options: CarbonSdkOptions = {}): CarbonSdk {
           server = s;
         })
       : Promise.resolve();
+  // A port in use must not crash the service (callers who care await `ready`), but it must not go
+  // unnoticed either: whatever answers on that port is not our /metrics. diag alone says nothing
+  // without OTEL_LOG_LEVEL, so the console hears of it too (once: `listening` settles once).
+  listening.catch((error: unknown) => {
+    const where = prometheus ? `${prometheus.host}:${prometheus.port}` : "";
+    console.warn(`otel-co2e: cannot serve /metrics on ${where}: ${listenFailure(error)}`);
+    diag.error("otel-co2e: cannot serve /metrics", error);
+  });
   const ready = Promise.all([listening, gpu]).then(() => {});
-  // A port in use must not crash the service: callers who care await `ready`.
-  ready.catch((error: unknown) => diag.error("otel-co2e: cannot serve /metrics", error));
+  ready.catch(() => {}); // reported above; an unawaited `ready` is no unhandled rejection
 
   let shutdownPromise: Promise<void> | undefined;
   return {

@@ -4,7 +4,7 @@
  * as `spanProcessors` is given, and ours must come first.
  */
 import { diag } from "@opentelemetry/api";
-import { getNumberFromEnv, getStringFromEnv, getStringListFromEnv } from "@opentelemetry/core";
+import { getNumberFromEnv, getStringFromEnv } from "@opentelemetry/core";
 import { OTLPTraceExporter as OtlpGrpcExporter } from "@opentelemetry/exporter-trace-otlp-grpc";
 import { OTLPTraceExporter as OtlpJsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as OtlpProtoExporter } from "@opentelemetry/exporter-trace-otlp-proto";
@@ -19,17 +19,56 @@ import {
 export type TraceExporterName = "otlp" | "console" | "none";
 export type TraceExporterChoice = TraceExporterName | SpanExporter;
 
-/** OTEL_TRACES_EXPORTER as a list; unset → otlp (the OTel default); `none` alone → no exporter. */
-export function traceExportersFromEnv(): TraceExporterName[] {
-  const names = [...new Set(getStringListFromEnv("OTEL_TRACES_EXPORTER") ?? [])].filter((n) => n !== "null");
+/** Names this preset can build; anything else is warned about and skipped. */
+export const SUPPORTED_TRACE_EXPORTERS: readonly TraceExporterName[] = ["otlp", "console", "none"];
+
+function isSupported(name: string): name is TraceExporterName {
+  return (SUPPORTED_TRACE_EXPORTERS as readonly string[]).includes(name);
+}
+
+// Unsupported names already reported: the list is read at every start, the warning is given once.
+const warnedNames = new Set<string>();
+
+/**
+ * Warns on the console, not only through diag: diag goes nowhere unless OTEL_LOG_LEVEL is set, and
+ * a misspelt exporter means traces silently go nowhere.
+ */
+function warnUnsupported(names: readonly string[]): void {
+  const fresh = names.filter((n) => !warnedNames.has(n));
+  if (fresh.length === 0) return;
+  for (const n of fresh) warnedNames.add(n);
+  const quoted = fresh.map((n) => `"${n}"`).join(", ");
+  console.warn(
+    `otel-co2e: unsupported OTEL_TRACES_EXPORTER value ${quoted} ignored; supported: ${SUPPORTED_TRACE_EXPORTERS.join(", ")}`,
+  );
+}
+
+/**
+ * An OTEL_TRACES_EXPORTER value as a list of exporters. Values are trimmed and case-insensitive
+ * (the spec's rule for enum-like variables); unset or empty → otlp (the OTel default); `none`
+ * alone → no exporter; `none` beside others is dropped and the others are used; unsupported
+ * names are skipped with one console warning.
+ */
+export function parseTraceExporters(value: string | undefined): TraceExporterName[] {
+  const names = [
+    ...new Set(
+      (value ?? "")
+        .split(",")
+        .map((n) => n.trim().toLowerCase())
+        .filter((n) => n !== ""),
+    ),
+  ];
   if (names.length === 0) return ["otlp"];
-  if (names.includes("none"))
-    return names.length === 1 ? ["none"] : (names.filter((n) => n !== "none") as TraceExporterName[]);
-  const known = names.filter((n): n is TraceExporterName => n === "otlp" || n === "console");
-  for (const n of names)
-    if (!known.includes(n as TraceExporterName))
-      diag.warn(`otel-co2e: unsupported OTEL_TRACES_EXPORTER value "${n}"`);
-  return known;
+  if (names.length === 1 && names[0] === "none") return ["none"];
+  const rest = names.filter((n) => n !== "none");
+  const unsupported = rest.filter((n) => !isSupported(n));
+  if (unsupported.length > 0) warnUnsupported(unsupported);
+  return rest.filter(isSupported);
+}
+
+/** OTEL_TRACES_EXPORTER as a list; see parseTraceExporters. */
+export function traceExportersFromEnv(): TraceExporterName[] {
+  return parseTraceExporters(getStringFromEnv("OTEL_TRACES_EXPORTER"));
 }
 
 function otlpExporter(): SpanExporter {
@@ -63,7 +102,14 @@ function batch(exporter: SpanExporter): SpanProcessor {
 export function exportProcessors(choices: readonly TraceExporterChoice[]): SpanProcessor[] {
   const processors: SpanProcessor[] = [];
   for (const choice of choices) {
-    if (choice === "none") continue;
+    if (typeof choice === "string") {
+      // A JavaScript caller can pass any string: never hand one to a BatchSpanProcessor.
+      if (!isSupported(choice)) {
+        warnUnsupported([choice]);
+        continue;
+      }
+      if (choice === "none") continue;
+    }
     if (choice === "console")
       processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
     else if (choice === "otlp") processors.push(batch(otlpExporter()));

@@ -478,9 +478,10 @@ describe("CarbonSpanProcessor with the real SDK", () => {
     expect(bestHourFromRows(rows, { startMs: now, endMs: now })).toBe(90);
     expect(bestHourFromRows(undefined, { startMs: now, endMs: now })).toBeUndefined();
     const inner = new StaticIntensityProvider();
+    // The counterfactual is figured for live intensity only: the job's value must say electricitymaps.
     const provider: IntensityProvider = {
       name: "rows",
-      lookup: (z) => inner.lookup(z),
+      lookup: (z) => ({ ...inner.lookup(z), source: "electricitymaps", method: "time-weighted" }),
       get: (z) => inner.get(z),
       warm: () => {},
       cachedRows: () => rows,

@@ -1,6 +1,8 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { context, metrics, propagation, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseConfig } from "../../src/config.ts";
 import { withJob } from "../../src/job/job.ts";
 import { type CarbonSdk, startCarbonSdk } from "../../src/sdk/startCarbonSdk.ts";
@@ -148,6 +150,27 @@ describe("startCarbonSdk", () => {
     expect(withJob("disabled", () => 42)).toBe(42);
   });
 
+  it("OTEL_SDK_DISABLED=true never throws, not even on a bad port variable or a missing config file", async () => {
+    process.env.OTEL_SDK_DISABLED = "true";
+    process.env.OTEL_EXPORTER_PROMETHEUS_PORT = "abc";
+    process.env.CO2E_CONFIG = "/nonexistent/co2e.yaml";
+    for (const given of [config, "/nonexistent/other.yaml", undefined]) {
+      const disabled = startCarbonSdk({ config: given, gpu: false });
+      await disabled.ready;
+      expect(disabled.processor).toBeUndefined();
+      expect(disabled.metricsUrl).toBeUndefined();
+      expect(disabled.config.prometheus.port).toBeTypeOf("number");
+      await disabled.shutdown();
+    }
+    // A Config handed in comes back as it was.
+    expect(startCarbonSdk({ config }).config).toBe(config);
+    // The same variables still fail a start that is not disabled.
+    delete process.env.OTEL_SDK_DISABLED;
+    expect(() => startCarbonSdk({ config, gpu: false, traceExporters: ["none"] })).toThrow(
+      /OTEL_EXPORTER_PROMETHEUS_PORT/,
+    );
+  });
+
   it("reads OTEL_TRACES_EXPORTER lists", () => {
     process.env.OTEL_TRACES_EXPORTER = "console,otlp";
     expect(traceExportersFromEnv()).toEqual(["console", "otlp"]);
@@ -185,6 +208,41 @@ describe("startCarbonSdk", () => {
     sdk = startCarbonSdk({ config, prometheus: { host: "127.0.0.1", port }, gpu: false });
     await expect(sdk.ready).rejects.toThrow(/EADDRINUSE/);
     await first.shutdown();
+  });
+
+  it("says on the console, once, that a port held by another server is not its /metrics", async () => {
+    const holder = createServer((_req, res) => res.end("someone else\n"));
+    await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+    const port = (holder.address() as AddressInfo).port;
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      const exporter = new KeepingExporter();
+      sdk = startCarbonSdk({
+        config,
+        traceExporters: [exporter],
+        prometheus: { host: "127.0.0.1", port },
+        gpu: false,
+      });
+      await expect(sdk.ready).rejects.toThrow(/EADDRINUSE/);
+      const lines = warn.mock.calls.map((args) => args.map(String).join(" "));
+      expect(lines.filter((l) => l.includes("/metrics"))).toEqual([
+        `otel-co2e: cannot serve /metrics on 127.0.0.1:${port}: address already in use`,
+      ]);
+      expect(sdk.metricsUrl).toBeUndefined();
+      // The service carries on: jobs are still enriched, and shutdown is clean.
+      withJob("port-taken", () => 1);
+      await sdk.shutdown();
+      const span = exporter.getFinishedSpans().find((s) => s.name === "port-taken");
+      expect(span?.attributes[sc.ATTR_CARBON_CO2E_GRAMS]).toBeTypeOf("number");
+      // The other server still answers on its port.
+      expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toBe("someone else\n");
+    } finally {
+      warn.mockRestore();
+      await new Promise<void>((resolve) => {
+        holder.closeAllConnections();
+        holder.close(() => resolve());
+      });
+    }
   });
 });
 

@@ -124,4 +124,36 @@ describe("enrichJobSpan", () => {
     const keys = Object.keys(enrich({ [sc.ATTR_JOB_CPU_SECONDS]: 1 }).attributes);
     expect(keys.slice(0, 4)).toEqual([...PRIORITY_CARBON_ATTRIBUTES]);
   });
+
+  it("figures the best hour only for a live (electricitymaps) intensity, never for a fallback", () => {
+    const span = { ...base, attributes: { [sc.ATTR_JOB_NAME]: "j", [sc.ATTR_JOB_CPU_SECONDS]: 360 } };
+    let asked = 0;
+    // Cached live rows say 40 g/kWh was available: used for a live span, ignored for the others.
+    const bestHour = () => {
+      asked++;
+      return 40;
+    };
+    const run = (value: IntensityValue) =>
+      enrichJobSpan(span, { config, logicalCores: 4, intensity: () => value, bestHour });
+
+    const live = run({ ...intensity, source: "electricitymaps", method: "time-weighted" });
+    const kwh = live.attributes[sc.ATTR_CARBON_ENERGY_KWH] as number;
+    expect(live.attributes[sc.ATTR_CARBON_CO2E_GRAMS_AT_BEST_HOUR]).toBeCloseTo(kwh * 40, 12);
+    expect(live.record?.bestHourGrams).toBeCloseTo(kwh * 40, 12);
+    expect(asked).toBe(1);
+
+    // Live provider down, static table answered: no best-hour figure at all.
+    const fallback = run({
+      ...intensity,
+      gramsPerKwh: 30,
+      source: "static",
+      method: "yearly-average",
+      fallbackReason: "electricitymaps unavailable",
+    });
+    expect(fallback.attributes[sc.ATTR_CARBON_CO2E_GRAMS]).toBeTypeOf("number");
+    expect(fallback.attributes).not.toHaveProperty(sc.ATTR_CARBON_CO2E_GRAMS_AT_BEST_HOUR);
+    expect(fallback.record?.bestHourGrams).toBeUndefined();
+    expect(run(intensity).record?.bestHourGrams).toBeUndefined(); // configured
+    expect(asked).toBe(1);
+  });
 });
