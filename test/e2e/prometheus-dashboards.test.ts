@@ -204,7 +204,13 @@ describe.skipIf(skip)("dashboards against a real Prometheus scraping the demo an
       };
     };
     const names = body.data.groups.map((g) => g.name).sort();
-    expect(names).toEqual(["co2e-alerts", "co2e-per-job-1d-7d", "co2e-per-job-1h", "co2e-settings"]);
+    expect(names).toEqual([
+      "co2e-alerts",
+      "co2e-live-zones",
+      "co2e-per-job-1d-7d",
+      "co2e-per-job-1h",
+      "co2e-settings",
+    ]);
     const alerts = body.data.groups
       .flatMap((g) => g.rules.map((r) => r.name))
       .filter((n) => n.startsWith("Co2e"));

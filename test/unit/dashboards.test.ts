@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import {
   allPanelIds,
+  type DashboardPanel,
   leftoverVariables,
   loadDashboards,
   provisionedDatasourceUids,
@@ -33,6 +34,8 @@ const KNOWN_UNITS = new Set([
   "s",
   "none",
 ]);
+/** How a panel says that the Zone variable cannot filter it (its series have no zone label). */
+const ZONE_NOT_APPLIED = "The Zone variable does not apply here:";
 /** Grafana's built-in variables a query may use. */
 const BUILT_INS = { __rate_interval: "1m", __interval: "1m", __range: "1h" };
 
@@ -101,6 +104,22 @@ describe.each(dashboards)("dashboard $file", ({ dashboard }) => {
       // Time series panels ask for ranges; the others show one value per series.
       if (panel.type === "timeseries") expect(targets.every((t) => t.range === true)).toBe(true);
       else expect(targets.every((t) => t.instant === true)).toBe(true);
+    },
+  );
+
+  // Job, Service and Zone look alike on the board, but several job series (energy, per-run,
+  // duration, functional units, best hour) have no zone label: a panel filtered by job and not by
+  // zone must say that picking a zone does not change it.
+  it.each(panels.map((p) => [p.id, p.title ?? "", p] as const))(
+    "panel %i %s: says so when the Zone variable cannot filter it",
+    (_id, _title, panel) => {
+      const exprs = (panel.targets ?? []).map((t) => t.expr ?? "");
+      const usesJobVariables = exprs.some((e) => /\$\{?(job_name|service_name)\b/.test(e));
+      const usesZone = exprs.some((e) => /\$\{?zone\b/.test(e));
+      // The shared panel type has no `description`; it is a plain string in Grafana's JSON.
+      const description = (panel as DashboardPanel & { description?: string }).description ?? "";
+      if (usesJobVariables && !usesZone) expect(description).toContain(ZONE_NOT_APPLIED);
+      else expect(description).not.toContain(ZONE_NOT_APPLIED);
     },
   );
 });
