@@ -3,7 +3,7 @@
  * sources with a hint instead of ERR_UNKNOWN_FILE_EXTENSION, and end quietly when the reader of
  * stdout goes away (`co2e zones | head`).
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { CLI, NODE, ROOT } from "../helpers/cli.ts";
 
@@ -96,20 +96,11 @@ describe("bin/co2e.js on a Node that cannot strip types", () => {
     );
 
   it.skipIf(!old)("the system's old node gets the hint and exit 1, not ERR_UNKNOWN_FILE_EXTENSION", () => {
-    let status = 0;
-    let stderr = "";
-    try {
-      execFileSync(old!.path, [CLI, "--help"], {
-        cwd: ROOT,
-        encoding: "utf8",
-        stdio: "pipe",
-        timeout: 10_000,
-      });
-    } catch (error) {
-      const e = error as { status: number; stderr: string };
-      status = e.status;
-      stderr = e.stderr;
-    }
+    const { status, stderr } = spawnSync(old!.path, [CLI, "--help"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 10_000,
+    });
     expect(status).toBe(1);
     expect(stderr).toMatch(NEEDS);
     expect(stderr).toContain(`this is ${old!.version}`);
@@ -124,21 +115,11 @@ describe("bin/co2e.js on a Node that cannot strip types", () => {
   ])("simulated Node %s exits %i", (version, expected) => {
     // process.versions.node overridden before bin/co2e.js runs, on the project's Node 24.
     const preload = `data:text/javascript,Object.defineProperty(process.versions,"node",{value:"${version}"})`;
-    let status = 0;
-    let stderr = "";
-    let stdout = "";
-    try {
-      stdout = execFileSync(NODE, ["--import", preload, CLI, "--version"], {
-        cwd: ROOT,
-        encoding: "utf8",
-        stdio: "pipe",
-        timeout: 10_000,
-      });
-    } catch (error) {
-      const e = error as { status: number; stderr: string };
-      status = e.status;
-      stderr = e.stderr;
-    }
+    const { status, stderr, stdout } = spawnSync(NODE, ["--import", preload, CLI, "--version"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 10_000,
+    });
     expect(status).toBe(expected);
     if (expected === 1) expect(stderr).toMatch(NEEDS);
     else expect(stdout).toMatch(/^\d+\.\d+\.\d+\n$/);

@@ -4,7 +4,8 @@
  * lost when the downstream never answers, and forwards everything (exit 0) when the downstream
  * comes back before the deadline.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useCleanups } from "../helpers/cleanups.ts";
 import {
   freePort,
   makeExportRequest,
@@ -13,10 +14,7 @@ import {
   startOtlpSink,
 } from "../helpers/otlp-sink.ts";
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const cleanups = useCleanups();
 
 async function collector(forwardUrl: string, shutdownTimeoutMs: number): Promise<SpawnedCollector> {
   const c = await spawnCollector(

@@ -11,7 +11,8 @@ import { OTLPTraceExporter as ProtoExporter } from "@opentelemetry/exporter-trac
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { SimpleSpanProcessor, type SpanExporter, TracerProvider } from "@opentelemetry/sdk-trace";
 import { Agent, request } from "undici";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useCleanups } from "../helpers/cleanups.ts";
 import {
   makeExportRequest,
   type OtlpSink,
@@ -22,10 +23,7 @@ import {
   startOtlpSink,
 } from "../helpers/otlp-sink.ts";
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const cleanups = useCleanups();
 
 async function collector(down: OtlpSink, extraYaml = ""): Promise<SpawnedCollector> {
   const c = await spawnCollector(

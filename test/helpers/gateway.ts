@@ -7,12 +7,12 @@
  *   const down = await sink();
  *   const g = await gateway({ forwardUrl: down.url });
  */
-import { afterEach } from "vitest";
 import { type ConfigInput, parseConfig } from "../../src/config.ts";
 import { type Gateway, startGateway } from "../../src/gateway/server.ts";
+import { type Cleanup, useCleanups } from "./cleanups.ts";
 import { type OtlpSink, startOtlpSink } from "./otlp-sink.ts";
 
-export type Cleanup = () => Promise<unknown>;
+export type { Cleanup } from "./cleanups.ts";
 
 export interface GatewayHarness {
   /** Run after each test, last registered first. */
@@ -29,10 +29,7 @@ export interface GatewayHarness {
 
 /** Registers an afterEach hook in the calling test file: call it at the file's top level. */
 export function gatewayHarness(): GatewayHarness {
-  const cleanups: Cleanup[] = [];
-  afterEach(async () => {
-    while (cleanups.length) await cleanups.pop()!();
-  });
+  const cleanups = useCleanups();
   return {
     cleanups,
     async gateway(gw = {}, extra = {}, env = {}, logs) {
