@@ -131,11 +131,8 @@ export async function enrichRequest(req: ParsedRequest, ctx: EnrichContext): Pro
       // Fills the cache for the whole range; the value itself is not used (each span has its window).
       await settleWithin(provider.get(zone, { startMs, endMs }), ctx.config.gateway.intensityWaitMs);
       for (const { span, zone: resolved, resource } of group) {
+        // enrichJobSpan keeps a producer's own carbon.attribution (shared/exclusive), as in-process.
         const spanOptions: EnrichOptions = { ...options, zone: resolved };
-        // As in-process: a producer that measured shared attribution says so on the span.
-        const attribution = span.attributes[sc.ATTR_CARBON_ATTRIBUTION];
-        if (attribution === sc.ATTRIBUTION.shared || attribution === sc.ATTRIBUTION.exclusive)
-          spanOptions.attribution = attribution;
         const result = enrichJobSpan(
           {
             attributes: span.attributes,

@@ -13,6 +13,7 @@
  */
 import { Agent, request } from "undici";
 import { parseRetryAfterMs } from "../util/retryAfter.ts";
+import { settleWithin } from "../util/timeout.ts";
 import { type ForwardItem, frameRequest } from "./otlp-encode.ts";
 
 export interface ForwarderOptions {
@@ -318,13 +319,7 @@ export class Forwarder implements SpanSink {
     this.#pump();
     if (this.pendingSpans !== 0 || this.#active !== 0) {
       const idle = new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
-      const remaining = Math.max(0, deadlineMs - Date.now());
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, remaining);
-      });
-      await Promise.race([idle, timedOut]);
-      clearTimeout(timer);
+      await settleWithin(idle, Math.max(0, deadlineMs - Date.now()));
     }
     return this.pendingSpans === 0 && this.#active === 0 && this.stats.lostAtShutdownSpans === 0;
   }

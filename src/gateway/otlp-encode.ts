@@ -277,5 +277,3 @@ export function encodeResponseJson(rejectedSpans: number, errorMessage: string):
 export function encodeStatusProto(grpcCode: number, message: string): Uint8Array {
   return new Encoder().uint(1, grpcCode).string(2, message).finish();
 }
-
-export type { Attributes };

@@ -119,8 +119,6 @@ export const REJECTED = "rejected" as const;
 export interface ParsedScope {
   fieldStart: number;
   fieldEnd: number;
-  /** Fields other than `spans` as [start, end) pairs. */
-  otherFields: number[];
   /** Span fields as [start, end) pairs (tag included). */
   spans: number[];
   /** Spans that are not forwarded verbatim, by span index. */
@@ -133,7 +131,6 @@ export interface ParsedResource {
   /** Resource message body, when present. */
   resourceStart: number;
   resourceEnd: number;
-  otherFields: number[];
   scopes: ParsedScope[];
 }
 
@@ -417,7 +414,6 @@ function scanScope(
       r.pos = stop;
     } else if (field === 3 && wire !== WIRE_LEN) wrongWire(r, at, `${path}.schema_url`, wire, WIRE_LEN);
     else r.skip(wire, end, path);
-    scope.otherFields.push(at, r.pos);
   }
 }
 
@@ -441,7 +437,6 @@ function scanResourceSpans(
       const scope: ParsedScope = {
         fieldStart: at,
         fieldEnd: stop,
-        otherFields: [],
         spans: [],
         special: new Map(),
       };
@@ -459,7 +454,6 @@ function scanResourceSpans(
       r.pos = stop;
     } else if (field === 3 && wire !== WIRE_LEN) wrongWire(r, at, `${path}.schema_url`, wire, WIRE_LEN);
     else r.skip(wire, end, path);
-    rs.otherFields.push(at, r.pos);
   }
 }
 
@@ -493,7 +487,6 @@ export function scanRequest(buf: Uint8Array): ParsedRequest {
       fieldEnd: stop,
       resourceStart: 0,
       resourceEnd: 0,
-      otherFields: [],
       scopes: [],
     };
     scanResourceSpans(r, stop, req.resources.length, req, rs);

@@ -24,17 +24,21 @@ import { CARBON_METER_NAME } from "../metrics/views.ts";
 import { httpOrigin, parseHostPort } from "../util/hostPort.ts";
 import { BodyTooLargeError, readBodyLimited } from "../util/readBody.ts";
 import type { EnrichContext, JobRecorder } from "./enrichRequest.ts";
-import { DroppingSink, Forwarder, type ForwarderStats, type SpanSink } from "./forwarder.ts";
+import {
+  DroppingSink,
+  Forwarder,
+  type ForwarderStats,
+  OTLP_TRACES_PATH,
+  type SpanSink,
+} from "./forwarder.ts";
 import { encodeResponseJson, encodeResponseProto, encodeStatusProto } from "./otlp-encode.ts";
 import { decodeExport, enrichAndEncode, forwardBytesEstimate, type OtlpEncoding } from "./pipeline.ts";
 
-export const TRACES_PATH = "/v1/traces";
+export const TRACES_PATH = OTLP_TRACES_PATH;
 /** Seconds a client is asked to wait after 429/503. */
 const RETRY_AFTER_SECONDS = 1;
 /** After a 413 the rest of the body is read and discarded (so the client sees the answer) up to this. */
 const MAX_DISCARD_BYTES = 64 * 1024 * 1024;
-
-export { parseHostPort };
 
 export interface GatewayStats extends ForwarderStats {
   /** Spans decoded from requests (before limits and validation). */

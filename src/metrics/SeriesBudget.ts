@@ -40,9 +40,4 @@ export class SeriesBudget {
       );
     }
   }
-
-  /** Distinct label sets seen for an instrument (capped at the limit). */
-  size(instrument: string): number {
-    return this.#seen.get(instrument)?.size ?? 0;
-  }
 }
