@@ -10,7 +10,7 @@ import { loadConfig, resolveLogicalCores } from "../config.ts";
 import { createIntensityProvider } from "../intensity/index.ts";
 import { DEFAULT_ZONE, type ResolvedZone, resolveZone } from "../intensity/zone.ts";
 import { createMachineCpuEnergy } from "../power/attribution.ts";
-import { bestHourFromRows } from "../processor/bestHour.ts";
+import { bestHourLookup } from "../processor/bestHour.ts";
 import { type BestHourLookup, resolveJobZone } from "../processor/enrich.ts";
 import {
   buildReport,
@@ -167,9 +167,7 @@ export async function run(argv: string[]): Promise<number> {
     const span = jobSpanData(job, result, resource);
     // Best-hour counterfactual from the rows the live provider fetched for this window (as the
     // span processor does); the static table has no hourly rows, so then none is claimed.
-    const bestHour: BestHourLookup | undefined = provider.cachedRows
-      ? (z, w) => bestHourFromRows(provider.cachedRows?.(z), w)
-      : undefined;
+    const bestHour: BestHourLookup | undefined = bestHourLookup(provider);
     const enriched = enrichRun(span, {
       config,
       logicalCores: resolveLogicalCores(config.model.cpu),

@@ -20,7 +20,7 @@ import type { Attributes } from "@opentelemetry/api";
 import type { Config } from "../config.ts";
 import type { IntensityProvider } from "../intensity/types.ts";
 import type { ResolvedZone } from "../intensity/zone.ts";
-import { bestHourFromRows } from "../processor/bestHour.ts";
+import { bestHourLookup } from "../processor/bestHour.ts";
 import { type EnrichOptions, enrichJobSpan, type JobRecord, resolveJobZone } from "../processor/enrich.ts";
 import * as sc from "../semconv.ts";
 import { settleWithin } from "../util/timeout.ts";
@@ -117,9 +117,8 @@ export async function enrichRequest(req: ParsedRequest, ctx: EnrichContext): Pro
     logicalCores: ctx.logicalCores,
     intensity: (zone, window) => provider.lookup(zone, window),
   };
-  if (provider.cachedRows) {
-    options.bestHour = (zone, window) => bestHourFromRows(provider.cachedRows?.(zone), window);
-  }
+  const bestHour = bestHourLookup(provider);
+  if (bestHour) options.bestHour = bestHour;
   await Promise.all(
     [...byZone].map(async ([zone, group]) => {
       let startMs = Number.POSITIVE_INFINITY;

@@ -16,7 +16,7 @@ import { beginSpanMeasurement, finishSpanMeasurement } from "../job/spans.ts";
 import type { CarbonMetrics } from "../metrics/CarbonMetrics.ts";
 import { createMachineCpuEnergy, type MachineCpuEnergyOptions } from "../power/attribution.ts";
 import * as sc from "../semconv.ts";
-import { bestHourFromRows } from "./bestHour.ts";
+import { bestHourLookup } from "./bestHour.ts";
 import {
   type EnrichOptions,
   enrichJobSpan,
@@ -51,6 +51,8 @@ export class CarbonSpanProcessor implements SpanProcessor {
   readonly #provider: IntensityProvider;
   readonly #logicalCores: number;
   readonly #meter: JobMeter;
+  /** Built once: config, cores and provider never change after construction. */
+  readonly #enrichOptions: EnrichOptions;
   #metrics: CarbonMetrics | undefined;
   #shutdown = false;
   #errorsReported = 0;
@@ -61,6 +63,14 @@ export class CarbonSpanProcessor implements SpanProcessor {
     this.#provider = options.provider;
     this.#metrics = options.metrics;
     this.#logicalCores = options.logicalCores ?? resolveLogicalCores(options.config.model.cpu);
+    const provider = options.provider;
+    this.#enrichOptions = {
+      config: options.config,
+      logicalCores: this.#logicalCores,
+      intensity: (zone, window) => provider.lookup(zone, window),
+    };
+    const bestHour = bestHourLookup(provider);
+    if (bestHour) this.#enrichOptions.bestHour = bestHour;
     this.#meter = options.meter ?? defaultJobMeter();
     this.#meter.setIntervalMs(options.config.sampler.intervalMs);
     this.#meter.setMaxJobSeconds(options.config.sampler.maxJobSeconds);
@@ -105,15 +115,7 @@ export class CarbonSpanProcessor implements SpanProcessor {
   }
 
   #enrich(span: Span): void {
-    const provider = this.#provider;
-    const options: EnrichOptions = {
-      config: this.#config,
-      logicalCores: this.#logicalCores,
-      intensity: (zone, window) => provider.lookup(zone, window),
-    };
-    if (provider.cachedRows) {
-      options.bestHour = (zone, window) => bestHourFromRows(provider.cachedRows?.(zone), window);
-    }
+    const options = this.#enrichOptions;
     // carbon.attribution (shared/exclusive, written by the meter) is read from the span by enrichJobSpan.
     const result = enrichJobSpan(
       {

@@ -1,4 +1,4 @@
-import type { IntensityRow, TimeWindow } from "../intensity/types.ts";
+import type { IntensityProvider, IntensityRow, TimeWindow } from "../intensity/types.ts";
 
 /** "The surrounding 24 h" of a job: 12 h either side of its window. */
 export const BEST_HOUR_SPAN_MS = 12 * 3600 * 1000;
@@ -20,4 +20,15 @@ export function bestHourFromRows(
     if (best === undefined || row.gramsPerKwh < best) best = row.gramsPerKwh;
   }
   return best;
+}
+
+/**
+ * The best-hour lookup for a provider that caches hourly rows (the live one); undefined for one
+ * that has none (the static table), so no counterfactual is claimed there.
+ */
+export function bestHourLookup(
+  provider: IntensityProvider,
+): ((zone: string, window: TimeWindow) => number | undefined) | undefined {
+  const cachedRows = provider.cachedRows?.bind(provider);
+  return cachedRows ? (zone, window) => bestHourFromRows(cachedRows(zone), window) : undefined;
 }
