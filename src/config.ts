@@ -103,13 +103,7 @@ export const configSchema = z
         pueByZone: zoneRecord(z.number().min(1, "must be ≥ 1")).default({}),
       })
       .strict()
-      .default({
-        cpu: { model: "tdp", tdpWatts: DEFAULT_CPU_TDP_WATTS, logicalCores: "auto" },
-        memoryWattsPerGb: MEMORY_WATTS_PER_GB,
-        networkKwhPerGb: NETWORK_KWH_PER_GB,
-        pue: DEFAULT_PUE,
-        pueByZone: {},
-      }),
+      .prefault({}),
     embodied: z
       .object({
         totalEmbodiedKg: nonNegative,

@@ -6,7 +6,7 @@
  */
 import type { Attributes, AttributeValue } from "@opentelemetry/api";
 import type { IntensityMethod, IntensityValue } from "../intensity/types.ts";
-import type { JobRecord } from "../processor/enrich.ts";
+import { isAttribution, type JobRecord, str } from "../processor/enrich.ts";
 import * as sc from "../semconv.ts";
 
 /** Timing and status of the span, which are not attributes. */
@@ -17,15 +17,10 @@ export interface SpanTiming {
 }
 
 const SOURCES = new Set<string>(Object.values(sc.INTENSITY_SOURCE));
-const ATTRIBUTIONS = new Set<string>(Object.values(sc.ATTRIBUTION));
 const METHODS = new Set<string>(["latest", "time-weighted", "yearly-average", "configured"]);
 
 function num(value: AttributeValue | undefined): number | undefined {
   return typeof value === "number" && Number.isFinite(value) ? value : undefined;
-}
-
-function str(value: AttributeValue | undefined): string | undefined {
-  return typeof value === "string" && value !== "" ? value : undefined;
 }
 
 /** The span was enriched before it reached the gateway. */
@@ -88,10 +83,7 @@ export function recordFromEnrichedAttributes(
     durationSeconds: Math.max(0, (timing.endMs - timing.startMs) / 1000),
     zone,
     intensity,
-    attribution:
-      attribution !== undefined && ATTRIBUTIONS.has(attribution)
-        ? (attribution as sc.Attribution)
-        : sc.ATTRIBUTION.exclusive,
+    attribution: isAttribution(attribution) ? attribution : sc.ATTRIBUTION.exclusive,
     footprint: {
       energy: {
         cpuKwh,

@@ -174,7 +174,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 interface AttemptFailure {
   error: ElectricityMapsError;
   retryable: boolean;
-  retryAfterMs?: number;
 }
 
 export class ElectricityMapsClient {
@@ -365,7 +364,7 @@ export class ElectricityMapsClient {
         const remainingMs = deadlineMs - this.#now();
         const backoffMs = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
         // Equal jitter: at least half the step, so retries from many processes spread out.
-        const waitMs = last.retryAfterMs ?? backoffMs / 2 + (Math.random() * backoffMs) / 2;
+        const waitMs = last.error.retryAfterMs ?? backoffMs / 2 + (Math.random() * backoffMs) / 2;
         // A wait that would outlast the budget is not worth starting: fail now, inside the bound.
         if (waitMs >= remainingMs - 5) break;
         await sleep(waitMs, signal);
@@ -384,16 +383,7 @@ export class ElectricityMapsClient {
       last = result;
       if (!result.retryable) break;
     }
-    const error = last?.error ?? this.#timeoutError(what, budgetMs);
-    if (last?.retryAfterMs !== undefined && error.retryAfterMs === undefined) {
-      throw new ElectricityMapsError(error.code, error.message, {
-        reason: error.reason,
-        outcome: error.outcome,
-        ...(error.status === undefined ? {} : { status: error.status }),
-        retryAfterMs: last.retryAfterMs,
-      });
-    }
-    throw error;
+    throw last?.error ?? this.#timeoutError(what, budgetMs);
   }
 
   #timeoutError(what: string, budgetMs: number): ElectricityMapsError {
@@ -514,7 +504,6 @@ export class ElectricityMapsClient {
           },
         ),
         retryable: true,
-        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
       };
     }
     if (status < 200 || status >= 300) {

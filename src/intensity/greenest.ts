@@ -13,9 +13,9 @@ import { type Config, loadConfig } from "../config.ts";
 import { Co2eError, ERROR_CODES } from "../errors.ts";
 import { ElectricityMapsClient } from "./electricitymaps.ts";
 import type { IntensityRow } from "./types.ts";
-import { normaliseRows, rowGranularityMs } from "./window.ts";
+import { HOUR_MS, normaliseRows, rowGranularityMs } from "./window.ts";
 
-export const HOUR_MS = 3_600_000;
+export { HOUR_MS };
 
 export interface GreenestSearch {
   nowMs: number;

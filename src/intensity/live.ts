@@ -315,8 +315,7 @@ export class LiveIntensityProvider implements IntensityProvider {
         if (this.#forecast && !state.forecastDenied) await this.#refreshForecast(state);
       } catch (error) {
         const reason = error instanceof ElectricityMapsError ? error.reason : "error";
-        if (UNHEALTHY_REASONS.has(reason) || reason.startsWith("http-5")) this.#breaker.failure();
-        else this.#breaker.release();
+        this.#reportToBreaker(reason);
         state.lastFailure = reason;
         const now = this.#now();
         const permanent = reason === "auth" || reason === "unknown-zone";
@@ -450,9 +449,14 @@ export class LiveIntensityProvider implements IntensityProvider {
       const reason = error instanceof ElectricityMapsError ? error.reason : "error";
       // The free tier answers 401 for past-range: do not ask again for this zone.
       if (reason === "auth" || reason === "unknown-zone") state.pastRangeDenied = true;
-      if (UNHEALTHY_REASONS.has(reason) || reason.startsWith("http-5")) this.#breaker.failure();
-      else this.#breaker.release();
+      this.#reportToBreaker(reason);
     }
+  }
+
+  /** A failure that says the API is unhealthy opens the breaker; any other ends the probe. */
+  #reportToBreaker(reason: string): void {
+    if (UNHEALTHY_REASONS.has(reason) || reason.startsWith("http-5")) this.#breaker.failure();
+    else this.#breaker.release();
   }
 
   #serve(state: ZoneState, window: TimeWindow): IntensityValue {

@@ -14,7 +14,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 import * as sc from "../semconv.ts";
-import { defaultJobMeter, type JobMeter } from "./meter.ts";
+import type { JobMeter } from "./meter.ts";
 import { jobNetworkContext } from "./network.ts";
 import { beginSpanMeasurement, finishSpanMeasurement } from "./spans.ts";
 
@@ -107,7 +107,7 @@ function openJob(name: string, options: JobOptions): InternalJobHandle {
   let measurement: ReturnType<typeof beginSpanMeasurement> | undefined;
   if (span.isRecording()) {
     try {
-      measurement = beginSpanMeasurement(span, options.meter ?? defaultJobMeter());
+      measurement = beginSpanMeasurement(span, options.meter);
     } catch (error) {
       // The job still runs and its span is still exported, without counters.
       warnOnce("start", "otel-co2e: cannot start measuring a job", error);

@@ -69,7 +69,7 @@ export function isJobSpan(attributes: Attributes): boolean {
   return typeof attributes[sc.ATTR_JOB_NAME] === "string";
 }
 
-function isAttribution(value: AttributeValue | undefined): value is sc.Attribution {
+export function isAttribution(value: AttributeValue | undefined): value is sc.Attribution {
   return value === sc.ATTRIBUTION.exclusive || value === sc.ATTRIBUTION.shared;
 }
 
@@ -82,7 +82,8 @@ function num(value: AttributeValue | undefined): number | undefined {
   return undefined;
 }
 
-function str(value: AttributeValue | undefined): string | undefined {
+/** A non-empty string attribute, else undefined. */
+export function str(value: AttributeValue | undefined): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
 }
 
