@@ -8,8 +8,8 @@ import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { type ReadableSpan, type SpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { parseConfig } from "../src/config.ts";
 import { StaticIntensityProvider } from "../src/intensity/static.ts";
-import { createCarbonMetrics } from "../src/metrics/CarbonMetrics.ts";
-import { CarbonSpanProcessor } from "../src/processor/CarbonSpanProcessor.ts";
+import { createCarbonMetrics } from "../src/metrics/carbon-metrics.ts";
+import { CarbonSpanProcessor } from "../src/processor/carbon-span-processor.ts";
 import * as sc from "../src/semconv.ts";
 
 const NON_JOB_TARGET_RATIO = 1.05;

@@ -21,7 +21,7 @@ import {
   MEMORY_WATTS_PER_GB,
   NETWORK_KWH_PER_GB,
 } from "./model/constants.ts";
-import { HOST_PORT_PATTERN } from "./util/hostPort.ts";
+import { HOST_PORT_PATTERN } from "./util/host-port.ts";
 
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL("../config/default.yaml", import.meta.url));
 

@@ -105,36 +105,36 @@ export type Attribution = (typeof ATTRIBUTION)[keyof typeof ATTRIBUTION];
 // so the unit is part of the instrument name.
 // ---------------------------------------------------------------------------------------------
 
-export const METRIC_JOB_RUNS_INSTRUMENT = "job_runs" as const;
-export const PROM_JOB_RUNS = "job_runs_total" as const;
-export const METRIC_JOB_DURATION_INSTRUMENT = "job_duration_seconds" as const;
-export const PROM_JOB_DURATION = "job_duration_seconds" as const;
-export const METRIC_JOB_ENERGY_INSTRUMENT = "job_energy_joules" as const;
-export const PROM_JOB_ENERGY = "job_energy_joules_total" as const;
-export const METRIC_JOB_CARBON_INSTRUMENT = "job_carbon_grams" as const;
-export const PROM_JOB_CARBON = "job_carbon_grams_total" as const;
-export const METRIC_JOB_CARBON_PER_RUN_INSTRUMENT = "job_carbon_per_run_grams" as const;
-export const PROM_JOB_CARBON_PER_RUN = "job_carbon_per_run_grams" as const;
+export const METRIC_JOB_RUNS_INSTRUMENT = "co2e_job_runs" as const;
+export const PROM_JOB_RUNS = "co2e_job_runs_total" as const;
+export const METRIC_JOB_DURATION_INSTRUMENT = "co2e_job_duration_seconds" as const;
+export const PROM_JOB_DURATION = "co2e_job_duration_seconds" as const;
+export const METRIC_JOB_ENERGY_INSTRUMENT = "co2e_job_energy_joules" as const;
+export const PROM_JOB_ENERGY = "co2e_job_energy_joules_total" as const;
+export const METRIC_JOB_CARBON_INSTRUMENT = "co2e_job_carbon_grams" as const;
+export const PROM_JOB_CARBON = "co2e_job_carbon_grams_total" as const;
+export const METRIC_JOB_CARBON_PER_RUN_INSTRUMENT = "co2e_job_carbon_per_run_grams" as const;
+export const PROM_JOB_CARBON_PER_RUN = "co2e_job_carbon_per_run_grams" as const;
 /** Functional units produced (SCI's R), so boards can divide grams by units. */
-export const METRIC_JOB_FUNCTIONAL_UNITS_INSTRUMENT = "job_functional_units" as const;
-export const PROM_JOB_FUNCTIONAL_UNITS = "job_functional_units_total" as const;
-/** Same energy at the best hour of the surrounding 24 h (issue 7 counterfactual). */
-export const METRIC_JOB_CARBON_BEST_HOUR_INSTRUMENT = "job_carbon_best_hour_grams" as const;
-export const PROM_JOB_CARBON_BEST_HOUR = "job_carbon_best_hour_grams_total" as const;
-export const METRIC_GRID_INTENSITY_INSTRUMENT = "grid_carbon_intensity_grams_per_kwh" as const;
-export const PROM_GRID_INTENSITY = "grid_carbon_intensity_grams_per_kwh" as const;
-export const METRIC_INTENSITY_REQUESTS_INSTRUMENT = "carbon_intensity_requests" as const;
-export const PROM_INTENSITY_REQUESTS = "carbon_intensity_requests_total" as const;
+export const METRIC_JOB_FUNCTIONAL_UNITS_INSTRUMENT = "co2e_job_functional_units" as const;
+export const PROM_JOB_FUNCTIONAL_UNITS = "co2e_job_functional_units_total" as const;
+/** Same energy at the best hour of the surrounding 24 h (a counterfactual). */
+export const METRIC_JOB_CARBON_BEST_HOUR_INSTRUMENT = "co2e_job_carbon_best_hour_grams" as const;
+export const PROM_JOB_CARBON_BEST_HOUR = "co2e_job_carbon_best_hour_grams_total" as const;
+export const METRIC_GRID_INTENSITY_INSTRUMENT = "co2e_grid_intensity_grams_per_kwh" as const;
+export const PROM_GRID_INTENSITY = "co2e_grid_intensity_grams_per_kwh" as const;
+export const METRIC_INTENSITY_REQUESTS_INSTRUMENT = "co2e_intensity_requests" as const;
+export const PROM_INTENSITY_REQUESTS = "co2e_intensity_requests_total" as const;
 
 /** Gateway requests by HTTP status code (label `code`). */
-export const METRIC_GATEWAY_REQUESTS_INSTRUMENT = "gateway_requests" as const;
-export const PROM_GATEWAY_REQUESTS = "gateway_requests_total" as const;
+export const METRIC_GATEWAY_REQUESTS_INSTRUMENT = "co2e_gateway_requests" as const;
+export const PROM_GATEWAY_REQUESTS = "co2e_gateway_requests_total" as const;
 /** Gateway spans by `outcome`: received | enriched | forwarded | dropped | rejected. */
-export const METRIC_GATEWAY_SPANS_INSTRUMENT = "gateway_spans" as const;
-export const PROM_GATEWAY_SPANS = "gateway_spans_total" as const;
+export const METRIC_GATEWAY_SPANS_INSTRUMENT = "co2e_gateway_spans" as const;
+export const PROM_GATEWAY_SPANS = "co2e_gateway_spans_total" as const;
 /** Spans waiting in the gateway's forward queue. */
-export const METRIC_GATEWAY_QUEUE_INSTRUMENT = "gateway_forward_queue_spans" as const;
-export const PROM_GATEWAY_QUEUE = "gateway_forward_queue_spans" as const;
+export const METRIC_GATEWAY_QUEUE_INSTRUMENT = "co2e_gateway_forward_queue_spans" as const;
+export const PROM_GATEWAY_QUEUE = "co2e_gateway_forward_queue_spans" as const;
 
 /** Metric label names. `job` is Prometheus' scrape job, so ours is `job_name`. */
 export const LABEL_JOB_NAME = "job_name" as const;
@@ -142,17 +142,17 @@ export const LABEL_JOB_NAME = "job_name" as const;
 export const LABEL_SERVICE_NAME = "service_name" as const;
 /** `ok` | `error`, from the span status. */
 export const LABEL_STATUS = "status" as const;
-/** `exclusive` | `shared` on job_runs_total. */
+/** `exclusive` | `shared` on co2e_job_runs_total. */
 export const LABEL_ATTRIBUTION = "attribution" as const;
-/** `cpu` | `memory` | `gpu` | `network` | `overhead` on job_energy_joules_total. */
+/** `cpu` | `memory` | `gpu` | `network` | `overhead` on co2e_job_energy_joules_total. */
 export const LABEL_COMPONENT = "component" as const;
-/** `scope` on job_carbon_grams_total: `operational` | `embodied` | `market`. */
+/** `scope` on co2e_job_carbon_grams_total: `operational` | `embodied` | `market`. */
 export const LABEL_SCOPE = "scope" as const;
 export const LABEL_ZONE = "zone" as const;
 export const LABEL_SOURCE = "source" as const;
 export const LABEL_PROVIDER = "provider" as const;
 export const LABEL_OUTCOME = "outcome" as const;
-/** HTTP status code on gateway_requests_total. */
+/** HTTP status code on co2e_gateway_requests_total. */
 export const LABEL_CODE = "code" as const;
 /** Where a job_name beyond the cardinality cap is counted. */
 export const JOB_NAME_OVERFLOW = "other" as const;

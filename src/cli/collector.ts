@@ -6,7 +6,7 @@
  */
 import { loadConfig } from "../config.ts";
 import { ListenError, startGateway } from "../gateway/server.ts";
-import { parseHostPort } from "../util/hostPort.ts";
+import { parseHostPort } from "../util/host-port.ts";
 import { parseFlagsOrHelp, usageError } from "./args.ts";
 import { EXIT } from "./exit-codes.ts";
 

@@ -10,7 +10,7 @@ import { loadConfig, resolveLogicalCores } from "../config.ts";
 import { createIntensityProvider } from "../intensity/index.ts";
 import { DEFAULT_ZONE, type ResolvedZone, resolveZone } from "../intensity/zone.ts";
 import { createMachineCpuEnergy } from "../power/attribution.ts";
-import { bestHourLookup } from "../processor/bestHour.ts";
+import { bestHourLookup } from "../processor/best-hour.ts";
 import { type BestHourLookup, resolveJobZone } from "../processor/enrich.ts";
 import {
   buildReport,

@@ -9,8 +9,8 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { DEFAULT_ZONE } from "../intensity/zone.ts";
-import { startCarbonSdk } from "../sdk/startCarbonSdk.ts";
-import { startDataServer } from "./dataServer.ts";
+import { startCarbonSdk } from "../sdk/start-carbon-sdk.ts";
+import { startDataServer } from "./data-server.ts";
 import { cpuJob, memoryJob, networkJob } from "./jobs.ts";
 import { JobLinePrinter } from "./printer.ts";
 

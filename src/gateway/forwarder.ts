@@ -12,7 +12,7 @@
  * how many acknowledged spans were not forwarded and exit non-zero.
  */
 import { Agent, request } from "undici";
-import { parseRetryAfterMs } from "../util/retryAfter.ts";
+import { parseRetryAfterMs } from "../util/retry-after.ts";
 import { settleWithin } from "../util/timeout.ts";
 import { type ForwardItem, frameRequest } from "./otlp-encode.ts";
 

@@ -3,7 +3,7 @@
  * to protobuf first), enrich the job spans, encode. Split in two steps so the server can reserve
  * queue room between them, after it knows the span count and before it does the work.
  */
-import { type EnrichContext, enrichRequest } from "./enrichRequest.ts";
+import { type EnrichContext, enrichRequest } from "./enrich-request.ts";
 import { encodeForward, type ForwardItem } from "./otlp-encode.ts";
 import { jsonToProto } from "./otlp-json.ts";
 import { type ParsedRequest, scanRequest } from "./otlp-proto.ts";

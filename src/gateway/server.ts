@@ -17,13 +17,13 @@ import { type Config, resolveLogicalCores } from "../config.ts";
 import { Co2eError, ERROR_CODES, isCo2eError } from "../errors.ts";
 import { createIntensityProvider } from "../intensity/index.ts";
 import type { IntensityProvider } from "../intensity/types.ts";
-import { gatewayResource, registerGatewayMetrics } from "../metrics/GatewayMetrics.ts";
+import { gatewayResource, registerGatewayMetrics } from "../metrics/gateway-metrics.ts";
 import type { PrometheusMetrics } from "../metrics/prometheus.ts";
 import { createPrometheusMetrics } from "../metrics/prometheus.ts";
 import { CARBON_METER_NAME } from "../metrics/views.ts";
-import { httpOrigin, parseHostPort } from "../util/hostPort.ts";
-import { BodyTooLargeError, readBodyLimited } from "../util/readBody.ts";
-import type { EnrichContext, JobRecorder } from "./enrichRequest.ts";
+import { httpOrigin, parseHostPort } from "../util/host-port.ts";
+import { BodyTooLargeError, readBodyLimited } from "../util/read-body.ts";
+import type { EnrichContext, JobRecorder } from "./enrich-request.ts";
 import {
   DroppingSink,
   Forwarder,
@@ -272,7 +272,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     headers: Record<string, string> = {},
   ): void {
     if (res.headersSent || res.destroyed) return;
-    // gateway_requests_total counts answers on the OTLP path only (any method, so 405s too).
+    // co2e_gateway_requests_total counts answers on the OTLP path only (any method, so 405s too).
     if ((res.req.url ?? "/").split("?")[0] === TRACES_PATH) responses[status] = (responses[status] ?? 0) + 1;
     if (shuttingDown) res.setHeader("connection", "close");
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);

@@ -1,6 +1,5 @@
 /**
- * Electricity Maps v3 client (undici). Shapes and quirks: ../shared/electricity-maps-api.md and
- * docs/intensity.md. Every call:
+ * Electricity Maps v3 client (undici). Shapes and quirks: docs/intensity.md. Every call:
  * - names a location (`zone`, or `dataCenterProvider` + `dataCenterRegion`); a request without one
  *   would make the API answer for the caller's IP location, so it is refused before sending;
  * - is bounded by one total time budget (`timeoutMs`, retries and their waits included);
@@ -16,8 +15,8 @@ import { Agent, request } from "undici";
 import { z } from "zod";
 import { Co2eError, ERROR_CODES, type ErrorCode } from "../errors.ts";
 import { INTENSITY_SOURCE } from "../semconv.ts";
-import { BodyTooLargeError, readBodyLimited } from "../util/readBody.ts";
-import { parseRetryAfterMs } from "../util/retryAfter.ts";
+import { BodyTooLargeError, readBodyLimited } from "../util/read-body.ts";
+import { parseRetryAfterMs } from "../util/retry-after.ts";
 import type { IntensityObserver, IntensityRequestOutcome, IntensityRow, IntensityValue } from "./types.ts";
 
 export const PROVIDER_NAME = "electricitymaps";

@@ -157,7 +157,7 @@ export class LiveIntensityProvider implements IntensityProvider {
   #closed = false;
   /**
    * The token's endpoints per zone from `/zones`, asked once per provider lifetime at the first
-   * fetch (issue 5: "zones — to learn which endpoints the token may use"). `undefined` while
+   * fetch ("zones": which endpoints the token may use). `undefined` while
    * unknown (not asked yet, in flight, or failed: then 401s teach us, as before).
    */
   #access: Map<string, readonly string[]> | undefined;

@@ -59,7 +59,7 @@ export interface IntensityProvider {
   close(): Promise<void>;
 }
 
-/** Outcome of one request to a live provider, the `outcome` label of carbon_intensity_requests_total. */
+/** Outcome of one request to a live provider, the `outcome` label of co2e_intensity_requests_total. */
 export type IntensityRequestOutcome =
   | "ok"
   | "timeout"

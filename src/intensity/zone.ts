@@ -1,5 +1,5 @@
 /**
- * Which grid zone a job ran in. Order (DESIGN.md): the job's own `carbon.zone` attribute →
+ * Which grid zone a job ran in. Order: the job's own `carbon.zone` attribute →
  * configured zone-or-cloud → the OTel resource's `cloud.provider` + `cloud.region` → default.
  * Every answer says how it was found, and an unknown zone or region is an error the caller makes
  * visible, never a silent guess.

@@ -6,14 +6,14 @@ export {
   DURATION_BUCKETS_SECONDS,
   SERVICE_NAME_LIMIT,
   SERVICE_NAME_OVERFLOW,
-} from "./CarbonMetrics.ts";
+} from "./carbon-metrics.ts";
 export {
   GATEWAY_SPAN_OUTCOMES,
   type GatewayMetricsSource,
   type GatewaySpanOutcome,
   registerGatewayMetrics,
-} from "./GatewayMetrics.ts";
-export { JobNameLimiter, LabelValueLimiter } from "./JobNameLimiter.ts";
+} from "./gateway-metrics.ts";
+export { JobNameLimiter, LabelValueLimiter } from "./job-name-limiter.ts";
 export {
   createPrometheusMetrics,
   createPrometheusReader,
@@ -22,5 +22,5 @@ export {
   type PrometheusMetrics,
   serveMetrics,
 } from "./prometheus.ts";
-export { SeriesBudget } from "./SeriesBudget.ts";
+export { SeriesBudget } from "./series-budget.ts";
 export { CARBON_METER_NAME, carbonCardinalityLimit, carbonMetricViews } from "./views.ts";

@@ -7,8 +7,8 @@ import type { AddressInfo } from "node:net";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import type { Resource } from "@opentelemetry/resources";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
-import { httpOrigin } from "../util/hostPort.ts";
-import { type CarbonMetrics, createCarbonMetrics } from "./CarbonMetrics.ts";
+import { httpOrigin } from "../util/host-port.ts";
+import { type CarbonMetrics, createCarbonMetrics } from "./carbon-metrics.ts";
 import { CARBON_METER_NAME, carbonMetricViews } from "./views.ts";
 
 export const METRICS_PATH = "/metrics";

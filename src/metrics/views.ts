@@ -6,7 +6,7 @@ export const CARBON_METER_NAME = "otel-co2e";
 
 /**
  * Series one job name can produce per instrument, with headroom for several services, zones,
- * sources and statuses. job_carbon_grams_total is the widest: 3 scopes × zone × source.
+ * sources and statuses. co2e_job_carbon_grams_total is the widest: 3 scopes × zone × source.
  */
 const SERIES_PER_JOB_NAME = 32;
 /** The SDK's own default per instrument; we never go below it. */

@@ -50,13 +50,13 @@ export interface EnrichResult {
 
 /** Synchronous intensity for a zone and window (cache/static lookup, or an awaited value). */
 export type IntensityLookup = (zone: string, window: TimeWindow) => IntensityValue;
-/** Lowest intensity of the 24 h around the window, when known (issue 7 counterfactual). */
+/** Lowest intensity of the 24 h around the window, when known (a counterfactual). */
 export type BestHourLookup = (zone: string, window: TimeWindow) => number | undefined;
 
 /**
  * Written first, in this order. An SDK span keeps at most OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT (default
  * 128) attributes and silently drops later ones; these are what the metrics and a downstream
- * gateway need to count the job (gateway/enrichedRecord.ts), so they must be the last to go.
+ * gateway need to count the job (gateway/enriched-record.ts), so they must be the last to go.
  */
 export const PRIORITY_CARBON_ATTRIBUTES = [
   sc.ATTR_CARBON_CO2E_GRAMS,
@@ -104,7 +104,7 @@ export function usageFromAttributes(attributes: Attributes, durationSeconds: num
 }
 
 /**
- * Zone for a job span, in DESIGN.md's order: the span's `carbon.zone` (`attribute`) → config.zone,
+ * Zone for a job span, in the documented order: the span's `carbon.zone` (`attribute`) → config.zone,
  * then config.cloud through the region table (both `config`: this deployment said where it runs)
  * → the OTel resource's `cloud.provider` + `cloud.region` (`cloud-region`) → DEFAULT_ZONE
  * (`default`).

@@ -1,5 +1,5 @@
-export { BEST_HOUR_SPAN_MS, bestHourFromRows } from "./bestHour.ts";
-export { CarbonSpanProcessor, type CarbonSpanProcessorOptions } from "./CarbonSpanProcessor.ts";
+export { BEST_HOUR_SPAN_MS, bestHourFromRows } from "./best-hour.ts";
+export { CarbonSpanProcessor, type CarbonSpanProcessorOptions } from "./carbon-span-processor.ts";
 export {
   type BestHourLookup,
   type EnrichOptions,

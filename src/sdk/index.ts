@@ -1,8 +1,8 @@
-export { cloudEnvDetector } from "./cloudDetector.ts";
-export { type CarbonSdk, type CarbonSdkOptions, startCarbonSdk } from "./startCarbonSdk.ts";
+export { cloudEnvDetector } from "./cloud-detector.ts";
+export { type CarbonSdk, type CarbonSdkOptions, startCarbonSdk } from "./start-carbon-sdk.ts";
 export {
   exportProcessors,
   type TraceExporterChoice,
   type TraceExporterName,
   traceExportersFromEnv,
-} from "./traceExporters.ts";
+} from "./trace-exporters.ts";

@@ -49,16 +49,16 @@ describe("npm start (demo service)", () => {
 
       const text = await (await fetch(metricsUrl ?? "")).text();
       expect(text).toMatch(
-        /job_runs_total\{[^}]*job_name="demo\.cpu\.hash-chain",service_name="otel-co2e-demo"[^}]*\} [1-9]/,
+        /co2e_job_runs_total\{[^}]*job_name="demo\.cpu\.hash-chain",service_name="otel-co2e-demo"[^}]*\} [1-9]/,
       );
-      expect(text).toMatch(/job_carbon_grams_total\{[^}]*scope="operational"[^}]*\} [0-9.e-]+/);
+      expect(text).toMatch(/co2e_job_carbon_grams_total\{[^}]*scope="operational"[^}]*\} [0-9.e-]+/);
       expect(text).toMatch(
-        /job_energy_joules_total\{[^}]*job_name="demo\.network\.download"[^}]*component="network"/,
+        /co2e_job_energy_joules_total\{[^}]*job_name="demo\.network\.download"[^}]*component="network"/,
       );
       expect(text).toMatch(
-        /job_functional_units_total\{[^}]*job_name="demo\.network\.download"[^}]*\} [1-9]/,
+        /co2e_job_functional_units_total\{[^}]*job_name="demo\.network\.download"[^}]*\} [1-9]/,
       );
-      expect(text).toMatch(/grid_carbon_intensity_grams_per_kwh\{[^}]*zone="WORLD",source="static"/);
+      expect(text).toMatch(/co2e_grid_intensity_grams_per_kwh\{[^}]*zone="WORLD",source="static"/);
 
       child.kill("SIGINT");
       const [code, signal] = (await once(child, "exit")) as [number | null, string | null];

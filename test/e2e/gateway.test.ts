@@ -27,7 +27,7 @@ const cleanups = useCleanups();
 
 async function collector(down: OtlpSink, extraYaml = ""): Promise<SpawnedCollector> {
   const c = await spawnCollector(
-    // No `zone:`: a configured zone outranks the resource's cloud region (DESIGN, zone resolution).
+    // No `zone:`: a configured zone outranks the resource's cloud region (zone resolution order).
     `gateway:\n  listen: 127.0.0.1:0\n  metricsListen: 127.0.0.1:0\n  intensityWaitMs: 100\n${extraYaml}`,
     ["--forward", down.url],
   );
@@ -127,9 +127,9 @@ describe("co2e collector end to end", () => {
     expect(Buffer.from(received.bytes).equals(Buffer.from(sent.bytes))).toBe(true);
 
     const metrics = await (await fetch(c.metricsUrl)).text();
-    expect(metrics).toMatch(/job_runs_total\{[^}]*job_name="proto-svc-train"[^}]*\} 1/);
-    expect(metrics).toMatch(/job_runs_total\{[^}]*job_name="json-svc-train"[^}]*\} 1/);
-    expect(metrics).toMatch(/job_carbon_grams_total\{[^}]*job_name="proto-svc-train"/);
+    expect(metrics).toMatch(/co2e_job_runs_total\{[^}]*job_name="proto-svc-train"[^}]*\} 1/);
+    expect(metrics).toMatch(/co2e_job_runs_total\{[^}]*job_name="json-svc-train"[^}]*\} 1/);
+    expect(metrics).toMatch(/co2e_job_carbon_grams_total\{[^}]*job_name="proto-svc-train"/);
 
     c.kill("SIGTERM");
     expect(await c.exited).toBe(0);

@@ -177,7 +177,7 @@ describe.skipIf(skip)("dashboards against a real Prometheus scraping the demo an
 
     // Bounded wait until both targets have been scraped often enough for rate() over 1m.
     await waitFor(
-      "rate(job_runs_total) > 0 from both scrape jobs",
+      "rate(co2e_job_runs_total) > 0 from both scrape jobs",
       async () => {
         const { series } = await promQuery(url, `count by (job) (rate(${PROM_JOB_RUNS}[1m]) > 0)`);
         const jobs = new Set(series.map((s) => s.metric.job));

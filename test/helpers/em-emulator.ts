@@ -1,6 +1,6 @@
 /**
  * Electricity Maps v3 emulator: a real node:http server on 127.0.0.1 (port 0) answering with the
- * response shapes of the public API (../shared/electricity-maps-api.md, docs/intensity.md),
+ * response shapes of the public API (docs/intensity.md),
  * with per-zone data and programmable faults, for tests and local demos.
  *
  *   const em = await startEmulator({ token: "t0k", zones: { DE: { latest: 302 } } });

@@ -1,7 +1,7 @@
 /**
  * What the gateway promises on the wire and on /metrics, on real servers on 127.0.0.1: error
  * bodies are google.rpc.Status in the request's encoding, the carbon.* attributes it adds are
- * always double_value (the client's own attributes keep their types), gateway_requests_total
+ * always double_value (the client's own attributes keep their types), co2e_gateway_requests_total
  * counts only the OTLP path, and target_info names the gateway.
  */
 import { readFileSync } from "node:fs";
@@ -248,7 +248,7 @@ describe("gateway attribute types on forwarded spans", () => {
 });
 
 describe("gateway self-metrics", () => {
-  it("gateway_requests_total counts only requests to the OTLP path", async () => {
+  it("co2e_gateway_requests_total counts only requests to the OTLP path", async () => {
     const g = await gateway();
     expect((await call(g, "/healthz", { method: "GET" })).status).toBe(200);
     expect((await call(g, "/readyz", { method: "GET" })).status).toBe(200);

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { otlpType } from "../../src/gateway/schema.ts";
 import type { Gateway } from "../../src/gateway/server.ts";
-import { MAX_JOB_DURATION_MS } from "../../src/gateway/spanTiming.ts";
+import { MAX_JOB_DURATION_MS } from "../../src/gateway/span-timing.ts";
 import * as sc from "../../src/semconv.ts";
 import { hourlyRows, startEmulator } from "../helpers/em-emulator.ts";
 import { sampleValue } from "../helpers/exposition.ts";
@@ -336,7 +336,7 @@ describe("gateway: forward URL", () => {
 });
 
 describe("gateway: own metrics on /metrics", () => {
-  it("serves gateway_requests_total, gateway_spans_total and gateway_forward_queue_spans", async () => {
+  it("serves co2e_gateway_requests_total, co2e_gateway_spans_total and co2e_gateway_forward_queue_spans", async () => {
     const down = await sink();
     const g = await gateway({ forwardUrl: down.url, forwardQueueSpans: 50 });
     const proto = { "content-type": "application/x-protobuf" };

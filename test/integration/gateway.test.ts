@@ -66,7 +66,7 @@ describe("gateway: enrichment and forwarding", () => {
         .every((s) => !("carbon.co2e.grams" in s.attributes)),
     ).toBe(true);
     const metrics = await (await fetch(g.metricsUrl)).text();
-    expect(metrics).toMatch(/job_runs_total\{[^}]*job_name="report-0"[^}]*\} 1/);
+    expect(metrics).toMatch(/co2e_job_runs_total\{[^}]*job_name="report-0"[^}]*\} 1/);
     expect(g.stats()).toMatchObject({
       receivedSpans: 20,
       acceptedSpans: 20,
@@ -186,7 +186,7 @@ describe("gateway: enrichment and forwarding", () => {
     const g = await gateway();
     expect((await post(g, makeExportRequest({ spans: 10, jobEvery: 2 }))).status).toBe(200);
     expect(g.stats()).toMatchObject({ droppedSpans: 10, forwardedSpans: 0, jobSpans: 5 });
-    expect(await (await fetch(g.metricsUrl)).text()).toMatch(/job_runs_total/);
+    expect(await (await fetch(g.metricsUrl)).text()).toMatch(/co2e_job_runs_total/);
   });
 
   it("50 concurrent clients: every acknowledged span is forwarded", async () => {

@@ -1,5 +1,5 @@
 /**
- * Issue 5 "Must show" at span level: the real OTel SDK (TracerProvider, CarbonSpanProcessor first,
+ * Live intensity at span level: the real OTel SDK (TracerProvider, CarbonSpanProcessor first,
  * then SimpleSpanProcessor → InMemorySpanExporter) with the live provider from
  * createIntensityProvider against the Electricity Maps emulator:
  * - 10,000 job spans over 3 zones: every span exported with carbon.intensity.source, at most one
@@ -26,7 +26,7 @@ import { LiveIntensityProvider } from "../../src/intensity/live.ts";
 import { staticIntensity } from "../../src/intensity/static.ts";
 import type { IntensityProvider } from "../../src/intensity/types.ts";
 import { createPrometheusMetrics, type PrometheusMetrics } from "../../src/metrics/index.ts";
-import { CarbonSpanProcessor } from "../../src/processor/CarbonSpanProcessor.ts";
+import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
 import * as sc from "../../src/semconv.ts";
 import { runCli } from "../helpers/cli.ts";
 import { expectOneRequestPerZonePerTtl } from "../helpers/em-assertions.ts";
@@ -295,11 +295,11 @@ describe("job spans with live intensity (real SDK, emulator)", () => {
     expect(res.status).toBe(200);
     metricsText = await res.text();
     // The scrape saw this run: live and static intensity, and the failed requests of the outage.
-    expect(metricsText).toMatch(/grid_carbon_intensity_grams_per_kwh\{[^}]*source="electricitymaps"/);
-    expect(metricsText).toMatch(/grid_carbon_intensity_grams_per_kwh\{[^}]*source="static"/);
-    expect(metricsText).toMatch(/carbon_intensity_requests_total\{[^}]*outcome="timeout"/);
-    expect(metricsText).toMatch(/carbon_intensity_requests_total\{[^}]*outcome="http_error"/);
-    expect(metricsText).toMatch(/job_runs_total\{[^}]*job_name="nightly-batch"/);
+    expect(metricsText).toMatch(/co2e_grid_intensity_grams_per_kwh\{[^}]*source="electricitymaps"/);
+    expect(metricsText).toMatch(/co2e_grid_intensity_grams_per_kwh\{[^}]*source="static"/);
+    expect(metricsText).toMatch(/co2e_intensity_requests_total\{[^}]*outcome="timeout"/);
+    expect(metricsText).toMatch(/co2e_intensity_requests_total\{[^}]*outcome="http_error"/);
+    expect(metricsText).toMatch(/co2e_job_runs_total\{[^}]*job_name="nightly-batch"/);
 
     // The token was really in play: sent with every request.
     expect(em.requests.length).toBeGreaterThan(0);

@@ -4,9 +4,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config.ts";
 import { StaticIntensityProvider } from "../../src/intensity/static.ts";
 import { withJob } from "../../src/job/job.ts";
-import { CARBON_PER_RUN_BUCKETS_GRAMS } from "../../src/metrics/CarbonMetrics.ts";
+import { CARBON_PER_RUN_BUCKETS_GRAMS } from "../../src/metrics/carbon-metrics.ts";
 import { createPrometheusMetrics, type PrometheusMetrics } from "../../src/metrics/prometheus.ts";
-import { CarbonSpanProcessor } from "../../src/processor/CarbonSpanProcessor.ts";
+import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
 import type { JobRecord } from "../../src/processor/enrich.ts";
 import * as sc from "../../src/semconv.ts";
 import { find, parseExposition, type Sample } from "../helpers/exposition.ts";
@@ -159,7 +159,7 @@ describe("Prometheus /metrics over HTTP", () => {
   it('caps job_name: names beyond the limit become job_name="other" with one warning', async () => {
     const warnings: string[] = [];
     open = await createPrometheusMetrics({ host: "127.0.0.1", port: 0, jobNameLimit: 2 });
-    const { createCarbonMetrics } = await import("../../src/metrics/CarbonMetrics.ts");
+    const { createCarbonMetrics } = await import("../../src/metrics/carbon-metrics.ts");
     const metrics = createCarbonMetrics(open.meterProvider.getMeter("cap-test"), {
       jobNameLimit: 2,
       warn: (m) => warnings.push(m),
@@ -176,7 +176,7 @@ describe("Prometheus /metrics over HTTP", () => {
   it('caps service_name at SERVICE_NAME_LIMIT: later services become service_name="other", one warning', async () => {
     const warnings: string[] = [];
     open = await createPrometheusMetrics({ host: "127.0.0.1", port: 0, jobNameLimit: 10 });
-    const { createCarbonMetrics, SERVICE_NAME_LIMIT } = await import("../../src/metrics/CarbonMetrics.ts");
+    const { createCarbonMetrics, SERVICE_NAME_LIMIT } = await import("../../src/metrics/carbon-metrics.ts");
     expect(SERVICE_NAME_LIMIT).toBe(100);
     const metrics = createCarbonMetrics(open.meterProvider.getMeter("svc-cap"), {
       jobNameLimit: 10,
@@ -197,7 +197,7 @@ describe("Prometheus /metrics over HTTP", () => {
 
   it("warns once when an instrument nears the cardinality limit, before the SDK folds series", async () => {
     const { MeterProvider } = await import("@opentelemetry/sdk-metrics");
-    const { createCarbonMetrics } = await import("../../src/metrics/CarbonMetrics.ts");
+    const { createCarbonMetrics } = await import("../../src/metrics/carbon-metrics.ts");
     const { createPrometheusReader, serveMetrics } = await import("../../src/metrics/prometheus.ts");
     const LIMIT = 40;
     const exporter = createPrometheusReader();
@@ -213,7 +213,7 @@ describe("Prometheus /metrics over HTTP", () => {
         cardinalityLimit: LIMIT,
         warn: (m) => warnings.push(m),
       });
-      // One job, many zones: job_name and service_name stay under their caps, job_runs grows.
+      // One job, many zones: job_name and service_name stay under their caps, co2e_job_runs grows.
       for (let i = 0; i < 35; i++) metrics.recordJob({ ...record("j"), zone: `Z${i}` });
       expect(warnings).toEqual([]);
       for (let i = 35; i < 39; i++) metrics.recordJob({ ...record("j"), zone: `Z${i}` });

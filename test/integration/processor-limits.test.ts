@@ -7,12 +7,12 @@ import { type Attributes, type DiagLogger, DiagLogLevel, diag } from "@opentelem
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config.ts";
-import { isEnriched, metricsRecorded } from "../../src/gateway/enrichedRecord.ts";
+import { isEnriched, metricsRecorded } from "../../src/gateway/enriched-record.ts";
 import { StaticIntensityProvider } from "../../src/intensity/static.ts";
 import { startJob, withJob } from "../../src/job/job.ts";
 import { JobMeter } from "../../src/job/meter.ts";
-import type { CarbonMetrics } from "../../src/metrics/CarbonMetrics.ts";
-import { CarbonSpanProcessor } from "../../src/processor/CarbonSpanProcessor.ts";
+import type { CarbonMetrics } from "../../src/metrics/carbon-metrics.ts";
+import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
 import { PRIORITY_CARBON_ATTRIBUTES } from "../../src/processor/enrich.ts";
 import * as sc from "../../src/semconv.ts";
 

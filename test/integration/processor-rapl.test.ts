@@ -16,7 +16,7 @@ import { StaticIntensityProvider } from "../../src/intensity/static.ts";
 import type { IntensityValue } from "../../src/intensity/types.ts";
 import { withJob } from "../../src/job/job.ts";
 import { JobMeter } from "../../src/job/meter.ts";
-import { CarbonSpanProcessor } from "../../src/processor/CarbonSpanProcessor.ts";
+import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
 import { enrichJobSpan } from "../../src/processor/enrich.ts";
 import { systemUnits } from "../../src/run/procfs.ts";
 import * as sc from "../../src/semconv.ts";

@@ -15,7 +15,7 @@ import { parseConfig } from "${mod("src/config.ts")}";
 import { StaticIntensityProvider } from "${mod("src/intensity/static.ts")}";
 import { withJob } from "${mod("src/job/job.ts")}";
 import { defaultJobMeter } from "${mod("src/job/meter.ts")}";
-import { CarbonSpanProcessor } from "${mod("src/processor/CarbonSpanProcessor.ts")}";
+import { CarbonSpanProcessor } from "${mod("src/processor/carbon-span-processor.ts")}";
 
 const exporter = new InMemorySpanExporter();
 const processor = new CarbonSpanProcessor({ config: parseConfig({ zone: "FR" }), provider: new StaticIntensityProvider(), logicalCores: 2 });

@@ -16,8 +16,8 @@ import type { IntensityProvider, IntensityRow } from "../../src/intensity/types.
 import { startJob, withJob } from "../../src/job/job.ts";
 import { defaultJobMeter } from "../../src/job/meter.ts";
 import { computeFootprint } from "../../src/model/footprint.ts";
-import { bestHourFromRows } from "../../src/processor/bestHour.ts";
-import { CarbonSpanProcessor } from "../../src/processor/CarbonSpanProcessor.ts";
+import { bestHourFromRows } from "../../src/processor/best-hour.ts";
+import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
 import { footprintParams } from "../../src/processor/enrich.ts";
 import * as sc from "../../src/semconv.ts";
 

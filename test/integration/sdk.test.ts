@@ -5,8 +5,8 @@ import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trac
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseConfig } from "../../src/config.ts";
 import { withJob } from "../../src/job/job.ts";
-import { type CarbonSdk, startCarbonSdk } from "../../src/sdk/startCarbonSdk.ts";
-import { traceExportersFromEnv } from "../../src/sdk/traceExporters.ts";
+import { type CarbonSdk, startCarbonSdk } from "../../src/sdk/start-carbon-sdk.ts";
+import { traceExportersFromEnv } from "../../src/sdk/trace-exporters.ts";
 import * as sc from "../../src/semconv.ts";
 
 const config = parseConfig({ zone: "SE" });
@@ -97,10 +97,10 @@ describe("startCarbonSdk", () => {
     const child = spans.find((s) => s.name === "child");
     expect(child?.parentSpanContext?.spanId).toBe(parent?.spanContext().spanId);
     expect(text).toMatch(
-      /job_runs_total\{[^}]*job_name="sdk-job",service_name="sdk-test",status="ok",zone="SE",source="static",attribution="exclusive"[^}]*\} 1/,
+      /co2e_job_runs_total\{[^}]*job_name="sdk-job",service_name="sdk-test",status="ok",zone="SE",source="static",attribution="exclusive"[^}]*\} 1/,
     );
-    expect(text).toMatch(/job_functional_units_total\{[^}]*job_name="sdk-job"[^}]*\} 2/);
-    expect(text).toMatch(/grid_carbon_intensity_grams_per_kwh\{[^}]*zone="SE",source="static"/);
+    expect(text).toMatch(/co2e_job_functional_units_total\{[^}]*job_name="sdk-job"[^}]*\} 2/);
+    expect(text).toMatch(/co2e_grid_intensity_grams_per_kwh\{[^}]*zone="SE",source="static"/);
     // After shutdown the endpoint is gone.
     await expect(fetch(sdk.metricsUrl ?? "")).rejects.toThrow();
   });
@@ -118,7 +118,7 @@ describe("startCarbonSdk", () => {
       (span as unknown as { attributes: Record<string, unknown> }).attributes[sc.ATTR_CARBON_CO2E_GRAMS],
     ).toBeTypeOf("number");
     const text = await scrapeText(sdk.metricsUrl);
-    expect(text).toMatch(/job_runs_total\{[^}]*job_name="metrics-only"[^}]*\} 1/);
+    expect(text).toMatch(/co2e_job_runs_total\{[^}]*job_name="metrics-only"[^}]*\} 1/);
   });
 
   it("a bad OTEL_EXPORTER_PROMETHEUS_PORT is CO2E_ERR_CONFIG naming the variable, not ignored", async () => {

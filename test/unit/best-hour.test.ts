@@ -1,10 +1,10 @@
 /**
  * The best-hour counterfactual (`carbon.co2e.grams_at_best_hour`): the lowest intensity among
- * cached rows starting within ±12 h of a job's window. One implementation, src/processor/bestHour.ts.
+ * cached rows starting within ±12 h of a job's window. One implementation, src/processor/best-hour.ts.
  */
 import { describe, expect, it } from "vitest";
 import type { IntensityRow } from "../../src/intensity/types.ts";
-import { BEST_HOUR_SPAN_MS, bestHourFromRows } from "../../src/processor/bestHour.ts";
+import { BEST_HOUR_SPAN_MS, bestHourFromRows } from "../../src/processor/best-hour.ts";
 
 const HOUR_MS = 3_600_000;
 const T0 = Date.UTC(2026, 10, 23, 0, 0, 0);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { zoneForCloudRegion } from "../../src/intensity/zone.ts";
-import { cloudFromEnv } from "../../src/sdk/cloudDetector.ts";
+import { cloudFromEnv } from "../../src/sdk/cloud-detector.ts";
 
 describe("cloudFromEnv (platform variables only, no metadata endpoint)", () => {
   it("AWS Lambda/ECS/Fargate: AWS_EXECUTION_ENV with AWS_REGION", () => {

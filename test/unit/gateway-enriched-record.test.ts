@@ -4,7 +4,7 @@ import {
   isEnriched,
   metricsRecorded,
   recordFromEnrichedAttributes,
-} from "../../src/gateway/enrichedRecord.ts";
+} from "../../src/gateway/enriched-record.ts";
 import { forwardTracesUrl } from "../../src/gateway/forwarder.ts";
 import * as sc from "../../src/semconv.ts";
 

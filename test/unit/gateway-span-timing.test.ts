@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { invalidTimingReason, MAX_JOB_DURATION_MS } from "../../src/gateway/spanTiming.ts";
+import { invalidTimingReason, MAX_JOB_DURATION_MS } from "../../src/gateway/span-timing.ts";
 
 describe("invalidTimingReason", () => {
   const now = Date.UTC(2025, 0, 15);

@@ -3,7 +3,7 @@ import { CircuitBreaker } from "../../src/intensity/breaker.ts";
 import { redact } from "../../src/intensity/electricitymaps.ts";
 import type { IntensityRow } from "../../src/intensity/types.ts";
 import { HOUR_MS, normaliseRows, rowGranularityMs, timeWeightedMean } from "../../src/intensity/window.ts";
-import { parseRetryAfterMs } from "../../src/util/retryAfter.ts";
+import { parseRetryAfterMs } from "../../src/util/retry-after.ts";
 
 const T0 = Date.parse("2026-11-23T10:00:00.000Z");
 const rows = (values: number[], stepMs = HOUR_MS): IntensityRow[] =>

@@ -13,7 +13,7 @@ import { parseConfig } from "../../src/config.ts";
 import { StaticIntensityProvider } from "../../src/intensity/static.ts";
 import { startJob, withJob } from "../../src/job/job.ts";
 import { JobMeter, type JobMeterOptions } from "../../src/job/meter.ts";
-import { CarbonSpanProcessor } from "../../src/processor/CarbonSpanProcessor.ts";
+import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
 import * as sc from "../../src/semconv.ts";
 
 const config = parseConfig({ zone: "DE" });

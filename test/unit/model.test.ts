@@ -1,5 +1,5 @@
 /**
- * Golden numbers: every worked example of the seeds (../shared/seeds) through src/model.
+ * Golden numbers: every worked example of the seeds (docs/model.md, docs/sources.md) through src/model.
  */
 import { describe, expect, it } from "vitest";
 import { isCo2eError } from "../../src/errors.ts";

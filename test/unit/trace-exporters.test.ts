@@ -10,7 +10,7 @@ import {
   SUPPORTED_TRACE_EXPORTERS,
   type TraceExporterChoice,
   traceExportersFromEnv,
-} from "../../src/sdk/traceExporters.ts";
+} from "../../src/sdk/trace-exporters.ts";
 
 const savedValue = process.env.OTEL_TRACES_EXPORTER;
 

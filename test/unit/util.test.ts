@@ -1,9 +1,9 @@
 /** The shared helpers in src/util: HOST:PORT, Retry-After, bounded waits, capped body reads. */
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { formatHost, HOST_PORT_PATTERN, httpOrigin, parseHostPort } from "../../src/util/hostPort.ts";
-import { BodyTooLargeError, readBodyLimited } from "../../src/util/readBody.ts";
-import { parseRetryAfterMs } from "../../src/util/retryAfter.ts";
+import { formatHost, HOST_PORT_PATTERN, httpOrigin, parseHostPort } from "../../src/util/host-port.ts";
+import { BodyTooLargeError, readBodyLimited } from "../../src/util/read-body.ts";
+import { parseRetryAfterMs } from "../../src/util/retry-after.ts";
 import { settleWithin } from "../../src/util/timeout.ts";
 
 describe("hostPort", () => {

@@ -29,12 +29,12 @@ import type {
 } from "../intensity/types.ts";
 import { attachGpuSampler } from "../job/gpu.ts";
 import { defaultJobMeter } from "../job/meter.ts";
-import { type CarbonMetrics, createCarbonMetrics } from "../metrics/CarbonMetrics.ts";
+import { type CarbonMetrics, createCarbonMetrics } from "../metrics/carbon-metrics.ts";
 import { createPrometheusReader, type MetricsServer, serveMetrics } from "../metrics/prometheus.ts";
 import { CARBON_METER_NAME, carbonMetricViews } from "../metrics/views.ts";
-import { CarbonSpanProcessor } from "../processor/CarbonSpanProcessor.ts";
-import { cloudEnvDetector } from "./cloudDetector.ts";
-import { exportProcessors, type TraceExporterChoice, traceExportersFromEnv } from "./traceExporters.ts";
+import { CarbonSpanProcessor } from "../processor/carbon-span-processor.ts";
+import { cloudEnvDetector } from "./cloud-detector.ts";
+import { exportProcessors, type TraceExporterChoice, traceExportersFromEnv } from "./trace-exporters.ts";
 
 export interface CarbonSdkOptions {
   /** `service.name` of the resource. @default OTEL_SERVICE_NAME, else unknown_service:node */

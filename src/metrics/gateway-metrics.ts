@@ -34,7 +34,7 @@ export function gatewayResource(): ReturnType<typeof defaultResource> {
     .merge(detectResources({ detectors: [envDetector] }));
 }
 
-/** `outcome` values of gateway_spans_total. */
+/** `outcome` values of co2e_gateway_spans_total. */
 export const GATEWAY_SPAN_OUTCOMES = ["received", "enriched", "forwarded", "dropped", "rejected"] as const;
 export type GatewaySpanOutcome = (typeof GATEWAY_SPAN_OUTCOMES)[number];
 

@@ -8,8 +8,8 @@ import type { IntensityObserver, IntensityRequestOutcome, IntensityValue } from 
 import { JOULES_PER_KWH } from "../model/constants.ts";
 import type { JobRecord } from "../processor/enrich.ts";
 import * as sc from "../semconv.ts";
-import { JobNameLimiter, LabelValueLimiter } from "./JobNameLimiter.ts";
-import { SeriesBudget } from "./SeriesBudget.ts";
+import { JobNameLimiter, LabelValueLimiter } from "./job-name-limiter.ts";
+import { SeriesBudget } from "./series-budget.ts";
 import { carbonCardinalityLimit } from "./views.ts";
 
 export interface CarbonMetrics {
@@ -122,7 +122,7 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
       const job: Attributes = { [sc.LABEL_JOB_NAME]: jobName, [sc.LABEL_SERVICE_NAME]: serviceName };
       const source = record.intensity.source;
       const zoneSource = { [sc.LABEL_ZONE]: record.zone, [sc.LABEL_SOURCE]: source };
-      // Series keys for the budget: job_runs and job_carbon are the widest instruments, energy has
+      // Series keys for the budget: co2e_job_runs and job_carbon are the widest instruments, energy has
       // up to five per job; the others have one series per (job_name, service_name), as energy/cpu.
       const jobKey = jobName + SEP + serviceName;
       const placeKey = SEP + record.zone + SEP + source;

@@ -13,10 +13,10 @@ import { type Config, resolveLogicalCores } from "../config.ts";
 import type { IntensityProvider } from "../intensity/types.ts";
 import { defaultJobMeter, type JobMeter } from "../job/meter.ts";
 import { beginSpanMeasurement, finishSpanMeasurement } from "../job/spans.ts";
-import type { CarbonMetrics } from "../metrics/CarbonMetrics.ts";
+import type { CarbonMetrics } from "../metrics/carbon-metrics.ts";
 import { createMachineCpuEnergy, type MachineCpuEnergyOptions } from "../power/attribution.ts";
 import * as sc from "../semconv.ts";
-import { bestHourLookup } from "./bestHour.ts";
+import { bestHourLookup } from "./best-hour.ts";
 import {
   type EnrichOptions,
   enrichJobSpan,

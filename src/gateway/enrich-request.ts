@@ -20,13 +20,13 @@ import type { Attributes } from "@opentelemetry/api";
 import type { Config } from "../config.ts";
 import type { IntensityProvider } from "../intensity/types.ts";
 import type { ResolvedZone } from "../intensity/zone.ts";
-import { bestHourLookup } from "../processor/bestHour.ts";
+import { bestHourLookup } from "../processor/best-hour.ts";
 import { type EnrichOptions, enrichJobSpan, type JobRecord, resolveJobZone } from "../processor/enrich.ts";
 import * as sc from "../semconv.ts";
 import { settleWithin } from "../util/timeout.ts";
-import { isEnriched, metricsRecorded, recordFromEnrichedAttributes } from "./enrichedRecord.ts";
+import { isEnriched, metricsRecorded, recordFromEnrichedAttributes } from "./enriched-record.ts";
 import { type JobSpanRef, type ParsedRequest, resourceAttributes } from "./otlp-proto.ts";
-import { invalidTimingReason } from "./spanTiming.ts";
+import { invalidTimingReason } from "./span-timing.ts";
 
 export interface JobRecorder {
   recordJob(record: JobRecord): void;

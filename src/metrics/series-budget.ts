@@ -1,7 +1,7 @@
 /**
  * Counts the distinct label sets each instrument has produced, so that nearing the metrics SDK's
  * per-instrument cardinality limit is said out loud. Past that limit the SDK folds new series
- * into one `otel_metric_overflow="true"` series; DESIGN forbids that happening unnoticed.
+ * into one `otel_metric_overflow="true"` series; folding must never happen unnoticed.
  *
  * The label caps (job_name, service_name) bound each label, but not their product with zone,
  * source, status and attribution, and a limit covering the full product would be millions of
