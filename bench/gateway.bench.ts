@@ -9,7 +9,7 @@ import { frameRequest } from "../src/gateway/otlp-encode.ts";
 import { decodeExport, enrichAndEncode } from "../src/gateway/pipeline.ts";
 import { otlpType } from "../src/gateway/schema.ts";
 import { StaticIntensityProvider } from "../src/intensity/static.ts";
-import { createPrometheusMetrics } from "../src/metrics/index.ts";
+import { createPrometheusMetrics } from "../src/metrics/prometheus.ts";
 import { makeExportRequest } from "../test/helpers/otlp-sink.ts";
 
 const SPANS_PER_REQUEST = 512;

@@ -2,7 +2,7 @@
 import type { Context } from "@opentelemetry/api";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
 import { formatDecimal, formatSignificant } from "../cli/format.ts";
-import { isJobSpan } from "../processor/enrich.ts";
+import { isJobSpan } from "../core/job-record.ts";
 import * as sc from "../semconv.ts";
 
 /** key=value lines are for grep and parsers: significant digits, no thousands separators. */

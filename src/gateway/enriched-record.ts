@@ -6,7 +6,7 @@
  */
 import type { Attributes, AttributeValue } from "@opentelemetry/api";
 import type { IntensityMethod, IntensityValue } from "../intensity/types.ts";
-import { isAttribution, type JobRecord, str } from "../processor/enrich.ts";
+import { isAttribution, type JobRecord, str } from "../core/job-record.ts";
 import * as sc from "../semconv.ts";
 
 /** Timing and status of the span, which are not attributes. */

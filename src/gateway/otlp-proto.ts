@@ -10,7 +10,7 @@
  * are kept as byte ranges and forwarded exactly as received.
  */
 import type { Attributes, AttributeValue } from "@opentelemetry/api";
-import { isJobSpan } from "../processor/enrich.ts";
+import { isJobSpan } from "../core/job-record.ts";
 import { ATTR_JOB_NAME } from "../semconv.ts";
 import { DecodeError, Reader, utf8, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT } from "./wire.ts";
 

@@ -111,6 +111,3 @@ export function createIntensityProvider(
     observer: options.observer,
   });
 }
-
-export { ElectricityMapsClient } from "./electricitymaps.ts";
-export { LiveIntensityProvider } from "./live.ts";

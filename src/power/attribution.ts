@@ -17,7 +17,7 @@
  * own CPU time is the last floor, so a share never exceeds 1. Limit: two *processes* both running
  * sub-tick jobs in the same window cannot see each other's CPU time and may each take the window.
  */
-import { systemUnits } from "../run/procfs.ts";
+import { systemUnits } from "./procfs.ts";
 import { readProcStatCpu } from "./procstat.ts";
 import { createRaplReader, type RaplReader } from "./rapl.ts";
 

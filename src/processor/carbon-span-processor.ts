@@ -9,6 +9,7 @@
 import { type Attributes, type Context, diag, SpanStatusCode } from "@opentelemetry/api";
 import { hrTimeToMilliseconds } from "@opentelemetry/core";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
+import { isJobSpan, type JobRecord } from "../core/job-record.ts";
 import { type Config, resolveLogicalCores } from "../config.ts";
 import type { IntensityProvider } from "../intensity/types.ts";
 import { defaultJobMeter, type JobMeter } from "../job/meter.ts";
@@ -17,14 +18,7 @@ import type { CarbonMetrics } from "../metrics/carbon-metrics.ts";
 import { createMachineCpuEnergy, type MachineCpuEnergyOptions } from "../power/attribution.ts";
 import * as sc from "../semconv.ts";
 import { bestHourLookup } from "./best-hour.ts";
-import {
-  type EnrichOptions,
-  enrichJobSpan,
-  isJobSpan,
-  type JobRecord,
-  PRIORITY_CARBON_ATTRIBUTES,
-  resolveJobZone,
-} from "./enrich.ts";
+import { type EnrichOptions, enrichJobSpan, PRIORITY_CARBON_ATTRIBUTES, resolveJobZone } from "./enrich.ts";
 
 export interface CarbonSpanProcessorOptions {
   config: Config;

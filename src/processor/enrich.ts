@@ -4,16 +4,12 @@
  * metrics. Pure apart from the intensity callback it is handed; never throws (a failure becomes
  * `carbon.error`).
  */
-import type { Attributes, AttributeValue } from "@opentelemetry/api";
+import type { Attributes } from "@opentelemetry/api";
 import type { Config } from "../config.ts";
+import { isAttribution, type JobRecord, num, str } from "../core/job-record.ts";
 import type { IntensityValue, TimeWindow } from "../intensity/types.ts";
 import { DEFAULT_ZONE, type ResolvedZone, resolveZone, zoneForCloudRegion } from "../intensity/zone.ts";
-import {
-  computeFootprint,
-  type Footprint,
-  type FootprintInput,
-  type FootprintParams,
-} from "../model/footprint.ts";
+import { computeFootprint, type FootprintInput, type FootprintParams } from "../model/footprint.ts";
 import * as sc from "../semconv.ts";
 
 /** What enrichment needs to know of a span, from the SDK or from OTLP. */
@@ -25,20 +21,6 @@ export interface JobSpanData {
   endMs: number;
   /** true when the span status is ERROR. */
   isError: boolean;
-}
-
-/** One finished job as the metrics see it. */
-export interface JobRecord {
-  jobName: string;
-  serviceName: string;
-  status: "ok" | "error";
-  durationSeconds: number;
-  zone: string;
-  intensity: IntensityValue;
-  attribution: sc.Attribution;
-  functionalUnits?: number;
-  footprint: Footprint;
-  bestHourGrams?: number;
 }
 
 export interface EnrichResult {
@@ -64,28 +46,6 @@ export const PRIORITY_CARBON_ATTRIBUTES = [
   sc.ATTR_CARBON_INTENSITY_SOURCE,
   sc.ATTR_CARBON_ENERGY_KWH,
 ] as const;
-
-export function isJobSpan(attributes: Attributes): boolean {
-  return typeof attributes[sc.ATTR_JOB_NAME] === "string";
-}
-
-export function isAttribution(value: AttributeValue | undefined): value is sc.Attribution {
-  return value === sc.ATTRIBUTION.exclusive || value === sc.ATTRIBUTION.shared;
-}
-
-function num(value: AttributeValue | undefined): number | undefined {
-  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
-  if (typeof value === "string" && value.trim() !== "") {
-    const n = Number(value);
-    return Number.isFinite(n) ? n : undefined;
-  }
-  return undefined;
-}
-
-/** A non-empty string attribute, else undefined. */
-export function str(value: AttributeValue | undefined): string | undefined {
-  return typeof value === "string" && value !== "" ? value : undefined;
-}
 
 /** Model input from the job.* attributes. Missing counters count as not measured. */
 export function usageFromAttributes(attributes: Attributes, durationSeconds: number): FootprintInput {

@@ -9,7 +9,7 @@ import { constants as osConstants } from "node:os";
 import { performance } from "node:perf_hooks";
 import { createGpuSampler, type GpuSampler } from "../gpu/nvidia-smi.ts";
 import { attributeBetween, type MachineCpuEnergy } from "../power/attribution.ts";
-import { procAvailable } from "./procfs.ts";
+import { procAvailable } from "../power/procfs.ts";
 import { type MemoryStats, ProcessTreeSampler, type StorageIo } from "./tree-sampler.ts";
 
 export interface RunOptions {

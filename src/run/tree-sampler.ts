@@ -19,7 +19,7 @@
  *   (see `#refreshBeforeRoot`), and an excluded child reaped after that reading is subtracted.
  * The same holds for the I/O counters: the kernel adds a reaped child's I/O to its parent's.
  */
-import { listPids, type ProcIo, type ProcStat, readIo, readStat, systemUnits } from "./procfs.ts";
+import { listPids, type ProcIo, type ProcStat, readIo, readStat, systemUnits } from "../power/procfs.ts";
 
 interface Tracked {
   pid: number;

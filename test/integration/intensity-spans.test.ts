@@ -25,7 +25,7 @@ import { createIntensityProvider } from "../../src/intensity/index.ts";
 import { LiveIntensityProvider } from "../../src/intensity/live.ts";
 import { staticIntensity } from "../../src/intensity/static.ts";
 import type { IntensityProvider } from "../../src/intensity/types.ts";
-import { createPrometheusMetrics, type PrometheusMetrics } from "../../src/metrics/index.ts";
+import { createPrometheusMetrics, type PrometheusMetrics } from "../../src/metrics/prometheus.ts";
 import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
 import * as sc from "../../src/semconv.ts";
 import { runCli } from "../helpers/cli.ts";

@@ -7,7 +7,7 @@ import { withJob } from "../../src/job/job.ts";
 import { CARBON_PER_RUN_BUCKETS_GRAMS } from "../../src/metrics/carbon-metrics.ts";
 import { createPrometheusMetrics, type PrometheusMetrics } from "../../src/metrics/prometheus.ts";
 import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
-import type { JobRecord } from "../../src/processor/enrich.ts";
+import type { JobRecord } from "../../src/core/job-record.ts";
 import * as sc from "../../src/semconv.ts";
 import { find, parseExposition, type Sample } from "../helpers/exposition.ts";
 

@@ -18,7 +18,7 @@ import { withJob } from "../../src/job/job.ts";
 import { JobMeter } from "../../src/job/meter.ts";
 import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
 import { enrichJobSpan } from "../../src/processor/enrich.ts";
-import { systemUnits } from "../../src/run/procfs.ts";
+import { systemUnits } from "../../src/power/procfs.ts";
 import * as sc from "../../src/semconv.ts";
 import { type FakeMachine, fakeMachine, statWithBusy } from "../helpers/fake-powercap.ts";
 

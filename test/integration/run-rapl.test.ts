@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config.ts";
 import { createMachineCpuEnergy } from "../../src/power/attribution.ts";
-import { procAvailable, systemUnits } from "../../src/run/procfs.ts";
+import { procAvailable, systemUnits } from "../../src/power/procfs.ts";
 import { buildReport, enrichRun, jobSpanData } from "../../src/run/report.ts";
 import { runCommand } from "../../src/run/runner.ts";
 import * as sc from "../../src/semconv.ts";

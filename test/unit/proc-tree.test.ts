@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { parseIo, parseStat, procAvailable, readStat, systemUnits } from "../../src/run/procfs.ts";
+import { parseIo, parseStat, procAvailable, readStat, systemUnits } from "../../src/power/procfs.ts";
 import { ProcessTreeSampler } from "../../src/run/tree-sampler.ts";
 
 const hasProc = procAvailable();

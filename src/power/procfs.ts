@@ -1,5 +1,6 @@
 /**
- * Reading Linux `/proc` for `co2e run`: one process's CPU ticks, resident pages and I/O counters.
+ * Reading Linux `/proc`: one process's CPU ticks, resident pages and I/O counters (for `co2e run`)
+ * and the system's CPU count (for the machine CPU energy attribution).
  * Field positions are those of proc(5) (`/proc/PID/stat`, `/proc/PID/io`). Every reader returns
  * `undefined` for a process that vanished between listing and reading, which is normal.
  */

@@ -1,0 +1,52 @@
+/**
+ * The job as the layers above see it: `JobRecord` (what the processor and the gateway hand to the
+ * metrics), `isJobSpan`, and the readers that turn span attribute values into typed values. It
+ * sits below processor/, metrics/ and gateway/ so that each imports it downward; it depends on
+ * nothing above intensity/.
+ */
+import type { Attributes, AttributeValue } from "@opentelemetry/api";
+import type { IntensityValue } from "../intensity/types.ts";
+import type { Footprint } from "../model/footprint.ts";
+import * as sc from "../semconv.ts";
+
+/** One finished job as the metrics see it. */
+export interface JobRecord {
+  jobName: string;
+  serviceName: string;
+  status: "ok" | "error";
+  durationSeconds: number;
+  zone: string;
+  intensity: IntensityValue;
+  attribution: sc.Attribution;
+  functionalUnits?: number;
+  footprint: Footprint;
+  bestHourGrams?: number;
+}
+
+/** A span is a job span when it carries a string `job.name`. */
+export function isJobSpan(attributes: Attributes): boolean {
+  return typeof attributes[sc.ATTR_JOB_NAME] === "string";
+}
+
+/** `exclusive` or `shared`, the only values `carbon.attribution` may hold. */
+export function isAttribution(value: AttributeValue | undefined): value is sc.Attribution {
+  return value === sc.ATTRIBUTION.exclusive || value === sc.ATTRIBUTION.shared;
+}
+
+/**
+ * A finite number from a number attribute or a numeric string (OTLP carries 64-bit integers as
+ * strings in JSON), else undefined.
+ */
+export function num(value: AttributeValue | undefined): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
+  if (typeof value === "string" && value.trim() !== "") {
+    const n = Number(value);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  return undefined;
+}
+
+/** A non-empty string attribute, else undefined. */
+export function str(value: AttributeValue | undefined): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
