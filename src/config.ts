@@ -12,6 +12,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { DEFAULTS } from "./defaults.ts";
 import { Co2eError, ERROR_CODES } from "./errors.ts";
 import {
   CCF_AWS_MAX_WATTS_PER_VCPU,
@@ -25,6 +26,7 @@ import { HOST_PORT_PATTERN } from "./util/host-port.ts";
 
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL("../config/default.yaml", import.meta.url));
 
+const INTENSITY = DEFAULTS.intensity;
 const positive = z.number().positive();
 const nonNegative = z.number().min(0);
 const hostPort = z.string().regex(HOST_PORT_PATTERN, "must be HOST:PORT");
@@ -121,16 +123,16 @@ export const configSchema = z
     intensity: z
       .object({
         /** `auto`: Electricity Maps when ELECTRICITYMAPS_API_TOKEN is set, else static. */
-        provider: z.enum(["auto", "static", "electricitymaps"]).default("auto"),
-        baseUrl: z.url().default("https://api.electricitymaps.com/v3"),
-        emissionFactorType: z.enum(["lifecycle", "direct"]).default("lifecycle"),
-        cacheTtlSeconds: positive.default(300),
-        timeoutMs: positive.default(2000),
-        retries: z.number().int().min(0).max(10).default(2),
-        breakerFailures: z.number().int().positive().default(5),
-        breakerResetSeconds: positive.default(30),
+        provider: z.enum(["auto", "static", "electricitymaps"]).default(INTENSITY.provider),
+        baseUrl: z.url().default(INTENSITY.baseUrl),
+        emissionFactorType: z.enum(["lifecycle", "direct"]).default(INTENSITY.emissionFactorType),
+        cacheTtlSeconds: positive.default(INTENSITY.cacheTtlSeconds),
+        timeoutMs: positive.default(INTENSITY.timeoutMs),
+        retries: z.number().int().min(0).max(10).default(INTENSITY.retries),
+        breakerFailures: z.number().int().positive().default(INTENSITY.breakerFailures),
+        breakerResetSeconds: positive.default(INTENSITY.breakerResetSeconds),
         /** Year of the static Electricity Maps table (2021–2025). */
-        staticYear: z.number().int().min(2021).max(2025).default(2025),
+        staticYear: z.number().int().min(2021).max(2025).default(INTENSITY.staticYear),
       })
       .strict()
       .prefault({}),

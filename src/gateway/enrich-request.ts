@@ -18,10 +18,10 @@
  */
 import type { Attributes } from "@opentelemetry/api";
 import type { Config } from "../config.ts";
+import type { JobRecord } from "../core/job-record.ts";
 import type { IntensityProvider } from "../intensity/types.ts";
 import type { ResolvedZone } from "../intensity/zone.ts";
 import { bestHourLookup } from "../processor/best-hour.ts";
-import type { JobRecord } from "../core/job-record.ts";
 import { type EnrichOptions, enrichJobSpan, resolveJobZone } from "../processor/enrich.ts";
 import * as sc from "../semconv.ts";
 import { settleWithin } from "../util/timeout.ts";

@@ -5,8 +5,8 @@
  * `carbon.metrics.recorded=true`), the gateway counts them once, from the span's own figures.
  */
 import type { Attributes, AttributeValue } from "@opentelemetry/api";
-import type { IntensityMethod, IntensityValue } from "../intensity/types.ts";
 import { isAttribution, type JobRecord, str } from "../core/job-record.ts";
+import type { IntensityMethod, IntensityValue } from "../intensity/types.ts";
 import * as sc from "../semconv.ts";
 
 /** Timing and status of the span, which are not attributes. */

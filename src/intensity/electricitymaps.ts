@@ -13,6 +13,7 @@
  */
 import { Agent, request } from "undici";
 import { z } from "zod";
+import { DEFAULTS } from "../defaults.ts";
 import { Co2eError, ERROR_CODES, type ErrorCode } from "../errors.ts";
 import { INTENSITY_SOURCE } from "../semconv.ts";
 import { BodyTooLargeError, readBodyLimited } from "../util/read-body.ts";
@@ -20,7 +21,6 @@ import { parseRetryAfterMs } from "../util/retry-after.ts";
 import type { IntensityObserver, IntensityRequestOutcome, IntensityRow, IntensityValue } from "./types.ts";
 
 export const PROVIDER_NAME = "electricitymaps";
-export const DEFAULT_BASE_URL = "https://api.electricitymaps.com/v3";
 /** Bodies above this are refused: the largest real answer (10 days hourly) is far below. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** First backoff step; doubled per retry, with jitter. */
@@ -35,15 +35,15 @@ const RETRY_AFTER_MAX_MS = 3_600_000;
 export type EmLocation = { zone: string } | { dataCenterProvider: string; dataCenterRegion: string };
 
 export interface ElectricityMapsClientOptions {
-  /** e.g. https://api.electricitymaps.com/v3 or http://127.0.0.1:PORT/v3. @default DEFAULT_BASE_URL */
+  /** e.g. https://api.electricitymaps.com/v3 or http://127.0.0.1:PORT/v3. @default DEFAULTS.intensity.baseUrl */
   baseUrl?: string;
   /** From ELECTRICITYMAPS_API_TOKEN only; never from a config file. */
   token?: string | undefined;
-  /** @default "lifecycle" */
+  /** @default DEFAULTS.intensity.emissionFactorType ("lifecycle") */
   emissionFactorType?: "lifecycle" | "direct";
-  /** Total budget per call, retries included, ms. @default 2000 */
+  /** Total budget per call, retries included, ms. @default DEFAULTS.intensity.timeoutMs (2000) */
   timeoutMs?: number;
-  /** Retries after the first attempt. @default 2 */
+  /** Retries after the first attempt. @default DEFAULTS.intensity.retries (2) */
   retries?: number;
   observer?: IntensityObserver | undefined;
   /** Warnings (auth failure once, unknown zone once per zone). @default stderr */
@@ -191,11 +191,11 @@ export class ElectricityMapsClient {
   readonly #notFoundReported = new Set<string>();
 
   constructor(options: ElectricityMapsClientOptions = {}) {
-    this.#baseUrl = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
+    this.#baseUrl = (options.baseUrl ?? DEFAULTS.intensity.baseUrl).replace(/\/+$/, "");
     this.#token = options.token || undefined;
-    this.#emissionFactorType = options.emissionFactorType ?? "lifecycle";
-    this.#timeoutMs = options.timeoutMs ?? 2000;
-    this.#retries = options.retries ?? 2;
+    this.#emissionFactorType = options.emissionFactorType ?? DEFAULTS.intensity.emissionFactorType;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULTS.intensity.timeoutMs;
+    this.#retries = options.retries ?? DEFAULTS.intensity.retries;
     this.#observer = options.observer;
     const logger = options.logger ?? ((msg: string) => process.stderr.write(`otel-co2e: ${msg}\n`));
     this.#log = (msg) => logger(redact(msg, this.#token));

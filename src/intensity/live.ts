@@ -11,6 +11,7 @@
  * the API sent one) and feed a circuit breaker shared by all zones. The token's plan is learnt
  * once from `/zones`, so past-range and forecast requests it does not grant are never sent.
  */
+import { DEFAULTS } from "../defaults.ts";
 import { INTENSITY_SOURCE } from "../semconv.ts";
 import { settleWithin } from "../util/timeout.ts";
 import { CircuitBreaker } from "./breaker.ts";
@@ -21,7 +22,7 @@ import {
   PROVIDER_NAME,
   type ZoneAccessMap,
 } from "./electricitymaps.ts";
-import { LATEST_STATIC_YEAR, type StaticYear, staticIntensity } from "./static.ts";
+import { type StaticYear, staticIntensity } from "./static.ts";
 import type {
   IntensityObserver,
   IntensityProvider,
@@ -81,15 +82,15 @@ export function accessGrants(access: readonly string[], endpoint: string): boole
 
 export interface LiveIntensityProviderOptions {
   client: ElectricityMapsClient;
-  /** Static table year for fallbacks. @default LATEST_STATIC_YEAR */
+  /** Static table year for fallbacks. @default DEFAULTS.intensity.staticYear */
   staticYear?: StaticYear;
-  /** A zone is refreshed at most once per TTL. @default 300000 */
+  /** A zone is refreshed at most once per TTL. @default DEFAULTS.intensity.cacheTtlSeconds × 1000 */
   cacheTtlMs?: number;
-  /** Bound on `get` (fetch incl. retries). @default 2000 */
+  /** Bound on `get` (fetch incl. retries). @default DEFAULTS.intensity.timeoutMs */
   timeoutMs?: number;
-  /** Consecutive failed refreshes that open the breaker. @default 5 */
+  /** Consecutive failed refreshes that open the breaker. @default DEFAULTS.intensity.breakerFailures */
   breakerFailures?: number;
-  /** Breaker open time before one probe, ms. @default 30000 */
+  /** Breaker open time before one probe, ms. @default DEFAULTS.intensity.breakerResetSeconds × 1000 */
   breakerResetMs?: number;
   /** Cached rows are served until this old when refreshes fail, then the static table. @default 3 × TTL */
   maxStaleMs?: number;
@@ -165,9 +166,9 @@ export class LiveIntensityProvider implements IntensityProvider {
 
   constructor(options: LiveIntensityProviderOptions) {
     this.#client = options.client;
-    this.#year = options.staticYear ?? LATEST_STATIC_YEAR;
-    this.#ttlMs = options.cacheTtlMs ?? 300_000;
-    this.#timeoutMs = options.timeoutMs ?? 2000;
+    this.#year = options.staticYear ?? DEFAULTS.intensity.staticYear;
+    this.#ttlMs = options.cacheTtlMs ?? DEFAULTS.intensity.cacheTtlSeconds * 1000;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULTS.intensity.timeoutMs;
     this.#maxStaleMs = options.maxStaleMs ?? 3 * this.#ttlMs;
     this.#activeMs = options.activeMs ?? 3 * this.#ttlMs;
     this.#maxZones = options.maxZones ?? 256;
@@ -175,9 +176,9 @@ export class LiveIntensityProvider implements IntensityProvider {
     this.#forecast = options.forecast ?? false;
     this.#observer = options.observer;
     this.#now = options.now ?? Date.now;
-    this.#breakerResetMs = options.breakerResetMs ?? 30_000;
+    this.#breakerResetMs = options.breakerResetMs ?? DEFAULTS.intensity.breakerResetSeconds * 1000;
     this.#breaker = new CircuitBreaker({
-      failureThreshold: options.breakerFailures ?? 5,
+      failureThreshold: options.breakerFailures ?? DEFAULTS.intensity.breakerFailures,
       resetMs: this.#breakerResetMs,
       now: this.#now,
     });

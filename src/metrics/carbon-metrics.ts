@@ -4,9 +4,9 @@
  * is in the instrument name).
  */
 import type { Attributes, Meter } from "@opentelemetry/api";
+import type { JobRecord } from "../core/job-record.ts";
 import type { IntensityObserver, IntensityRequestOutcome, IntensityValue } from "../intensity/types.ts";
 import { JOULES_PER_KWH } from "../model/constants.ts";
-import type { JobRecord } from "../core/job-record.ts";
 import * as sc from "../semconv.ts";
 import { JobNameLimiter, LabelValueLimiter } from "./job-name-limiter.ts";
 import { SeriesBudget } from "./series-budget.ts";

@@ -9,8 +9,8 @@
 import { type Attributes, type Context, diag, SpanStatusCode } from "@opentelemetry/api";
 import { hrTimeToMilliseconds } from "@opentelemetry/core";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
-import { isJobSpan, type JobRecord } from "../core/job-record.ts";
 import { type Config, resolveLogicalCores } from "../config.ts";
+import { isJobSpan, type JobRecord } from "../core/job-record.ts";
 import type { IntensityProvider } from "../intensity/types.ts";
 import { defaultJobMeter, type JobMeter } from "../job/meter.ts";
 import { beginSpanMeasurement, finishSpanMeasurement } from "../job/spans.ts";

@@ -2,12 +2,12 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config.ts";
+import type { JobRecord } from "../../src/core/job-record.ts";
 import { StaticIntensityProvider } from "../../src/intensity/static.ts";
 import { withJob } from "../../src/job/job.ts";
 import { CARBON_PER_RUN_BUCKETS_GRAMS } from "../../src/metrics/carbon-metrics.ts";
 import { createPrometheusMetrics, type PrometheusMetrics } from "../../src/metrics/prometheus.ts";
 import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
-import type { JobRecord } from "../../src/core/job-record.ts";
 import * as sc from "../../src/semconv.ts";
 import { find, parseExposition, type Sample } from "../helpers/exposition.ts";
 

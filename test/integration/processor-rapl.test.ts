@@ -16,9 +16,9 @@ import { StaticIntensityProvider } from "../../src/intensity/static.ts";
 import type { IntensityValue } from "../../src/intensity/types.ts";
 import { withJob } from "../../src/job/job.ts";
 import { JobMeter } from "../../src/job/meter.ts";
+import { systemUnits } from "../../src/power/procfs.ts";
 import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
 import { enrichJobSpan } from "../../src/processor/enrich.ts";
-import { systemUnits } from "../../src/power/procfs.ts";
 import * as sc from "../../src/semconv.ts";
 import { type FakeMachine, fakeMachine, statWithBusy } from "../helpers/fake-powercap.ts";
 
