@@ -50,7 +50,7 @@ interface Import {
 }
 
 /** Relative specifiers of every import/export/dynamic import, comments removed first. */
-export function importSpecifiers(source: string): string[] {
+function importSpecifiers(source: string): string[] {
   const code = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
   const out: string[] = [];
   const patterns = [
@@ -63,7 +63,7 @@ export function importSpecifiers(source: string): string[] {
 }
 
 /** `intensity/live.ts` → `intensity`, `config.ts` → `config`. */
-export function moduleOf(srcPath: string): string {
+function moduleOf(srcPath: string): string {
   const first = srcPath.split("/")[0]!;
   return srcPath.includes("/") ? first : first.replace(/\.(d\.)?ts$/, "");
 }
@@ -88,7 +88,7 @@ function importsOf(files: ReadonlyMap<string, string>): Import[] {
 }
 
 /** Every import from a lower layer to a higher one, and every unknown module, as "from -> to". */
-export function layerViolations(files: ReadonlyMap<string, string>): string[] {
+function layerViolations(files: ReadonlyMap<string, string>): string[] {
   const out: string[] = [];
   for (const { from, to } of importsOf(files)) {
     const a = LAYER_OF.get(moduleOf(from));
@@ -105,7 +105,7 @@ export function layerViolations(files: ReadonlyMap<string, string>): string[] {
 }
 
 /** Cycles between modules (directories), each as "a -> b -> … -> a". */
-export function moduleCycles(files: ReadonlyMap<string, string>): string[] {
+function moduleCycles(files: ReadonlyMap<string, string>): string[] {
   const edges = new Map<string, Set<string>>();
   for (const { from, to } of importsOf(files)) {
     const a = moduleOf(from);
