@@ -156,3 +156,14 @@ export const LABEL_OUTCOME = "outcome" as const;
 export const LABEL_CODE = "code" as const;
 /** Where a job_name beyond the cardinality cap is counted. */
 export const JOB_NAME_OVERFLOW = "other" as const;
+/**
+ * Longest metric label value, in UTF-16 code units. Longer values (a job name, service name or zone
+ * that came from a client) are truncated to this length, the last character replaced by
+ * LABEL_VALUE_TRUNCATED; the span keeps the full value. Distinct values that share their first 127
+ * characters are counted as one series.
+ */
+export const LABEL_VALUE_MAX_LENGTH = 128;
+/** Marks a truncated label value (its last character). */
+export const LABEL_VALUE_TRUNCATED = "…" as const;
+/** Label value for an empty string, which Prometheus would read as a missing label. */
+export const LABEL_VALUE_EMPTY = "(empty)" as const;

@@ -9,6 +9,7 @@ import type { IntensityObserver, IntensityRequestOutcome, IntensityValue } from 
 import { JOULES_PER_KWH } from "../model/constants.ts";
 import * as sc from "../semconv.ts";
 import { JobNameLimiter, LabelValueLimiter } from "./job-name-limiter.ts";
+import { labelValue } from "./label-value.ts";
 import { SeriesBudget } from "./series-budget.ts";
 import { carbonCardinalityLimit } from "./views.ts";
 
@@ -36,6 +37,39 @@ export interface CarbonMetricsOptions {
 export const SERVICE_NAME_LIMIT = 100;
 /** service_name beyond the cap: the same word as for job_name. */
 export const SERVICE_NAME_OVERFLOW = sc.JOB_NAME_OVERFLOW;
+
+/**
+ * Largest amount one job may add to any counter or histogram (joules, grams, seconds, units). A
+ * record with a value that is non-finite, negative or above it is not counted at all (one warning
+ * per field), so a counter can never become NaN or Inf and never decreases: at most 1e15 per job,
+ * a float64 counter needs more than 1e293 jobs to overflow. 1e15 J is 278 GWh and 1e15 g a gigatonne,
+ * far beyond any job; the enrichment's own bounds (model/plausible.ts) stop absurd input much earlier.
+ */
+export const MAX_COUNTER_INCREMENT = 1e15;
+
+/** The first field of a record that must not reach a counter, or undefined when all may. */
+function unrecordableField(record: JobRecord): string | undefined {
+  const fp = record.footprint;
+  const e = fp.energy;
+  const values: Array<[string, number | undefined]> = [
+    ["durationSeconds", record.durationSeconds],
+    ["footprint.co2eGrams", fp.co2eGrams],
+    ["footprint.embodiedGrams", fp.embodiedGrams],
+    ["footprint.marketGrams", fp.marketGrams],
+    ["functionalUnits", record.functionalUnits],
+    ["bestHourGrams", record.bestHourGrams],
+    ...ENERGY_COMPONENTS.map(([, key]): [string, number] => [
+      `footprint.energy.${key}`,
+      e[key] * JOULES_PER_KWH,
+    ]),
+  ];
+  for (const [field, value] of values) {
+    if (value === undefined) continue;
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > MAX_COUNTER_INCREMENT)
+      return `${field} = ${value}`;
+  }
+  return undefined;
+}
 
 /** Separates label values in SeriesBudget keys (cannot appear in UTF-8 text we label with). */
 const SEP = "\u0000";
@@ -106,26 +140,42 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
 
   const onValue = (value: IntensityValue): void => {
     if (!Number.isFinite(value.gramsPerKwh)) return;
-    grid.record(value.gramsPerKwh, { [sc.LABEL_ZONE]: value.zone, [sc.LABEL_SOURCE]: value.source });
+    grid.record(value.gramsPerKwh, {
+      [sc.LABEL_ZONE]: labelValue(value.zone),
+      [sc.LABEL_SOURCE]: labelValue(value.source),
+    });
   };
+  const refused = new Set<string>();
 
   return {
     intensityObserver: {
       onRequest(provider: string, outcome: IntensityRequestOutcome): void {
-        requests.add(1, { [sc.LABEL_PROVIDER]: provider, [sc.LABEL_OUTCOME]: outcome });
+        requests.add(1, { [sc.LABEL_PROVIDER]: labelValue(provider), [sc.LABEL_OUTCOME]: outcome });
       },
       onValue,
     },
     recordJob(record: JobRecord): void {
-      const jobName = limiter.label(record.jobName);
-      const serviceName = services.label(record.serviceName);
+      const bad = unrecordableField(record);
+      if (bad !== undefined) {
+        const field = bad.slice(0, bad.indexOf(" ="));
+        if (!refused.has(field)) {
+          refused.add(field);
+          warn(
+            `otel-co2e: a job record with ${bad} was not counted (each value must be finite, ≥ 0 and ≤ ${MAX_COUNTER_INCREMENT}); later ones with a bad ${field} are dropped silently`,
+          );
+        }
+        return;
+      }
+      const jobName = limiter.label(labelValue(record.jobName));
+      const serviceName = services.label(labelValue(record.serviceName));
       const job: Attributes = { [sc.LABEL_JOB_NAME]: jobName, [sc.LABEL_SERVICE_NAME]: serviceName };
-      const source = record.intensity.source;
-      const zoneSource = { [sc.LABEL_ZONE]: record.zone, [sc.LABEL_SOURCE]: source };
+      const source = labelValue(record.intensity.source);
+      const zone = labelValue(record.zone);
+      const zoneSource = { [sc.LABEL_ZONE]: zone, [sc.LABEL_SOURCE]: source };
       // Series keys for the budget: co2e_job_runs and job_carbon are the widest instruments, energy has
       // up to five per job; the others have one series per (job_name, service_name), as energy/cpu.
       const jobKey = jobName + SEP + serviceName;
-      const placeKey = SEP + record.zone + SEP + source;
+      const placeKey = SEP + zone + SEP + source;
       budget.note(
         sc.METRIC_JOB_RUNS_INSTRUMENT,
         jobKey + placeKey + SEP + record.status + SEP + record.attribution,

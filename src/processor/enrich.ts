@@ -11,6 +11,7 @@ import type { IntensityValue, TimeWindow } from "../intensity/types.ts";
 import { DEFAULT_ZONE, type ResolvedZone, resolveZone, zoneForCloudRegion } from "../intensity/zone.ts";
 import { computeFootprint, type FootprintInput, type FootprintParams } from "../model/footprint.ts";
 import * as sc from "../semconv.ts";
+import { checkUsagePlausible } from "./plausible-usage.ts";
 
 /** What enrichment needs to know of a span, from the SDK or from OTLP. */
 export interface JobSpanData {
@@ -152,6 +153,7 @@ export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): Enrich
     const zone = options.zone ?? resolveJobZone(span, options.config);
     const window = { startMs: span.startMs, endMs: span.endMs };
     const intensity = options.intensity(zone.zone, window);
+    checkUsagePlausible(span.attributes, durationSeconds);
     const usage = usageFromAttributes(span.attributes, durationSeconds);
     const params = footprintParams(
       options.config,

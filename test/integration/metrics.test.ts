@@ -75,6 +75,8 @@ describe("Prometheus /metrics over HTTP", () => {
     const tracer = tracerProvider.getTracer("t");
     tracer
       .startSpan("given", {
+        // 10 s long, so 7,200 CPU seconds and 1 GB sent are plausible (≤ 11 s × 1,024 cores, 100 GB/s).
+        startTime: Date.now() - 10_000,
         attributes: {
           [sc.ATTR_JOB_NAME]: "report",
           [sc.ATTR_JOB_CPU_SECONDS]: 7200,

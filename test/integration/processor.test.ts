@@ -378,7 +378,9 @@ describe("CarbonSpanProcessor with the real SDK", () => {
     const measured = tracer.startSpan("foreign-measured", { attributes: { [sc.ATTR_JOB_NAME]: "foreign" } });
     burnCpuSeconds(0.05);
     measured.end();
+    // A minute long, so the counters it carries are plausible (3.6 MJ over 60 s is 60 kW).
     const given = tracer.startSpan("foreign-given", {
+      startTime: Date.now() - 60_000,
       attributes: {
         [sc.ATTR_JOB_NAME]: "given",
         [sc.ATTR_JOB_CPU_SECONDS]: 3600,
