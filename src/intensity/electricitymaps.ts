@@ -15,12 +15,15 @@ import { Agent, request } from "undici";
 import { z } from "zod";
 import { DEFAULTS } from "../defaults.ts";
 import { Co2eError, ERROR_CODES, type ErrorCode } from "../errors.ts";
+import { isPlausibleIntensity, MAX_PLAUSIBLE_GRAMS_PER_KWH } from "../model/plausible.ts";
 import { INTENSITY_SOURCE } from "../semconv.ts";
 import { BodyTooLargeError, readBodyLimited } from "../util/read-body.ts";
 import { parseRetryAfterMs } from "../util/retry-after.ts";
 import type { IntensityObserver, IntensityRequestOutcome, IntensityRow, IntensityValue } from "./types.ts";
 
 export const PROVIDER_NAME = "electricitymaps";
+/** Fallback reason when the provider answered an intensity outside the plausible range. */
+export const IMPLAUSIBLE_VALUE_REASON = "implausible-value";
 /** Bodies above this are refused: the largest real answer (10 days hourly) is far below. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** First backoff step; doubled per retry, with jitter. */
@@ -62,7 +65,7 @@ export interface CallOptions {
 /**
  * Errors of this client: `code` is CO2E_ERR_PROVIDER, CO2E_ERR_AUTH, CO2E_ERR_UNKNOWN_ZONE or
  * CO2E_ERR_NO_FORECAST; `reason` is the short word a fallback carries (`timeout`, `http-500`,
- * `auth`, `unknown-zone`, `bad-body`, `rate-limited`, `network`, `no-forecast`).
+ * `auth`, `unknown-zone`, `bad-body`, `implausible-value`, `rate-limited`, `network`, `no-forecast`).
  */
 export class ElectricityMapsError extends Co2eError {
   readonly reason: string;
@@ -91,9 +94,25 @@ export class ElectricityMapsError extends Co2eError {
 // ---------------------------------------------------------------------------------------------
 
 const isoDate = z.string().refine((s) => Number.isFinite(Date.parse(s)), "must be an ISO date");
+/**
+ * A gCO₂e/kWh figure. Any number parses (JSON's 1e999 is Infinity), but one outside the plausible
+ * range (isPlausibleIntensity) fails the whole body with IMPLAUSIBLE_VALUE_REASON: a provider that
+ * sends −500 or 1e9 is broken, and none of its figures is used as live.
+ */
+const gramsPerKwh = z
+  .custom<number>((v) => typeof v === "number", { message: "expected a number" })
+  .superRefine((v, ctx) => {
+    if (!isPlausibleIntensity(v)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${v} gCO₂e/kWh is outside the plausible range 0–${MAX_PLAUSIBLE_GRAMS_PER_KWH}`,
+        params: { reason: IMPLAUSIBLE_VALUE_REASON },
+      });
+    }
+  });
 const rowSchema = z.looseObject({
   zone: z.string().optional(),
-  carbonIntensity: z.number().nullable(),
+  carbonIntensity: gramsPerKwh.nullable(),
   datetime: isoDate,
   isEstimated: z.boolean().nullable().optional(),
   estimationMethod: z.string().nullable().optional(),
@@ -104,7 +123,7 @@ const pastRangeSchema = z.looseObject({ zone: z.string().optional(), data: z.arr
 /** Forecast rows: every field but `datetime` optional (they vary between plans and versions). */
 const forecastSchema = z.looseObject({
   zone: z.string().optional(),
-  forecast: z.array(z.looseObject({ datetime: isoDate, carbonIntensity: z.number().nullable().optional() })),
+  forecast: z.array(z.looseObject({ datetime: isoDate, carbonIntensity: gramsPerKwh.nullable().optional() })),
   updatedAt: isoDate.optional(),
 });
 const zonesSchema = z.record(
@@ -308,11 +327,8 @@ export class ElectricityMapsClient {
     await this.#agent.destroy().catch(() => {});
   }
 
-  #badBody(message: string): ElectricityMapsError {
-    return new ElectricityMapsError(ERROR_CODES.provider, message, {
-      reason: "bad-body",
-      outcome: "bad_body",
-    });
+  #badBody(message: string, reason = "bad-body"): ElectricityMapsError {
+    return new ElectricityMapsError(ERROR_CODES.provider, message, { reason, outcome: "bad_body" });
   }
 
   #url(path: string, location: EmLocation | undefined, params: Record<string, string>): URL {
@@ -527,10 +543,15 @@ export class ElectricityMapsClient {
     }
     const parsed = schema.safeParse(json);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
+      const implausible = parsed.error.issues.find(
+        (i) => i.code === "custom" && i.params?.reason === IMPLAUSIBLE_VALUE_REASON,
+      );
+      const issue = implausible ?? parsed.error.issues[0];
       const where = issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}` : "unexpected shape";
       return {
-        error: this.#badBody(`Electricity Maps ${what}: unexpected body (${where})`),
+        error: implausible
+          ? this.#badBody(`Electricity Maps ${what}: implausible value (${where})`, IMPLAUSIBLE_VALUE_REASON)
+          : this.#badBody(`Electricity Maps ${what}: unexpected body (${where})`),
         retryable: false,
       };
     }

@@ -19,6 +19,7 @@ import {
   type ElectricityMapsClient,
   ElectricityMapsError,
   type EmRow,
+  IMPLAUSIBLE_VALUE_REASON,
   PROVIDER_NAME,
   type ZoneAccessMap,
 } from "./electricitymaps.ts";
@@ -37,7 +38,13 @@ const PAST_RANGE_MAX_MS = 10 * 24 * HOUR_MS;
 /** Rows kept per zone: 24 h of history plus up to 10 days from past-range, hourly. */
 const MAX_ROWS_PER_ZONE = 24 * 11;
 /** Outcomes that say the API is unhealthy (they count towards opening the breaker). */
-const UNHEALTHY_REASONS = new Set(["timeout", "network", "rate-limited", "bad-body"]);
+const UNHEALTHY_REASONS = new Set([
+  "timeout",
+  "network",
+  "rate-limited",
+  "bad-body",
+  IMPLAUSIBLE_VALUE_REASON,
+]);
 /** Endpoints gated by the token's plan, as `/zones` names them in `access`. */
 const PAST_RANGE_ENDPOINT = "carbon-intensity/past-range";
 const FORECAST_ENDPOINT = "carbon-intensity/forecast";
