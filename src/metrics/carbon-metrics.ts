@@ -51,24 +51,25 @@ export const MAX_COUNTER_INCREMENT = 1e15;
 function unrecordableField(record: JobRecord): string | undefined {
   const fp = record.footprint;
   const e = fp.energy;
-  const values: Array<[string, number | undefined]> = [
-    ["durationSeconds", record.durationSeconds],
-    ["footprint.co2eGrams", fp.co2eGrams],
-    ["footprint.embodiedGrams", fp.embodiedGrams],
-    ["footprint.marketGrams", fp.marketGrams],
-    ["functionalUnits", record.functionalUnits],
-    ["bestHourGrams", record.bestHourGrams],
-    ...ENERGY_COMPONENTS.map(([, key]): [string, number] => [
-      `footprint.energy.${key}`,
-      e[key] * JOULES_PER_KWH,
-    ]),
-  ];
-  for (const [field, value] of values) {
-    if (value === undefined) continue;
-    if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > MAX_COUNTER_INCREMENT)
-      return `${field} = ${value}`;
+  // Checked without allocating: this runs once per job on the span's end path.
+  if (!countable(record.durationSeconds)) return `durationSeconds = ${record.durationSeconds}`;
+  if (!countable(fp.co2eGrams)) return `footprint.co2eGrams = ${fp.co2eGrams}`;
+  if (!countable(fp.embodiedGrams)) return `footprint.embodiedGrams = ${fp.embodiedGrams}`;
+  if (!countable(fp.marketGrams)) return `footprint.marketGrams = ${fp.marketGrams}`;
+  if (!countable(record.functionalUnits)) return `functionalUnits = ${record.functionalUnits}`;
+  if (!countable(record.bestHourGrams)) return `bestHourGrams = ${record.bestHourGrams}`;
+  for (const [, key] of ENERGY_COMPONENTS) {
+    const joules = e[key] * JOULES_PER_KWH;
+    if (!countable(joules)) return `footprint.energy.${key} = ${e[key]} kWh`;
   }
   return undefined;
+}
+
+/** Absent, or a number a counter may take: finite, ≥ 0, ≤ MAX_COUNTER_INCREMENT. */
+function countable(value: number | undefined): boolean {
+  return (
+    value === undefined || (typeof value === "number" && value >= 0 && value <= MAX_COUNTER_INCREMENT) // NaN fails both
+  );
 }
 
 /** Separates label values in SeriesBudget keys (cannot appear in UTF-8 text we label with). */
