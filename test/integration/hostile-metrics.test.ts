@@ -18,6 +18,7 @@ import { createPrometheusMetrics, type PrometheusMetrics } from "../../src/metri
 import { type CarbonSdk, startCarbonSdk } from "../../src/sdk/start-carbon-sdk.ts";
 import * as sc from "../../src/semconv.ts";
 import { find, parseExposition } from "../helpers/exposition.ts";
+import { jobRecord } from "../helpers/job-record.ts";
 import { NODE_BIN, PROJECT_ROOT } from "../helpers/prometheus.ts";
 
 /** The name that crashed the scrape: 11 MiB, beyond V8's longest string once serialized ~50 times. */
@@ -45,29 +46,7 @@ afterEach(async () => {
 });
 
 function record(overrides: Partial<JobRecord> = {}, grams = 1): JobRecord {
-  return {
-    jobName: "ok",
-    serviceName: "svc",
-    status: "ok",
-    durationSeconds: 1,
-    zone: "DE",
-    intensity: { gramsPerKwh: 400, zone: "DE", source: "static", method: "yearly-average" },
-    attribution: "exclusive",
-    footprint: {
-      energy: {
-        cpuKwh: grams / 400,
-        memoryKwh: 0,
-        gpuKwh: 0,
-        networkKwh: 0,
-        overheadKwh: 0,
-        totalKwh: grams / 400,
-        pue: 1,
-      },
-      gramsPerKwh: 400,
-      co2eGrams: grams,
-    },
-    ...overrides,
-  };
+  return jobRecord({ jobName: "ok", ...overrides }, grams);
 }
 
 async function scrape(url: string | undefined): Promise<{ status: number; text: string }> {

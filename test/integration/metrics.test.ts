@@ -10,6 +10,7 @@ import { createPrometheusMetrics, type PrometheusMetrics } from "../../src/metri
 import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
 import * as sc from "../../src/semconv.ts";
 import { find, parseExposition, type Sample } from "../helpers/exposition.ts";
+import { jobRecord } from "../helpers/job-record.ts";
 
 function one(samples: Sample[], name: string, labels: Record<string, string>): number {
   const found = find(samples, name, labels);
@@ -31,28 +32,7 @@ afterEach(async () => {
 });
 
 function record(jobName: string, grams = 1): JobRecord {
-  return {
-    jobName,
-    serviceName: "svc",
-    status: "ok",
-    durationSeconds: 1,
-    zone: "DE",
-    intensity: { gramsPerKwh: 400, zone: "DE", source: "static", method: "yearly-average" },
-    attribution: "exclusive",
-    footprint: {
-      energy: {
-        cpuKwh: grams / 400,
-        memoryKwh: 0,
-        gpuKwh: 0,
-        networkKwh: 0,
-        overheadKwh: 0,
-        totalKwh: grams / 400,
-        pue: 1,
-      },
-      gramsPerKwh: 400,
-      co2eGrams: grams,
-    },
-  };
+  return jobRecord({ jobName }, grams);
 }
 
 describe("Prometheus /metrics over HTTP", () => {
