@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { Co2eError, ERROR_CODES } from "./errors.ts";
+import { CLOUD_PROVIDERS } from "./intensity/regions.ts";
 import {
   CCF_AWS_MAX_WATTS_PER_VCPU,
   CCF_AWS_MIN_WATTS_PER_VCPU,
@@ -90,7 +91,7 @@ export const configSchema = z
     zone: zoneName.optional(),
     /** Cloud provider/region of this deployment, mapped to a zone (wins over the OTel resource's). */
     cloud: z
-      .object({ provider: z.enum(["aws", "gcp", "azure"]), region: z.string().min(1) })
+      .object({ provider: z.enum(CLOUD_PROVIDERS), region: z.string().min(1) })
       .strict()
       .optional(),
     model: z

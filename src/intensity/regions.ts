@@ -19,7 +19,9 @@
  * Azure keys are the API spelling (`westeurope`, `eastus2`), which is also what the OTel
  * `cloud.region` attribute carries for Azure.
  */
-export type CloudProvider = "aws" | "gcp" | "azure";
+/** The cloud providers the region table covers: config's `cloud.provider`, `--cloud`. */
+export const CLOUD_PROVIDERS = ["aws", "gcp", "azure"] as const;
+export type CloudProvider = (typeof CLOUD_PROVIDERS)[number];
 
 export const CLOUD_REGION_ZONES: Record<CloudProvider, Record<string, string>> = {
   aws: {

@@ -4,6 +4,16 @@
  * span of the same job give the same numbers. Then the summary text and the `--json-out` object.
  */
 import type { Attributes } from "@opentelemetry/api";
+import type { Config } from "../config.ts";
+import type { IntensityValue } from "../intensity/types.ts";
+import type { ResolvedZone, ZoneResolvedBy } from "../intensity/zone.ts";
+import {
+  type BestHourLookup,
+  type EnrichResult,
+  enrichJobSpan,
+  type JobSpanData,
+} from "../processor/enrich.ts";
+import * as sc from "../semconv.ts";
 import {
   formatBytes,
   formatDuration,
@@ -12,17 +22,7 @@ import {
   formatKwh,
   formatMass,
   formatSignificant,
-} from "../cli/format.ts";
-import type { Config } from "../config.ts";
-import type { IntensityValue } from "../intensity/types.ts";
-import type { ResolvedZone } from "../intensity/zone.ts";
-import {
-  type BestHourLookup,
-  type EnrichResult,
-  enrichJobSpan,
-  type JobSpanData,
-} from "../processor/enrich.ts";
-import * as sc from "../semconv.ts";
+} from "../util/format.ts";
 import type { RunResult } from "./runner.ts";
 
 export interface RunJob {
@@ -117,7 +117,9 @@ export interface RunReport {
     zone: string;
     source: string;
     method: string;
-    resolvedBy: string;
+    /** How the zone was found (ZONE_RESOLVED_BY) and the same in words. */
+    resolvedBy: ZoneResolvedBy;
+    zoneFrom: string;
     year?: number;
     dataset?: string;
     datetime?: string;
@@ -157,6 +159,7 @@ export function buildReport(
       source: v.source,
       method: v.method,
       resolvedBy: ctx.zone.resolvedBy,
+      zoneFrom: ctx.zone.explanation,
     },
     // The model actually used (a `rapl` config without readable powercap falls back to tdp).
     cpuModel: String(enriched.attributes[sc.ATTR_CARBON_MODEL] ?? ctx.config.model.cpu.model),
@@ -254,7 +257,7 @@ export function formatSummary(report: RunReport, notes: { gpu: string }): string
   const from = [i.source, i.method, i.dataset, i.fallbackReason ? `fallback: ${i.fallbackReason}` : undefined]
     .filter(Boolean)
     .join(", ");
-  lines.push(`  intensity  ${formatIntensity(i.gramsPerKwh)}, zone ${i.zone} (by ${i.resolvedBy}; ${from})`);
+  lines.push(`  intensity  ${formatIntensity(i.gramsPerKwh)}, zone ${i.zone} (${i.zoneFrom}; ${from})`);
   lines.push(`  emissions  ${formatMass(report.co2eGrams ?? 0)}CO₂e`);
   if (report.bestHourGrams !== undefined) {
     lines.push(`  best hour  ${formatMass(report.bestHourGrams)}CO₂e at the lowest intensity within ±12 h`);

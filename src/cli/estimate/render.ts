@@ -1,5 +1,5 @@
 /** The human report of `co2e estimate`: the factor table, then the results. */
-import { formatGrams, formatKwh, formatMoney, formatSignificant } from "../format.ts";
+import { formatGrams, formatKwh, formatMoney, formatSignificant } from "../../util/format.ts";
 import type { EstimateResult } from "./types.ts";
 
 /**
