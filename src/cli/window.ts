@@ -129,8 +129,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const nowMs = Date.now();
   let result: GreenestWindowResult;
-  const client = forecastClient(config);
+  let client: ElectricityMapsClient | undefined;
   try {
+    client = forecastClient(config);
     result = await greenestWindow({
       zone,
       durationMs: durationS * 1000,
@@ -154,7 +155,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw error;
   } finally {
-    await client.close();
+    await client?.close();
   }
   if (values.json) {
     const out = {

@@ -161,7 +161,7 @@ describe("co2e window", () => {
     const unknown = await runWindow(["--zone", "ATLANTIS", "--duration", "1h"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("CO2E_ERR_UNKNOWN_ZONE");
-    expect(unknown.stderr).toMatch(/^co2e window: --zone: unknown zone "ATLANTIS": /);
+    expect(unknown.stderr).toMatch(/^co2e window: unknown zone "ATLANTIS" \(from --zone\): /);
     expect(unknown.stderr).not.toContain("attribute");
   });
 });

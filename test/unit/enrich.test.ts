@@ -26,7 +26,10 @@ function zoneOf(
 
 describe("zone precedence: attribute → config → resource cloud region → default", () => {
   it("config zone DE beats the resource's aws/us-east-1", () => {
-    expect(zoneOf(parseConfig({ zone: "DE" }), awsUsEast)).toMatchObject({ zone: "DE", resolvedBy: "config" });
+    expect(zoneOf(parseConfig({ zone: "DE" }), awsUsEast)).toMatchObject({
+      zone: "DE",
+      resolvedBy: "config",
+    });
   });
 
   it("without a config zone the resource's cloud region decides", () => {
