@@ -19,9 +19,8 @@ import {
   jobSpanData,
   type RunJob,
 } from "../run/report.ts";
-import { runCommand, SpawnError } from "../run/runner.ts";
+import { runCommand } from "../run/runner.ts";
 import { numberFlag, parseFlags, usageError } from "./args.ts";
-import { EXIT } from "./exit-codes.ts";
 import { resolveCliZone, ZONE_FLAG_OPTIONS, zoneFlags } from "./zone.ts";
 
 export const RUN_OPTIONS = {
@@ -130,11 +129,8 @@ export async function run(argv: string[]): Promise<number> {
       ...(cpuEnergy ? { cpuEnergy } : {}),
     });
   } catch (error) {
+    // CO2E_ERR_SPAWN (exit 127 through main's table) or a bug.
     await provider.close();
-    if (error instanceof SpawnError) {
-      stderr(`co2e run: ${error.message}\n`);
-      return EXIT.commandNotFound;
-    }
     throw error;
   }
 

@@ -11,6 +11,7 @@ import {
   type StaticYear,
   staticIntensity,
 } from "../intensity/static.ts";
+import { formatColumns } from "../util/format.ts";
 import { parseFlagsOrHelp } from "./args.ts";
 import { cloudFlag, yearFlag } from "./zone.ts";
 
@@ -59,8 +60,7 @@ export function regionRows(provider: CloudProvider, year: StaticYear): RegionRow
 }
 
 function columns(rows: string[][]): string {
-  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
-  return `${rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join("  ")).join("\n")}\n`;
+  return `${formatColumns(rows)}\n`;
 }
 
 /** Errors (a bad --year or --cloud) propagate: main.ts maps them to exit codes. */

@@ -6,6 +6,7 @@
  */
 import type { Attributes, AttributeValue } from "@opentelemetry/api";
 import type { Config } from "../config.ts";
+import { errorText } from "../errors.ts";
 import type { IntensityValue, TimeWindow } from "../intensity/types.ts";
 import { type ResolvedZone, resolveZone } from "../intensity/zone.ts";
 import {
@@ -15,6 +16,7 @@ import {
   type FootprintParams,
 } from "../model/footprint.ts";
 import * as sc from "../semconv.ts";
+import { finiteNumber as num } from "../util/number.ts";
 
 /** What enrichment needs to know of a span, from the SDK or from OTLP. */
 export interface JobSpanData {
@@ -71,15 +73,6 @@ export function isJobSpan(attributes: Attributes): boolean {
 
 export function isAttribution(value: AttributeValue | undefined): value is sc.Attribution {
   return value === sc.ATTRIBUTION.exclusive || value === sc.ATTRIBUTION.shared;
-}
-
-function num(value: AttributeValue | undefined): number | undefined {
-  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
-  if (typeof value === "string" && value.trim() !== "") {
-    const n = Number(value);
-    return Number.isFinite(n) ? n : undefined;
-  }
-  return undefined;
 }
 
 /** A non-empty string attribute, else undefined. */
@@ -251,8 +244,6 @@ export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): Enrich
     if (bestHourGrams !== undefined) record.bestHourGrams = bestHourGrams;
     return { attributes, record };
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    const message = error instanceof Error ? error.message : String(error);
-    return { attributes: { [sc.ATTR_CARBON_ERROR]: code ? `${code}: ${message}` : message } };
+    return { attributes: { [sc.ATTR_CARBON_ERROR]: errorText(error) } };
   }
 }
