@@ -93,6 +93,16 @@ interface Candidate {
   explain: (zone: string) => string;
 }
 
+/** A source that names the zone itself; the explanation is the source. */
+function zoneCandidate(
+  resolvedBy: ZoneResolvedBy,
+  from: string,
+  zone: string | undefined,
+): Candidate | undefined {
+  const named = nonEmpty(zone);
+  return named ? { resolvedBy, from, zone: () => named, explain: () => from } : undefined;
+}
+
 function cloudCandidate(
   resolvedBy: ZoneResolvedBy,
   from: string,
@@ -111,32 +121,16 @@ function cloudCandidate(
 
 /** The highest-precedence source that names a zone, in ZONE_RESOLVED_BY order. */
 function firstCandidate(s: ZoneSources): Candidate | undefined {
-  const flagZone = nonEmpty(s.flags?.zone);
-  if (flagZone) return { resolvedBy: "flag", from: "--zone", zone: () => flagZone, explain: () => "--zone" };
+  const flagZone = zoneCandidate("flag", "--zone", s.flags?.zone);
+  if (flagZone) return flagZone;
   const flagCloud = cloudCandidate("flag", "--cloud/--region", {
     provider: s.flags?.cloud,
     region: s.flags?.region,
   });
   if (flagCloud) return flagCloud;
-  const attribute = nonEmpty(s.attributeZone);
-  if (attribute) {
-    return {
-      resolvedBy: "attribute",
-      from: "span attribute carbon.zone",
-      zone: () => attribute,
-      explain: () => "span attribute carbon.zone",
-    };
-  }
-  const configZone = nonEmpty(s.config?.zone);
-  if (configZone) {
-    return {
-      resolvedBy: "config",
-      from: "config zone",
-      zone: () => configZone,
-      explain: () => "config zone",
-    };
-  }
   return (
+    zoneCandidate("attribute", "span attribute carbon.zone", s.attributeZone) ??
+    zoneCandidate("config", "config zone", s.config?.zone) ??
     cloudCandidate("config", "config cloud", s.config?.cloud) ??
     cloudCandidate("cloud-region", "resource cloud.provider/cloud.region", s.resource)
   );

@@ -7,6 +7,7 @@ import type { Attributes } from "@opentelemetry/api";
 import type { Config } from "../config.ts";
 import type { IntensityValue } from "../intensity/types.ts";
 import type { ResolvedZone, ZoneResolvedBy } from "../intensity/zone.ts";
+import type { Footprint } from "../model/footprint.ts";
 import {
   type BestHourLookup,
   type EnrichResult,
@@ -88,7 +89,7 @@ export function exportAttributes(span: JobSpanData, enriched: EnrichResult, zone
 }
 
 /** The `--json-out` object: `co2e estimate --json` field names plus the run's measurements. */
-export interface RunReport {
+export interface RunReport extends FootprintExtras {
   jobName: string;
   command: string[];
   exitCode: number;
@@ -127,14 +128,8 @@ export interface RunReport {
   };
   pue?: number;
   cpuModel: string;
-  marketGrams?: number;
-  embodiedGrams?: number;
-  functionalUnits?: number;
-  sciGramsPerUnit?: number;
   /** Emissions had the run used the lowest intensity ±12 h around it (live rows only), g. */
   bestHourGrams?: number;
-  carbonCost?: number;
-  currency?: string;
   /** Set when the calculation failed (the run itself is still reported). */
   error?: string;
 }
@@ -202,16 +197,37 @@ export function buildReport(
     overheadKwh: f.energy.overheadKwh,
   };
   report.pue = f.energy.pue;
-  if (f.marketGrams !== undefined) report.marketGrams = f.marketGrams;
-  if (f.embodiedGrams !== undefined) report.embodiedGrams = f.embodiedGrams;
-  if (record.functionalUnits !== undefined) report.functionalUnits = record.functionalUnits;
-  if (f.sciGramsPerUnit !== undefined) report.sciGramsPerUnit = f.sciGramsPerUnit;
+  Object.assign(report, footprintExtras(f, record.functionalUnits, ctx.config.carbonPrice?.currency));
   if (record.bestHourGrams !== undefined) report.bestHourGrams = record.bestHourGrams;
-  if (f.carbonCost !== undefined) {
-    report.carbonCost = f.carbonCost;
-    if (ctx.config.carbonPrice) report.currency = ctx.config.carbonPrice.currency;
-  }
   return report;
+}
+
+/** The optional figures of a footprint, as `co2e run --json-out` and `co2e estimate --json` name them. */
+export interface FootprintExtras {
+  marketGrams?: number;
+  embodiedGrams?: number;
+  functionalUnits?: number;
+  sciGramsPerUnit?: number;
+  carbonCost?: number;
+  currency?: string;
+}
+
+/** Only the figures the footprint has; `currency` only beside a cost. */
+export function footprintExtras(
+  f: Footprint,
+  functionalUnits: number | undefined,
+  currency: string | undefined,
+): FootprintExtras {
+  const out: FootprintExtras = {};
+  if (f.marketGrams !== undefined) out.marketGrams = f.marketGrams;
+  if (f.embodiedGrams !== undefined) out.embodiedGrams = f.embodiedGrams;
+  if (functionalUnits !== undefined) out.functionalUnits = functionalUnits;
+  if (f.sciGramsPerUnit !== undefined) out.sciGramsPerUnit = f.sciGramsPerUnit;
+  if (f.carbonCost !== undefined) {
+    out.carbonCost = f.carbonCost;
+    if (currency !== undefined) out.currency = currency;
+  }
+  return out;
 }
 
 /** The summary printed to stderr when the command ends. */

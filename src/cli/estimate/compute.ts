@@ -24,6 +24,7 @@ import {
   SECONDS_PER_HOUR,
 } from "../../model/index.ts";
 import { footprintParams } from "../../processor/enrich.ts";
+import { footprintExtras } from "../../run/report.ts";
 import { formatExact } from "../../util/format.ts";
 import { numberFlag, type ParsedArgs, parseDurationSeconds, usageError } from "../args.ts";
 import { chooseCpuModel } from "./cpu.ts";
@@ -59,14 +60,32 @@ function needsDuration(ctx: Ctx, flag: string): number {
   return ctx.durationSeconds;
 }
 
+type ModelNumberKey = "pue" | "memoryWattsPerGb" | "networkKwhPerGb";
+
 /** Source of a `model.*` config value, saying why while it is the default. */
-function modelKeySource(
-  ctx: Ctx,
-  key: "pue" | "memoryWattsPerGb" | "networkKwhPerGb",
-  defaultValue: number,
-  whyDefault: string,
-): string {
+function modelKeySource(ctx: Ctx, key: ModelNumberKey, defaultValue: number, whyDefault: string): string {
   return `${ctx.fromConfig} model.${key}${ctx.cfg.model[key] === defaultValue ? ` (${whyDefault})` : ""}`;
+}
+
+/** The `model.*` values a component brings into the factor table, with their default's source. */
+const MODEL_FACTORS = {
+  memoryWattsPerGb: {
+    name: "memory power",
+    unit: "W/GB",
+    defaultValue: MEMORY_WATTS_PER_GB,
+    whyDefault: "seed 003: 3 W per 8 GB",
+  },
+  networkKwhPerGb: {
+    name: "network energy",
+    unit: "kWh/GB",
+    defaultValue: NETWORK_KWH_PER_GB,
+    whyDefault: "seed 002, Green Metrics Tool",
+  },
+} as const;
+
+function modelFactor(ctx: Ctx, key: keyof typeof MODEL_FACTORS): void {
+  const f = MODEL_FACTORS[key];
+  add(ctx, f.name, ctx.cfg.model[key], f.unit, modelKeySource(ctx, key, f.defaultValue, f.whyDefault));
 }
 
 // --- parse ---------------------------------------------------------------------------------------
@@ -148,14 +167,7 @@ function componentUsage(
     needsDuration(ctx, "memory-gb");
     usage.memoryAvgBytes = memoryGb * BYTES_PER_GIB;
     add(ctx, "memory", memoryGb, "GB", "--memory-gb");
-    const why = "seed 003: 3 W per 8 GB";
-    add(
-      ctx,
-      "memory power",
-      cfg.model.memoryWattsPerGb,
-      "W/GB",
-      modelKeySource(ctx, "memoryWattsPerGb", MEMORY_WATTS_PER_GB, why),
-    );
+    modelFactor(ctx, "memoryWattsPerGb");
   }
 
   const gpuWatts = numberFlag(values, "gpu-watts", { min: 0 });
@@ -173,14 +185,7 @@ function componentUsage(
   if (networkGb !== undefined) {
     usage.networkBytes = networkGb * BYTES_PER_GB;
     add(ctx, "network", networkGb, "GB", "--network-gb");
-    const why = "seed 002, Green Metrics Tool";
-    add(
-      ctx,
-      "network energy",
-      cfg.model.networkKwhPerGb,
-      "kWh/GB",
-      modelKeySource(ctx, "networkKwhPerGb", NETWORK_KWH_PER_GB, why),
-    );
+    modelFactor(ctx, "networkKwhPerGb");
   }
   return { cpu, cpuModel };
 }
@@ -310,14 +315,7 @@ function toResult(ctx: Ctx, c: Computed): EstimateResult {
   if (direct === undefined && usage.durationSeconds > 0) {
     result.averagePowerKw = (e.totalKwh - e.networkKwh) / (usage.durationSeconds / SECONDS_PER_HOUR);
   }
-  if (fp.marketGrams !== undefined) result.marketGrams = fp.marketGrams;
-  if (fp.embodiedGrams !== undefined) result.embodiedGrams = fp.embodiedGrams;
-  if (usage.functionalUnits !== undefined) result.functionalUnits = usage.functionalUnits;
-  if (fp.sciGramsPerUnit !== undefined) result.sciGramsPerUnit = fp.sciGramsPerUnit;
-  if (fp.carbonCost !== undefined) {
-    result.carbonCost = fp.carbonCost;
-    result.currency = c.currency;
-  }
+  Object.assign(result, footprintExtras(fp, usage.functionalUnits, c.currency));
   if (c.runsPerYear !== undefined) {
     result.runsPerYear = c.runsPerYear;
     result.annualCo2eKg = ((fp.co2eGrams + (fp.embodiedGrams ?? 0)) * c.runsPerYear) / 1000;
