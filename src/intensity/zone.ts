@@ -69,7 +69,7 @@ function unknownRegion(provider: string, region: string, from: string): never {
 }
 
 /** Zone for a cloud provider's region, or undefined when the table lacks the provider or region. */
-export function lookupCloudRegion(provider: string, region: string): string | undefined {
+function lookupCloudRegion(provider: string, region: string): string | undefined {
   const p = normaliseCloudProvider(provider);
   // Azure's display names ("East US") and API names ("eastus") both work.
   return p ? CLOUD_REGION_ZONES[p][region.trim().toLowerCase().replace(/\s+/g, "")] : undefined;
