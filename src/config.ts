@@ -12,7 +12,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { DEFAULTS } from "./defaults.ts";
+import { CLOUD_PROVIDERS, DEFAULTS } from "./defaults.ts";
 import { Co2eError, ERROR_CODES } from "./errors.ts";
 import {
   CCF_AWS_MAX_WATTS_PER_VCPU,
@@ -92,7 +92,7 @@ export const configSchema = z
     zone: zoneName.optional(),
     /** Cloud provider/region of this deployment, mapped to a zone (wins over the OTel resource's). */
     cloud: z
-      .object({ provider: z.enum(["aws", "gcp", "azure"]), region: z.string().min(1) })
+      .object({ provider: z.enum(CLOUD_PROVIDERS), region: z.string().min(1) })
       .strict()
       .optional(),
     model: z

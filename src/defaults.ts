@@ -24,3 +24,7 @@ export const DEFAULTS = {
     staticYear: 2025,
   },
 } as const;
+
+/** Cloud providers the region → zone table knows (config validates against it too). */
+export const CLOUD_PROVIDERS = ["aws", "gcp", "azure"] as const;
+export type CloudProvider = (typeof CLOUD_PROVIDERS)[number];

@@ -22,6 +22,13 @@ export const ERROR_CODES = {
   modelInput: "CO2E_ERR_MODEL_INPUT",
   /** An OTLP request body could not be decoded; the message names the byte offset. */
   otlpDecode: "CO2E_ERR_OTLP_DECODE",
+  /**
+   * A listener could not be opened (port in use, no permission, address not on this host). Not a
+   * configuration error: the same config works once the port is free. CLI exit 1.
+   */
+  listen: "CO2E_ERR_LISTEN",
+  /** `co2e run`: the command could not be started (not found, not executable). CLI exit 127. */
+  spawn: "CO2E_ERR_SPAWN",
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
@@ -34,6 +41,16 @@ export class Co2eError extends Error {
     this.name = "Co2eError";
     this.code = code;
   }
+}
+
+/**
+ * An error as one line of text: `CODE: message` for an error with a code (ours, or Node's
+ * `ECONNREFUSED`), the message for another Error, String() for anything else thrown.
+ */
+export function errorText(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  return typeof code === "string" && code !== "" ? `${code}: ${message}` : message;
 }
 
 export function isCo2eError(value: unknown, code?: ErrorCode): value is Co2eError {

@@ -5,7 +5,7 @@
  * 1 when the shutdown timeout left some behind, or when a listener cannot be opened).
  */
 import { loadConfig } from "../config.ts";
-import { ListenError, startGateway } from "../gateway/server.ts";
+import { startGateway } from "../gateway/server.ts";
 import { parseHostPort } from "../util/host-port.ts";
 import { parseFlagsOrHelp, usageError } from "./args.ts";
 import { EXIT } from "./exit-codes.ts";
@@ -76,15 +76,8 @@ export async function run(argv: string[]): Promise<number> {
       },
     },
   });
-  let gateway: Awaited<ReturnType<typeof startGateway>>;
-  try {
-    gateway = await startGateway(config);
-  } catch (error) {
-    // Not a config error: the same settings work once the port is free.
-    if (!(error instanceof ListenError)) throw error;
-    process.stderr.write(`co2e collector: ${error.message}\n`);
-    return EXIT.failure;
-  }
+  // A port that cannot be opened is CO2E_ERR_LISTEN: exit 1 through main's table.
+  const gateway = await startGateway(config);
   const forward = gateway.forwardUrl
     ? `forwarding to ${gateway.forwardUrl}`
     : "no downstream (spans dropped after enrichment)";

@@ -31,6 +31,8 @@ export const EXIT_CODE_BY_ERROR: Record<ErrorCode, number> = {
   [ERROR_CODES.auth]: EXIT.failure,
   [ERROR_CODES.provider]: EXIT.failure,
   [ERROR_CODES.otlpDecode]: EXIT.failure,
+  [ERROR_CODES.listen]: EXIT.failure,
+  [ERROR_CODES.spawn]: EXIT.commandNotFound,
 };
 
 /** Exit status for anything a subcommand threw: its code's entry, else 1 (a bug). */
@@ -46,10 +48,11 @@ export function exitCodeFor(error: unknown): number {
 export const EXIT_CODES_HELP = `Exit codes:
   0    ok
   1    failure: intensity provider or network (CO2E_ERR_PROVIDER, CO2E_ERR_AUTH), an OTLP
-       body that cannot be decoded (CO2E_ERR_OTLP_DECODE), or a bug
+       body that cannot be decoded (CO2E_ERR_OTLP_DECODE), a port that cannot be opened
+       (CO2E_ERR_LISTEN), or a bug
   2    input to fix: usage (CO2E_ERR_USAGE), config (CO2E_ERR_CONFIG), unknown zone
        (CO2E_ERR_UNKNOWN_ZONE) or region (CO2E_ERR_UNKNOWN_REGION), model input
        (CO2E_ERR_MODEL_INPUT)
   3    no forecast (CO2E_ERR_NO_FORECAST; co2e window)
-  127  co2e run: the command could not start
+  127  co2e run: the command could not start (CO2E_ERR_SPAWN)
   co2e run otherwise exits with its command's code (128 + N when signal N killed it).`;

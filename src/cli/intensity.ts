@@ -10,9 +10,10 @@ import { loadConfig } from "../config.ts";
 import { createIntensityProvider } from "../intensity/index.ts";
 import { listStaticZones } from "../intensity/static.ts";
 import type { IntensityRow, IntensityValue } from "../intensity/types.ts";
-import { parseFlagsOrHelp, usageError } from "./args.ts";
-import { formatDecimal, formatDuration, formatIntensity } from "./format.ts";
-import { type CliZone, type CliZoneSource, resolveCliZone } from "./zone.ts";
+import type { ResolvedZone, ZoneResolvedBy } from "../intensity/zone.ts";
+import { formatDecimal, formatDuration, formatIntensity } from "../util/format.ts";
+import { parseFlagsOrHelp } from "./args.ts";
+import { resolveCliZone, ZONE_FLAG_OPTIONS, zoneFlags } from "./zone.ts";
 
 export const USAGE = `Usage: co2e intensity [--zone ZONE | --cloud aws|gcp|azure --region REGION] [--json] [--history] [--config FILE]
 
@@ -35,8 +36,8 @@ Options:
 interface Output {
   zone: string;
   zoneName?: string;
-  /** How the zone was found: --zone, --cloud/--region, config or default. */
-  resolvedBy: CliZoneSource;
+  /** How the zone was found: flag, config or default (ZONE_RESOLVED_BY). */
+  resolvedBy: ZoneResolvedBy;
   /** The same in words: `config cloud aws/eu-west-1 → IE`. */
   zoneFrom: string;
   gramsPerKwh: number;
@@ -57,11 +58,11 @@ function zoneName(zone: string): string | undefined {
   return listStaticZones().find((z) => z.zone === zone)?.name;
 }
 
-function toOutput(resolved: CliZone, value: IntensityValue): Output {
+function toOutput(resolved: ResolvedZone, value: IntensityValue): Output {
   const out: Output = {
     zone: value.zone,
-    resolvedBy: resolved.source,
-    zoneFrom: resolved.how,
+    resolvedBy: resolved.resolvedBy,
+    zoneFrom: resolved.explanation,
     gramsPerKwh: value.gramsPerKwh,
     source: value.source,
     method: value.method,
@@ -119,9 +120,7 @@ export async function run(argv: string[]): Promise<number> {
   const values = parseFlagsOrHelp(
     argv,
     {
-      zone: { type: "string" },
-      cloud: { type: "string" },
-      region: { type: "string" },
+      ...ZONE_FLAG_OPTIONS,
       json: { type: "boolean" },
       history: { type: "boolean" },
       config: { type: "string" },
@@ -129,14 +128,9 @@ export async function run(argv: string[]): Promise<number> {
     USAGE,
   );
   if (!values) return 0;
-  const zoneFlag = values.zone as string | undefined;
-  const cloud = values.cloud as string | undefined;
-  const region = values.region as string | undefined;
-  if (zoneFlag !== undefined && (cloud !== undefined || region !== undefined))
-    throw usageError("give either --zone or --cloud with --region, not both");
-  if ((cloud === undefined) !== (region === undefined)) throw usageError("--cloud and --region go together");
+  const flags = zoneFlags(values);
   const config = loadConfig({ ...(values.config ? { file: values.config as string } : {}) });
-  const resolved = resolveCliZone({ zone: zoneFlag, cloud, region }, config);
+  const resolved = resolveCliZone(flags, config);
 
   const provider = createIntensityProvider(config, {
     logger: (msg) => process.stderr.write(`co2e intensity: ${msg}\n`),

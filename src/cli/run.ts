@@ -7,11 +7,11 @@ import { writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import type { ParseArgsOptionsConfig } from "node:util";
 import { loadConfig, resolveLogicalCores } from "../config.ts";
+import { str } from "../core/job-record.ts";
 import { createIntensityProvider } from "../intensity/index.ts";
-import { DEFAULT_ZONE, type ResolvedZone, resolveZone } from "../intensity/zone.ts";
 import { createMachineCpuEnergy } from "../power/attribution.ts";
 import { bestHourLookup } from "../processor/best-hour.ts";
-import { type BestHourLookup, resolveJobZone } from "../processor/enrich.ts";
+import type { BestHourLookup } from "../processor/enrich.ts";
 import {
   buildReport,
   enrichRun,
@@ -20,17 +20,13 @@ import {
   jobSpanData,
   type RunJob,
 } from "../run/report.ts";
-import { runCommand, SpawnError } from "../run/runner.ts";
-import { ATTR_CARBON_ZONE } from "../semconv.ts";
+import { runCommand } from "../run/runner.ts";
 import { numberFlag, parseFlags, usageError } from "./args.ts";
-import { EXIT } from "./exit-codes.ts";
-import { cliResolvedBy, withZoneSource } from "./zone.ts";
+import { resolveCliZone, ZONE_FLAG_OPTIONS, zoneFlags } from "./zone.ts";
 
 export const RUN_OPTIONS = {
   "job-name": { type: "string" },
-  zone: { type: "string" },
-  cloud: { type: "string" },
-  region: { type: "string" },
+  ...ZONE_FLAG_OPTIONS,
   "functional-units": { type: "string" },
   "json-out": { type: "string" },
   config: { type: "string" },
@@ -96,12 +92,7 @@ export async function run(argv: string[]): Promise<number> {
   if (command.length === 0 || command[0] === "") {
     throw usageError("expects a command after `--`: co2e run [options] -- <command> [args…]");
   }
-  if ((values.cloud === undefined) !== (values.region === undefined)) {
-    throw usageError("--cloud and --region go together");
-  }
-  if (values.zone !== undefined && values.cloud !== undefined) {
-    throw usageError("give either --zone or --cloud with --region, not both");
-  }
+  const flags = zoneFlags(values);
   const functionalUnits = numberFlag(values, "functional-units", { min: 0 });
   const intervalFlag = numberFlag(values, "interval-ms", { min: 10, integer: true });
   const config = loadConfig(typeof values.config === "string" ? { file: values.config } : {});
@@ -115,23 +106,9 @@ export async function run(argv: string[]): Promise<number> {
   // Resolve the zone before the run: an unknown zone must not surface after a two-hour job.
   const { runResource, otlpExportWanted } = await import("../run/otlp.ts");
   const resource = runResource().attributes;
-  // Flags beat the config: --zone as the span's own carbon.zone, --cloud/--region mapped to a
-  // zone (cloud-region) even when the config names a zone; else the config and the resource.
-  const cloudFlags = typeof values.cloud === "string" && typeof values.region === "string";
-  const zone: ResolvedZone = cloudFlags
-    ? withZoneSource("--cloud/--region", () =>
-        resolveZone({
-          cloudProvider: values.cloud as string,
-          cloudRegion: values.region as string,
-          defaultZone: DEFAULT_ZONE,
-          staticYear: config.intensity.staticYear,
-        }),
-      )
-    : job.zone !== undefined
-      ? withZoneSource("--zone", () =>
-          resolveJobZone({ attributes: { [ATTR_CARBON_ZONE]: job.zone as string }, resource }, config),
-        )
-      : resolveJobZone({ attributes: {}, resource }, config);
+  const zone = resolveCliZone(flags, config, {
+    resource: { provider: str(resource["cloud.provider"]), region: str(resource["cloud.region"]) },
+  });
   const provider = createIntensityProvider(config, { logger: (msg) => stderr(`co2e run: ${msg}\n`) });
   provider.warm(zone.zone);
 
@@ -153,11 +130,8 @@ export async function run(argv: string[]): Promise<number> {
       ...(cpuEnergy ? { cpuEnergy } : {}),
     });
   } catch (error) {
+    // CO2E_ERR_SPAWN (exit 127 through main's table) or a bug.
     await provider.close();
-    if (error instanceof SpawnError) {
-      stderr(`co2e run: ${error.message}\n`);
-      return EXIT.commandNotFound;
-    }
     throw error;
   }
 
@@ -176,8 +150,6 @@ export async function run(argv: string[]): Promise<number> {
       ...(bestHour ? { bestHour } : {}),
     });
     const report = buildReport(job, result, enriched, { config, intensity, zone });
-    // The span keeps resolveZone's word (`attribute`); the summary and JSON name the flag.
-    report.intensity.resolvedBy = cliResolvedBy(zone.resolvedBy, cloudFlags);
     stderr(
       formatSummary(report, {
         gpu: values["no-gpu"] === true ? "not measured (--no-gpu)" : "not measured (no nvidia-smi reading)",

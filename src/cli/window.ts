@@ -4,15 +4,16 @@
  * without the forecast endpoint, no forecast for the zone) is CO2E_ERR_NO_FORECAST: exit 3.
  */
 import type { ParseArgsOptionsConfig } from "node:util";
-import { loadConfig } from "../config.ts";
+import { type Config, loadConfig } from "../config.ts";
 import { Co2eError, ERROR_CODES, isCo2eError } from "../errors.ts";
+import { ElectricityMapsClient } from "../intensity/electricitymaps.ts";
 import { type GreenestWindowResult, greenestWindow, HOUR_MS } from "../intensity/greenest.ts";
+import { formatDuration, formatIntensity, formatPercent } from "../util/format.ts";
 import { parseDurationSeconds, parseFlagsOrHelp, usageError } from "./args.ts";
-import { formatDuration, formatIntensity, formatPercent } from "./format.ts";
-import { isElectricityMapsZone, resolveCliZone } from "./zone.ts";
+import { isElectricityMapsZone, resolveCliZone, ZONE_FLAG_OPTIONS, zoneFlags } from "./zone.ts";
 
 export const WINDOW_OPTIONS = {
-  zone: { type: "string" },
+  ...ZONE_FLAG_OPTIONS,
   duration: { type: "string" },
   within: { type: "string" },
   json: { type: "boolean" },
@@ -21,10 +22,11 @@ export const WINDOW_OPTIONS = {
 
 export const WINDOW_HELP = `co2e window — the greenest start time for a job, from the intensity forecast
 
-Usage: co2e window --zone Z --duration D [--within W] [--json]
+Usage: co2e window [--zone Z | --cloud aws|gcp|azure --region R] --duration D [--within W] [--json]
 
   --zone Z        Electricity Maps zone (DE, US-MIDA-PJM); default: the config's zone, else
                   its cloud region. An Ember-only code (DEU, WORLD) has no forecast: exit 2
+  --cloud P --region R   cloud region, mapped to a zone (see \`co2e zones\`)
   --duration D    length of the job: 90m, 2h, 1h30m, 5400 (a bare number is seconds)
   --within W      latest start from now: 24h, 36h, 90m, 2d (default 24h; a bare number is
                   hours); the job must also end within the forecast
@@ -82,6 +84,29 @@ function formatHuman(zone: string, durationS: number, r: GreenestWindowResult, n
   return `${lines.join("\n")}\n`;
 }
 
+/**
+ * An Electricity Maps client for the forecast, from the config (which has applied
+ * ELECTRICITYMAPS_BASE_URL) and ELECTRICITYMAPS_API_TOKEN; CO2E_ERR_AUTH without a token.
+ */
+function forecastClient(config: Config): ElectricityMapsClient {
+  const token = process.env.ELECTRICITYMAPS_API_TOKEN?.trim();
+  if (!token) {
+    throw new Co2eError(
+      ERROR_CODES.auth,
+      "the forecast needs an Electricity Maps token: set ELECTRICITYMAPS_API_TOKEN (a plan with the forecast endpoint)",
+    );
+  }
+  return new ElectricityMapsClient({
+    baseUrl: config.intensity.baseUrl,
+    token,
+    emissionFactorType: config.intensity.emissionFactorType,
+    // The forecast is one larger request, made once by a person waiting: at least 5 s.
+    timeoutMs: Math.max(config.intensity.timeoutMs, 5000),
+    retries: config.intensity.retries,
+    logger: () => {},
+  });
+}
+
 export async function run(argv: string[]): Promise<number> {
   const values = parseFlagsOrHelp(argv, WINDOW_OPTIONS, WINDOW_HELP);
   if (!values) return 0;
@@ -91,28 +116,27 @@ export async function run(argv: string[]): Promise<number> {
   const withinH = typeof values.within === "string" ? parseWithinHours(values.within) : 24;
   const config = loadConfig(typeof values.config === "string" ? { file: values.config } : {});
   // Checked like everywhere else: an unknown zone is the caller's to fix (exit 2), not "no forecast".
-  const resolved = resolveCliZone(
-    { zone: typeof values.zone === "string" ? values.zone : undefined },
-    config,
-  );
+  const resolved = resolveCliZone(zoneFlags(values), config);
   const { zone } = resolved;
   // Only Electricity Maps zones have a forecast; an Ember code (the WORLD default, DEU) would be
   // sent to the API as if it were one. Also the caller's to fix, before any request.
   if (!isElectricityMapsZone(zone, config.intensity.staticYear)) {
     throw usageError(
-      resolved.source === "default"
+      resolved.resolvedBy === "default"
         ? "needs a zone: give --zone with an Electricity Maps zone (e.g. --zone DE; `co2e zones` lists them), or set zone or cloud in the config"
-        : `${resolved.how}: ${zone} is not an Electricity Maps zone (an Ember country code has no forecast); give --zone with an Electricity Maps zone (e.g. DE; \`co2e zones\` lists them)`,
+        : `${resolved.explanation}: ${zone} is not an Electricity Maps zone (an Ember country code has no forecast); give --zone with an Electricity Maps zone (e.g. DE; \`co2e zones\` lists them)`,
     );
   }
   const nowMs = Date.now();
   let result: GreenestWindowResult;
+  let client: ElectricityMapsClient | undefined;
   try {
+    client = forecastClient(config);
     result = await greenestWindow({
       zone,
       durationMs: durationS * 1000,
       withinMs: withinH * HOUR_MS,
-      config,
+      client,
       nowMs,
     });
   } catch (error) {
@@ -130,11 +154,13 @@ export async function run(argv: string[]): Promise<number> {
       });
     }
     throw error;
+  } finally {
+    await client?.close();
   }
   if (values.json) {
     const out = {
       zone,
-      resolvedBy: resolved.source,
+      resolvedBy: resolved.resolvedBy,
       durationSeconds: durationS,
       withinHours: withinH,
       start: new Date(result.startMs).toISOString(),

@@ -1,102 +1,87 @@
 /**
- * Zone resolution as the CLI commands (`intensity`, `window`, `run`) see it. resolveZone speaks
- * the span's vocabulary — `attribute` is a span's own `carbon.zone` — but on the command line
- * that zone came from `--zone`, so messages and outputs name the flag instead, and an unknown
- * zone says which flag (or config key) to fix.
+ * The zone flags every command shares (`--zone`, `--cloud`, `--region`, `--year`): checked here
+ * once, with one wording, then handed to the one resolver (src/intensity/zone.ts) together with
+ * the config, so a command says `resolvedBy` in the same words as a span.
  */
+import type { ParseArgsOptionsConfig } from "node:util";
 import type { Config } from "../config.ts";
-import { Co2eError, ERROR_CODES, isCo2eError } from "../errors.ts";
-import { type StaticYear, staticIntensity } from "../intensity/static.ts";
-import {
-  DEFAULT_ZONE,
-  type ResolvedZone,
-  resolveZone,
-  type ZoneResolvedBy,
-  zoneForCloudRegion,
-} from "../intensity/zone.ts";
+import { CLOUD_PROVIDERS, type CloudProvider, normaliseCloudProvider } from "../intensity/regions.ts";
+import { STATIC_YEARS, type StaticYear, staticIntensity } from "../intensity/static.ts";
+import { type ResolvedZone, resolveZone } from "../intensity/zone.ts";
+import { numberFlag, type ParsedArgs, usageError } from "./args.ts";
 
-/** How a CLI zone was found, as printed: the flag rather than the span-attribute word. */
-export type CliZoneSource = "--zone" | "--cloud/--region" | Exclude<ZoneResolvedBy, "attribute">;
+/** parseArgs options of the zone flags. */
+export const ZONE_FLAG_OPTIONS = {
+  zone: { type: "string" },
+  cloud: { type: "string" },
+  region: { type: "string" },
+} as const satisfies ParseArgsOptionsConfig;
 
-/** `resolvedBy` for CLI output: `attribute` → `--zone`; `cloud-region` from flags → `--cloud/--region`. */
-export function cliResolvedBy(resolvedBy: ZoneResolvedBy, fromCloudFlags = false): CliZoneSource {
-  if (resolvedBy === "attribute") return "--zone";
-  if (resolvedBy === "cloud-region" && fromCloudFlags) return "--cloud/--region";
-  return resolvedBy;
-}
-
-/**
- * Re-raises an error about a zone or region with the flag (or config key) that gave it first, as
- * `co2e estimate` does: `--zone: unknown zone "XX": …`. Other errors pass unchanged.
- */
-export function withZoneSource<T>(source: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (error) {
-    if (isCo2eError(error, ERROR_CODES.unknownZone) || isCo2eError(error, ERROR_CODES.unknownRegion)) {
-      throw new Co2eError(error.code, `${source}: ${stripFrom(error.message)}`, { cause: error });
-    }
-    throw error;
-  }
-}
-
-/** resolveZone's `(from attribute, static table 2025)` suffix, which the prefix now says better. */
-function stripFrom(message: string): string {
-  return message.replace(/ \(from [a-z-]+(?:, static table (\d+))?\)$/, (_m, year?: string) =>
-    year ? `: not in the static table of ${year} (try \`co2e zones\` for the list)` : "",
-  );
-}
-
-export interface CliZoneFlags {
+export interface ZoneFlags {
   zone?: string | undefined;
   cloud?: string | undefined;
   region?: string | undefined;
 }
 
-export interface CliZone extends ResolvedZone {
-  /** What the output shows as resolvedBy. */
-  source: CliZoneSource;
-  /** One line on how the zone was found: `--zone`, `config cloud aws/eu-west-1 → IE`, … */
-  how: string;
+function stringFlag(values: ParsedArgs["values"], name: string): string | undefined {
+  const value = values[name];
+  return typeof value === "string" ? value : undefined;
 }
 
 /**
- * The zone a CLI command uses: `--zone`, else `--cloud` with `--region`, else the config's `zone`,
- * else its `cloud` region (both `config`, as for spans), else WORLD (`default`). Unknown zones and
- * regions throw CO2E_ERR_UNKNOWN_ZONE / _REGION naming where they came from (exit 2).
+ * The one check of `--zone`, `--cloud`, `--region`: `--zone` or the pair, not both; the pair
+ * together; a provider of the region table. Whether the zone or region exists is the resolver's
+ * check (CO2E_ERR_UNKNOWN_ZONE / _REGION).
  */
-export function resolveCliZone(flags: CliZoneFlags, config: Config): CliZone {
-  const staticYear = config.intensity.staticYear;
-  if (flags.zone !== undefined) {
-    const r = withZoneSource("--zone", () =>
-      resolveZone({ attributeZone: flags.zone, defaultZone: DEFAULT_ZONE, staticYear }),
-    );
-    return { ...r, source: "--zone", how: "--zone" };
+export function zoneFlags(values: ParsedArgs["values"]): ZoneFlags {
+  const zone = stringFlag(values, "zone");
+  const cloud = stringFlag(values, "cloud");
+  const region = stringFlag(values, "region");
+  if (zone !== undefined && (cloud !== undefined || region !== undefined)) {
+    throw usageError("give either --zone or --cloud with --region, not both");
   }
-  if (flags.cloud !== undefined && flags.region !== undefined) {
-    const { cloud, region } = flags;
-    const r = withZoneSource("--cloud/--region", () =>
-      resolveZone({ cloudProvider: cloud, cloudRegion: region, defaultZone: DEFAULT_ZONE, staticYear }),
-    );
-    return { ...r, source: "--cloud/--region", how: `--cloud ${cloud} --region ${region} → ${r.zone}` };
+  if ((cloud === undefined) !== (region === undefined)) {
+    throw usageError("--cloud and --region go together");
   }
-  if (config.zone) {
-    const configZone = config.zone;
-    const r = withZoneSource("config zone", () =>
-      resolveZone({ configZone, defaultZone: DEFAULT_ZONE, staticYear }),
-    );
-    return { ...r, source: "config", how: "config zone" };
+  if (cloud !== undefined) cloudFlag(cloud);
+  return { zone, cloud, region };
+}
+
+/** `--cloud`: a provider of the region table (aliases as normaliseCloudProvider takes them). */
+export function cloudFlag(value: string): CloudProvider {
+  const provider = normaliseCloudProvider(value);
+  if (!provider) throw usageError(`--cloud: expects ${CLOUD_PROVIDERS.join(", ")}, got "${value}"`);
+  return provider;
+}
+
+/** `--year`: a year of the static table, or undefined when absent. */
+export function yearFlag(values: ParsedArgs["values"]): StaticYear | undefined {
+  const year = numberFlag(values, "year", { integer: true });
+  if (year !== undefined && !(STATIC_YEARS as readonly number[]).includes(year)) {
+    throw usageError(`--year: the static table has ${STATIC_YEARS.join(", ")}, got ${year}`);
   }
-  if (config.cloud) {
-    const { provider, region } = config.cloud;
-    const zone = withZoneSource("config cloud", () => zoneForCloudRegion(provider, region));
-    const r = withZoneSource("config cloud", () =>
-      resolveZone({ configZone: zone, defaultZone: DEFAULT_ZONE, staticYear }),
-    );
-    return { ...r, source: "config", how: `config cloud ${provider}/${region} → ${r.zone}` };
-  }
-  const r = resolveZone({ defaultZone: DEFAULT_ZONE, staticYear });
-  return { ...r, source: "default", how: "default: no --zone, and no zone or cloud in the config" };
+  return year as StaticYear | undefined;
+}
+
+/**
+ * The zone a command uses: flags, else the config (`zone`/CO2E_ZONE, then `cloud`), else the
+ * resource's cloud region when the command has one (`co2e run`), else WORLD. Unknown zones and
+ * regions throw CO2E_ERR_UNKNOWN_ZONE / _REGION naming their source (exit 2).
+ */
+export function resolveCliZone(
+  flags: ZoneFlags,
+  config: Config,
+  options: {
+    resource?: { provider?: string | undefined; region?: string | undefined };
+    staticYear?: number;
+  } = {},
+): ResolvedZone {
+  return resolveZone({
+    flags,
+    config,
+    ...(options.resource ? { resource: options.resource } : {}),
+    staticYear: options.staticYear ?? config.intensity.staticYear,
+  });
 }
 
 /**

@@ -3,9 +3,17 @@
  * a provider's region → zone table with each zone's value. Lets a person pick a `--zone` or check
  * what a `cloud.region` resolves to before trusting a number.
  */
-import { CLOUD_REGION_ZONES, normaliseCloudProvider } from "../intensity/regions.ts";
-import { listStaticZones, STATIC_YEARS, type StaticYear, staticIntensity } from "../intensity/static.ts";
-import { numberFlag, parseFlagsOrHelp, usageError } from "./args.ts";
+import { CLOUD_REGION_ZONES, type CloudProvider } from "../intensity/regions.ts";
+import {
+  LATEST_STATIC_YEAR,
+  listStaticZones,
+  STATIC_YEARS,
+  type StaticYear,
+  staticIntensity,
+} from "../intensity/static.ts";
+import { formatColumns } from "../util/format.ts";
+import { parseFlagsOrHelp } from "./args.ts";
+import { cloudFlag, yearFlag } from "./zone.ts";
 
 export const ZONES_HELP = `co2e zones — zones of the static intensity table, or a cloud's region → zone table
 
@@ -43,7 +51,7 @@ export function zoneRows(year: StaticYear): ZoneRow[] {
   });
 }
 
-export function regionRows(provider: "aws" | "gcp" | "azure", year: StaticYear): RegionRow[] {
+export function regionRows(provider: CloudProvider, year: StaticYear): RegionRow[] {
   return Object.entries(CLOUD_REGION_ZONES[provider]).map(([region, zone]) => ({
     region,
     zone,
@@ -52,8 +60,7 @@ export function regionRows(provider: "aws" | "gcp" | "azure", year: StaticYear):
 }
 
 function columns(rows: string[][]): string {
-  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
-  return `${rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join("  ")).join("\n")}\n`;
+  return `${formatColumns(rows)}\n`;
 }
 
 /** Errors (a bad --year or --cloud) propagate: main.ts maps them to exit codes. */
@@ -64,15 +71,10 @@ export async function run(argv: string[]): Promise<number> {
     ZONES_HELP,
   );
   if (!values) return 0;
-  const yearFlag = numberFlag(values, "year", { integer: true });
-  if (yearFlag !== undefined && !(STATIC_YEARS as readonly number[]).includes(yearFlag)) {
-    throw usageError(`--year: the static table has ${STATIC_YEARS.join(", ")}, got ${yearFlag}`);
-  }
-  const year = (yearFlag ?? STATIC_YEARS.at(-1)) as StaticYear;
+  const year = yearFlag(values) ?? LATEST_STATIC_YEAR;
 
   if (typeof values.cloud === "string") {
-    const provider = normaliseCloudProvider(values.cloud);
-    if (!provider) throw usageError(`--cloud: expects aws, gcp or azure, got "${values.cloud}"`);
+    const provider = cloudFlag(values.cloud);
     const rows = regionRows(provider, year);
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ provider, year, regions: rows }, null, 2)}\n`);

@@ -8,6 +8,7 @@ import type { Attributes, AttributeValue } from "@opentelemetry/api";
 import type { IntensityValue } from "../intensity/types.ts";
 import type { Footprint } from "../model/footprint.ts";
 import * as sc from "../semconv.ts";
+import { finiteNumber } from "../util/number.ts";
 
 /** One finished job as the metrics see it. */
 export interface JobRecord {
@@ -33,18 +34,8 @@ export function isAttribution(value: AttributeValue | undefined): value is sc.At
   return value === sc.ATTRIBUTION.exclusive || value === sc.ATTRIBUTION.shared;
 }
 
-/**
- * A finite number from a number attribute or a numeric string (OTLP carries 64-bit integers as
- * strings in JSON), else undefined.
- */
-export function num(value: AttributeValue | undefined): number | undefined {
-  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
-  if (typeof value === "string" && value.trim() !== "") {
-    const n = Number(value);
-    return Number.isFinite(n) ? n : undefined;
-  }
-  return undefined;
-}
+/** A finite number from an attribute value (OTLP JSON carries 64-bit integers as strings). */
+export const num: (value: AttributeValue | undefined) => number | undefined = finiteNumber;
 
 /** A non-empty string attribute, else undefined. */
 export function str(value: AttributeValue | undefined): string | undefined {

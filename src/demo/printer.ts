@@ -1,9 +1,9 @@
 /** Prints one line per finished job span with what the carbon processor wrote on it. */
 import type { Context } from "@opentelemetry/api";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
-import { formatDecimal, formatSignificant } from "../cli/format.ts";
 import { isJobSpan } from "../core/job-record.ts";
 import * as sc from "../semconv.ts";
+import { formatDecimal, formatSignificant } from "../util/format.ts";
 
 /** key=value lines are for grep and parsers: significant digits, no thousands separators. */
 function fmt(value: unknown, digits = 3): string {

@@ -91,10 +91,10 @@ export interface GatewayOptions {
  * A listener could not be opened (port in use, no permission, address not on this host). Not a
  * configuration error: the same config works once the port is free. `co2e collector` exits 1.
  */
-export class ListenError extends Error {
+export class ListenError extends Co2eError {
   readonly address: string;
   constructor(address: string, cause: unknown) {
-    super(`cannot listen on ${address}: ${listenReason(cause)}`, { cause });
+    super(ERROR_CODES.listen, `cannot listen on ${address}: ${listenReason(cause)}`, { cause });
     this.name = "ListenError";
     this.address = address;
   }

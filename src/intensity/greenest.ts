@@ -9,11 +9,9 @@
  * exactly those candidates is exact (no step-size error) and cheap: about 2 × rows candidates
  * of O(rows) each.
  */
-import { type Config, loadConfig } from "../config.ts";
 import { Co2eError, ERROR_CODES } from "../errors.ts";
-import { ElectricityMapsClient } from "./electricitymaps.ts";
 import type { IntensityRow } from "./types.ts";
-import { HOUR_MS, normaliseRows, rowGranularityMs } from "./window.ts";
+import { HOUR_MS, normaliseRows, rowEndMs, rowGranularityMs } from "./window.ts";
 
 export { HOUR_MS };
 
@@ -53,7 +51,7 @@ function segmentsOf(rows: readonly IntensityRow[]): Segment[] {
   const granularityMs = rowGranularityMs(sorted);
   return sorted.map((row, i) => ({
     startMs: row.startMs,
-    endMs: Math.min(row.startMs + granularityMs, sorted[i + 1]?.startMs ?? Number.POSITIVE_INFINITY),
+    endMs: rowEndMs(sorted, i, granularityMs),
     gramsPerKwh: row.gramsPerKwh,
   }));
 }
@@ -144,62 +142,32 @@ export interface GreenestWindowOptions {
   /** @default 24 h */
   withinMs?: number;
   stepMs?: number;
-  /** Default: an ElectricityMapsClient from config and ELECTRICITYMAPS_API_TOKEN. */
-  client?: ForecastClient;
-  config?: Config;
-  env?: NodeJS.ProcessEnv;
+  /** Where the forecast comes from, e.g. an ElectricityMapsClient; the caller owns and closes it. */
+  client: ForecastClient;
   /** @default Date.now() */
   nowMs?: number;
 }
 
 /**
- * Library counterpart of `co2e window`: fetches the Electricity Maps forecast for the zone and
- * finds the greenest start. Throws `CO2E_ERR_AUTH` without a token or when the token may not
- * read forecasts, `CO2E_ERR_NO_FORECAST` when there is no forecast for the zone or it is too
- * short for the job, `CO2E_ERR_PROVIDER` for other failures.
+ * Library counterpart of `co2e window`: fetches the zone's forecast from the client and finds the
+ * greenest start. Throws `CO2E_ERR_NO_FORECAST` when the forecast is too short or gappy for the
+ * job; the client's own errors (`CO2E_ERR_AUTH`, `CO2E_ERR_PROVIDER`, …) pass through.
  */
 export async function greenestWindow(options: GreenestWindowOptions): Promise<GreenestWindowResult> {
-  const env = options.env ?? process.env;
-  let client = options.client;
-  let own: ElectricityMapsClient | undefined;
-  if (!client) {
-    const token = env.ELECTRICITYMAPS_API_TOKEN?.trim();
-    if (!token) {
-      throw new Co2eError(
-        ERROR_CODES.auth,
-        "the forecast needs an Electricity Maps token: set ELECTRICITYMAPS_API_TOKEN (a plan with the forecast endpoint)",
-      );
-    }
-    const config = options.config ?? loadConfig({ env });
-    own = new ElectricityMapsClient({
-      // loadConfig has already applied ELECTRICITYMAPS_BASE_URL from env.
-      baseUrl: config.intensity.baseUrl,
-      token,
-      emissionFactorType: config.intensity.emissionFactorType,
-      timeoutMs: Math.max(config.intensity.timeoutMs, 5000),
-      retries: config.intensity.retries,
-      logger: () => {},
-    });
-    client = own;
+  const nowMs = options.nowMs ?? Date.now();
+  const withinMs = options.withinMs ?? 24 * HOUR_MS;
+  const rows = await options.client.forecast({ zone: options.zone });
+  const search: GreenestSearch = { nowMs, durationMs: options.durationMs, withinMs };
+  if (options.stepMs !== undefined) search.stepMs = options.stepMs;
+  const result = findGreenestWindow(rows, search);
+  if (!result) {
+    const span = rows.length
+      ? `${new Date(rows[0]!.startMs).toISOString()} … ${new Date(rows.at(-1)!.startMs).toISOString()}`
+      : "none";
+    throw new Co2eError(
+      ERROR_CODES.noForecast,
+      `the forecast for ${options.zone} (rows ${span}) has no gap-free window of ${options.durationMs / 60_000} min starting within ${withinMs / HOUR_MS} h`,
+    );
   }
-  try {
-    const nowMs = options.nowMs ?? Date.now();
-    const withinMs = options.withinMs ?? 24 * HOUR_MS;
-    const rows = await client.forecast({ zone: options.zone });
-    const search: GreenestSearch = { nowMs, durationMs: options.durationMs, withinMs };
-    if (options.stepMs !== undefined) search.stepMs = options.stepMs;
-    const result = findGreenestWindow(rows, search);
-    if (!result) {
-      const span = rows.length
-        ? `${new Date(rows[0]!.startMs).toISOString()} … ${new Date(rows.at(-1)!.startMs).toISOString()}`
-        : "none";
-      throw new Co2eError(
-        ERROR_CODES.noForecast,
-        `the forecast for ${options.zone} (rows ${span}) has no gap-free window of ${options.durationMs / 60_000} min starting within ${withinMs / HOUR_MS} h`,
-      );
-    }
-    return result;
-  } finally {
-    await own?.close();
-  }
+  return result;
 }

@@ -31,7 +31,7 @@ import type {
   IntensityValue,
   TimeWindow,
 } from "./types.ts";
-import { HOUR_MS, normaliseRows, rowGranularityMs, timeWeightedMean } from "./window.ts";
+import { HOUR_MS, normaliseRows, rowEndMs, rowGranularityMs, timeWeightedMean } from "./window.ts";
 
 /** past-range answers at most 10 days of hourly rows (electricity-maps-api.md). */
 const PAST_RANGE_MAX_MS = 10 * 24 * HOUR_MS;
@@ -52,25 +52,24 @@ const FORECAST_ENDPOINT = "carbon-intensity/forecast";
 const MAX_ANSWERED_RANGES = 64;
 
 /**
- * The first instant in [startMs, endMs) that no row covers (a row covers [its start, next row's
- * start), at most one granularity, as in `timeWeightedMean`), or undefined when all of it is covered.
+ * The first instant in [startMs, untilMs) that no row covers (a row covers [its start, next row's
+ * start), at most one granularity: `rowEndMs`), or undefined when all of it is covered.
  */
 function firstUncoveredMs(
   sorted: readonly IntensityRow[],
   startMs: number,
-  endMs: number,
+  untilMs: number,
 ): number | undefined {
   const granularityMs = rowGranularityMs(sorted);
   let cursorMs = startMs;
-  for (let i = 0; i < sorted.length && cursorMs < endMs; i++) {
+  for (let i = 0; i < sorted.length && cursorMs < untilMs; i++) {
     const row = sorted[i]!;
-    const next = sorted[i + 1];
-    const rowEndMs = Math.min(row.startMs + granularityMs, next ? next.startMs : Number.POSITIVE_INFINITY);
-    if (rowEndMs <= cursorMs) continue;
+    const endMs = rowEndMs(sorted, i, granularityMs);
+    if (endMs <= cursorMs) continue;
     if (row.startMs > cursorMs) return cursorMs;
-    cursorMs = rowEndMs;
+    cursorMs = endMs;
   }
-  return cursorMs < endMs ? cursorMs : undefined;
+  return cursorMs < untilMs ? cursorMs : undefined;
 }
 
 /**

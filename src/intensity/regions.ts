@@ -19,7 +19,10 @@
  * Azure keys are the API spelling (`westeurope`, `eastus2`), which is also what the OTel
  * `cloud.region` attribute carries for Azure.
  */
-export type CloudProvider = "aws" | "gcp" | "azure";
+
+export { CLOUD_PROVIDERS, type CloudProvider } from "../defaults.ts";
+
+import type { CloudProvider } from "../defaults.ts";
 
 export const CLOUD_REGION_ZONES: Record<CloudProvider, Record<string, string>> = {
   aws: {

@@ -72,10 +72,18 @@ export function staticIntensity(zone: string, year: StaticYear = LATEST_STATIC_Y
       dataset: EMBER_DATASET,
     };
   }
-  throw new Co2eError(
+  throw unknownZoneError(zone, "static table lookup", year);
+}
+
+/**
+ * The one unknown-zone error (CO2E_ERR_UNKNOWN_ZONE), wherever the zone came from: the zone as
+ * given, its source (`--zone`, `config zone`, `span attribute carbon.zone`) and the table year.
+ */
+export function unknownZoneError(zone: string, from: string, year: number): Co2eError {
+  return new Co2eError(
     ERROR_CODES.unknownZone,
-    `unknown zone "${zone}": not an Electricity Maps zone in the ${year} table nor an Ember country code ` +
-      "(try `co2e zones` for the list)",
+    `unknown zone "${zone}" (from ${from}): not an Electricity Maps zone in the ${year} table ` +
+      "nor an Ember country code; `co2e zones` lists the known zones",
   );
 }
 

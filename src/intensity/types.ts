@@ -6,8 +6,9 @@ export interface TimeWindow {
   endMs: number;
 }
 
-/** How the value for a window was obtained. */
-export type IntensityMethod = "latest" | "time-weighted" | "yearly-average" | "configured";
+/** How the value for a window was obtained (`carbon.intensity.method`). */
+export const INTENSITY_METHODS = ["latest", "time-weighted", "yearly-average", "configured"] as const;
+export type IntensityMethod = (typeof INTENSITY_METHODS)[number];
 
 /** A grid carbon intensity with where it came from. Every provider returns this shape. */
 export interface IntensityValue {

@@ -43,6 +43,16 @@ export function rowGranularityMs(sorted: readonly IntensityRow[]): number {
 }
 
 /**
+ * End of row `i` of `sorted`: the next row's start, but at most one granularity after its own
+ * start, so a gap in the data stays a gap. The last row ends one granularity after its start.
+ */
+export function rowEndMs(sorted: readonly IntensityRow[], i: number, granularityMs: number): number {
+  const row = sorted[i]!;
+  const next = sorted[i + 1];
+  return Math.min(row.startMs + granularityMs, next ? next.startMs : Number.POSITIVE_INFINITY);
+}
+
+/**
  * Time-weighted mean over the window, or undefined when no row overlaps it. Takes rows sorted by
  * start (see `normaliseRows`). A zero-length window (an instant) takes the row containing it.
  */
@@ -60,10 +70,9 @@ export function timeWeightedMean(
   let isEstimated = false;
   for (let i = 0; i < sorted.length; i++) {
     const row = sorted[i]!;
-    const next = sorted[i + 1];
-    const rowEndMs = Math.min(row.startMs + granularityMs, next ? next.startMs : Number.POSITIVE_INFINITY);
+    const endMs = rowEndMs(sorted, i, granularityMs);
     if (instant) {
-      if (window.startMs >= row.startMs && window.startMs < rowEndMs) {
+      if (window.startMs >= row.startMs && window.startMs < endMs) {
         return {
           gramsPerKwh: row.gramsPerKwh,
           coveredMs: 0,
@@ -74,7 +83,7 @@ export function timeWeightedMean(
       }
       continue;
     }
-    const overlapMs = Math.min(window.endMs, rowEndMs) - Math.max(window.startMs, row.startMs);
+    const overlapMs = Math.min(window.endMs, endMs) - Math.max(window.startMs, row.startMs);
     if (overlapMs <= 0) continue;
     weighted += row.gramsPerKwh * overlapMs;
     coveredMs += overlapMs;

@@ -7,8 +7,9 @@
 import type { Attributes } from "@opentelemetry/api";
 import type { Config } from "../config.ts";
 import { isAttribution, type JobRecord, num, str } from "../core/job-record.ts";
+import { errorText } from "../errors.ts";
 import type { IntensityValue, TimeWindow } from "../intensity/types.ts";
-import { DEFAULT_ZONE, type ResolvedZone, resolveZone, zoneForCloudRegion } from "../intensity/zone.ts";
+import { type ResolvedZone, resolveZone } from "../intensity/zone.ts";
 import { computeFootprint, type FootprintInput, type FootprintParams } from "../model/footprint.ts";
 import * as sc from "../semconv.ts";
 import { checkUsagePlausible } from "./plausible-usage.ts";
@@ -65,28 +66,18 @@ export function usageFromAttributes(attributes: Attributes, durationSeconds: num
 }
 
 /**
- * Zone for a job span, in the documented order: the span's `carbon.zone` (`attribute`) → config.zone,
- * then config.cloud through the region table (both `config`: this deployment said where it runs)
- * → the OTel resource's `cloud.provider` + `cloud.region` (`cloud-region`) → DEFAULT_ZONE
- * (`default`).
+ * Zone for a job span through the one resolver: the span's `carbon.zone` (`attribute`) → config
+ * zone or cloud (`config`) → the OTel resource's `cloud.provider` + `cloud.region`
+ * (`cloud-region`) → WORLD (`default`).
  */
 export function resolveJobZone(
   span: Pick<JobSpanData, "attributes" | "resource">,
   config: Config,
 ): ResolvedZone {
-  const attributeZone = str(span.attributes[sc.ATTR_CARBON_ZONE]);
-  // config.cloud is mapped here so that it counts as `config`; not at all when the span names a
-  // zone (an unknown configured region must not fail a job that says where it ran).
-  let configZone = attributeZone ? undefined : config.zone;
-  if (!attributeZone && !configZone && config.cloud) {
-    configZone = zoneForCloudRegion(config.cloud.provider, config.cloud.region);
-  }
   return resolveZone({
-    attributeZone,
-    configZone,
-    cloudProvider: str(span.resource["cloud.provider"]),
-    cloudRegion: str(span.resource["cloud.region"]),
-    defaultZone: DEFAULT_ZONE,
+    attributeZone: str(span.attributes[sc.ATTR_CARBON_ZONE]),
+    config,
+    resource: { provider: str(span.resource["cloud.provider"]), region: str(span.resource["cloud.region"]) },
     staticYear: config.intensity.staticYear,
   });
 }
@@ -223,8 +214,6 @@ export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): Enrich
     if (bestHourGrams !== undefined) record.bestHourGrams = bestHourGrams;
     return { attributes, record };
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    const message = error instanceof Error ? error.message : String(error);
-    return { attributes: { [sc.ATTR_CARBON_ERROR]: code ? `${code}: ${message}` : message } };
+    return { attributes: { [sc.ATTR_CARBON_ERROR]: errorText(error) } };
   }
 }

@@ -4,6 +4,17 @@
  * span of the same job give the same numbers. Then the summary text and the `--json-out` object.
  */
 import type { Attributes } from "@opentelemetry/api";
+import type { Config } from "../config.ts";
+import type { IntensityValue } from "../intensity/types.ts";
+import type { ResolvedZone, ZoneResolvedBy } from "../intensity/zone.ts";
+import type { Footprint } from "../model/footprint.ts";
+import {
+  type BestHourLookup,
+  type EnrichResult,
+  enrichJobSpan,
+  type JobSpanData,
+} from "../processor/enrich.ts";
+import * as sc from "../semconv.ts";
 import {
   formatBytes,
   formatDuration,
@@ -12,17 +23,7 @@ import {
   formatKwh,
   formatMass,
   formatSignificant,
-} from "../cli/format.ts";
-import type { Config } from "../config.ts";
-import type { IntensityValue } from "../intensity/types.ts";
-import type { ResolvedZone } from "../intensity/zone.ts";
-import {
-  type BestHourLookup,
-  type EnrichResult,
-  enrichJobSpan,
-  type JobSpanData,
-} from "../processor/enrich.ts";
-import * as sc from "../semconv.ts";
+} from "../util/format.ts";
 import type { RunResult } from "./runner.ts";
 
 export interface RunJob {
@@ -88,7 +89,7 @@ export function exportAttributes(span: JobSpanData, enriched: EnrichResult, zone
 }
 
 /** The `--json-out` object: `co2e estimate --json` field names plus the run's measurements. */
-export interface RunReport {
+export interface RunReport extends FootprintExtras {
   jobName: string;
   command: string[];
   exitCode: number;
@@ -117,7 +118,9 @@ export interface RunReport {
     zone: string;
     source: string;
     method: string;
-    resolvedBy: string;
+    /** How the zone was found (ZONE_RESOLVED_BY) and the same in words. */
+    resolvedBy: ZoneResolvedBy;
+    zoneFrom: string;
     year?: number;
     dataset?: string;
     datetime?: string;
@@ -125,14 +128,8 @@ export interface RunReport {
   };
   pue?: number;
   cpuModel: string;
-  marketGrams?: number;
-  embodiedGrams?: number;
-  functionalUnits?: number;
-  sciGramsPerUnit?: number;
   /** Emissions had the run used the lowest intensity ±12 h around it (live rows only), g. */
   bestHourGrams?: number;
-  carbonCost?: number;
-  currency?: string;
   /** Set when the calculation failed (the run itself is still reported). */
   error?: string;
 }
@@ -157,6 +154,7 @@ export function buildReport(
       source: v.source,
       method: v.method,
       resolvedBy: ctx.zone.resolvedBy,
+      zoneFrom: ctx.zone.explanation,
     },
     // The model actually used (a `rapl` config without readable powercap falls back to tdp).
     cpuModel: String(enriched.attributes[sc.ATTR_CARBON_MODEL] ?? ctx.config.model.cpu.model),
@@ -199,16 +197,37 @@ export function buildReport(
     overheadKwh: f.energy.overheadKwh,
   };
   report.pue = f.energy.pue;
-  if (f.marketGrams !== undefined) report.marketGrams = f.marketGrams;
-  if (f.embodiedGrams !== undefined) report.embodiedGrams = f.embodiedGrams;
-  if (record.functionalUnits !== undefined) report.functionalUnits = record.functionalUnits;
-  if (f.sciGramsPerUnit !== undefined) report.sciGramsPerUnit = f.sciGramsPerUnit;
+  Object.assign(report, footprintExtras(f, record.functionalUnits, ctx.config.carbonPrice?.currency));
   if (record.bestHourGrams !== undefined) report.bestHourGrams = record.bestHourGrams;
-  if (f.carbonCost !== undefined) {
-    report.carbonCost = f.carbonCost;
-    if (ctx.config.carbonPrice) report.currency = ctx.config.carbonPrice.currency;
-  }
   return report;
+}
+
+/** The optional figures of a footprint, as `co2e run --json-out` and `co2e estimate --json` name them. */
+export interface FootprintExtras {
+  marketGrams?: number;
+  embodiedGrams?: number;
+  functionalUnits?: number;
+  sciGramsPerUnit?: number;
+  carbonCost?: number;
+  currency?: string;
+}
+
+/** Only the figures the footprint has; `currency` only beside a cost. */
+export function footprintExtras(
+  f: Footprint,
+  functionalUnits: number | undefined,
+  currency: string | undefined,
+): FootprintExtras {
+  const out: FootprintExtras = {};
+  if (f.marketGrams !== undefined) out.marketGrams = f.marketGrams;
+  if (f.embodiedGrams !== undefined) out.embodiedGrams = f.embodiedGrams;
+  if (functionalUnits !== undefined) out.functionalUnits = functionalUnits;
+  if (f.sciGramsPerUnit !== undefined) out.sciGramsPerUnit = f.sciGramsPerUnit;
+  if (f.carbonCost !== undefined) {
+    out.carbonCost = f.carbonCost;
+    if (currency !== undefined) out.currency = currency;
+  }
+  return out;
 }
 
 /** The summary printed to stderr when the command ends. */
@@ -254,7 +273,7 @@ export function formatSummary(report: RunReport, notes: { gpu: string }): string
   const from = [i.source, i.method, i.dataset, i.fallbackReason ? `fallback: ${i.fallbackReason}` : undefined]
     .filter(Boolean)
     .join(", ");
-  lines.push(`  intensity  ${formatIntensity(i.gramsPerKwh)}, zone ${i.zone} (by ${i.resolvedBy}; ${from})`);
+  lines.push(`  intensity  ${formatIntensity(i.gramsPerKwh)}, zone ${i.zone} (${i.zoneFrom}; ${from})`);
   lines.push(`  emissions  ${formatMass(report.co2eGrams ?? 0)}CO₂e`);
   if (report.bestHourGrams !== undefined) {
     lines.push(`  best hour  ${formatMass(report.bestHourGrams)}CO₂e at the lowest intensity within ±12 h`);

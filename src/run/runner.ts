@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import { constants as osConstants } from "node:os";
 import { performance } from "node:perf_hooks";
+import { Co2eError, ERROR_CODES } from "../errors.ts";
 import { createGpuSampler, type GpuSampler } from "../gpu/nvidia-smi.ts";
 import { attributeBetween, type MachineCpuEnergy } from "../power/attribution.ts";
 import { procAvailable } from "../power/procfs.ts";
@@ -49,7 +50,7 @@ export interface RunResult {
 }
 
 /** The command could not be started (not found, not executable). */
-export class SpawnError extends Error {
+export class SpawnError extends Co2eError {
   readonly errno: string | undefined;
   constructor(command: string, cause: NodeJS.ErrnoException) {
     const why =
@@ -58,7 +59,7 @@ export class SpawnError extends Error {
         : cause.code === "EACCES"
           ? "permission denied (not executable?)"
           : cause.message;
-    super(`cannot start "${command}": ${why}`, { cause });
+    super(ERROR_CODES.spawn, `cannot start "${command}": ${why}`, { cause });
     this.name = "SpawnError";
     this.errno = cause.code;
   }

@@ -93,7 +93,7 @@ describe("co2e estimate reproduces the seeds", () => {
       zone: "IE",
       source: "static",
       year: 2025,
-      resolvedBy: "cloud-region",
+      resolvedBy: "flag",
     });
     expect(j.intensity.dataset).toMatch(/Electricity Maps yearly 2025/);
     expect(j.co2eGrams).toBeCloseTo(0.01875 * j.intensity.gramsPerKwh, 9);

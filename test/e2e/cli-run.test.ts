@@ -215,26 +215,26 @@ describe("co2e run", () => {
     const r = await runCli(["--zone", "ATLANTIS", "--", "bash", "-c", `touch "${marker}"`]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("CO2E_ERR_UNKNOWN_ZONE");
-    // The flag, not the span word: `--zone: unknown zone …`, never `(from attribute, …)`.
-    expect(r.stderr).toMatch(/^co2e run: --zone: unknown zone "ATLANTIS": /);
+    // The flag, not the span word: `(from --zone)`, never `(from span attribute …)`.
+    expect(r.stderr).toMatch(/^co2e run: unknown zone "ATLANTIS" \(from --zone\): /);
     expect(r.stderr).not.toContain("attribute");
     expect(() => readFileSync(marker)).toThrow();
     const region = await runCli(["--cloud", "aws", "--region", "mars-north-1", "--", "true"]);
     expect(region.code).toBe(2);
     expect(region.stderr).toContain("CO2E_ERR_UNKNOWN_REGION");
-    expect(region.stderr).toMatch(/--cloud\/--region: unknown aws region/);
+    expect(region.stderr).toMatch(/unknown aws region "mars-north-1" \(from --cloud\/--region\)/);
   });
 
   it("the summary and --json-out say how the zone was found by naming the flag", async () => {
     const out = join(dir, "zone-by.json");
     const r = await runCli(["--zone", "DE", "--json-out", out, "--", "true"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/zone DE \(by --zone; static/);
+    expect(r.stderr).toMatch(/zone DE \(--zone; static/);
     expect(r.stderr).not.toContain("attribute");
-    expect(readJson(out).intensity).toMatchObject({ zone: "DE", resolvedBy: "--zone" });
+    expect(readJson(out).intensity).toMatchObject({ zone: "DE", resolvedBy: "flag", zoneFrom: "--zone" });
     const cloud = await runCli(["--cloud", "aws", "--region", "eu-west-3", "--json-out", out, "--", "true"]);
-    expect(cloud.stderr).toMatch(/zone FR \(by --cloud\/--region; /);
-    expect(readJson(out).intensity).toMatchObject({ zone: "FR", resolvedBy: "--cloud/--region" });
+    expect(cloud.stderr).toMatch(/zone FR \(--cloud\/--region aws\/eu-west-3 → FR; /);
+    expect(readJson(out).intensity).toMatchObject({ zone: "FR", resolvedBy: "flag" });
   });
 
   it("no command after -- is a usage error (exit 2), with the help hint once", async () => {
@@ -415,7 +415,7 @@ describe("co2e run", () => {
       // rather than its own default.
       expect(stringAttribute(body, ATTR_CARBON_ZONE)).toBe("FR");
       expect(stringAttribute(body, ATTR_CARBON_INTENSITY_ZONE)).toBe("FR");
-      expect(stringAttribute(body, ATTR_CARBON_ZONE_RESOLVED_BY)).toBe("cloud-region");
+      expect(stringAttribute(body, ATTR_CARBON_ZONE_RESOLVED_BY)).toBe("flag");
     });
 
     it("a failed export warns and keeps the command's exit code", async () => {

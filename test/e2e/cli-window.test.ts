@@ -67,7 +67,7 @@ describe("co2e window", () => {
     const r = await runWindow(["--zone", "DE", "--duration", "60m"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(new Date(hour0 + 3 * HOUR_MS).toISOString().replace(/:00\.000Z$/, "Z"));
-    // Shared formatters (src/cli/format.ts): one decimal at most, trailing zeros dropped.
+    // Shared formatters (src/util/format.ts): one decimal at most, trailing zeros dropped.
     expect(r.stdout).toMatch(/^Greenest start for a 1 h job in DE: /);
     expect(r.stdout).toMatch(/expected intensity there\s+120 gCO₂e\/kWh/);
     expect(r.stdout).toMatch(/starting now\s+\d+(\.\d)? gCO₂e\/kWh/);
@@ -161,7 +161,7 @@ describe("co2e window", () => {
     const unknown = await runWindow(["--zone", "ATLANTIS", "--duration", "1h"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("CO2E_ERR_UNKNOWN_ZONE");
-    expect(unknown.stderr).toMatch(/^co2e window: --zone: unknown zone "ATLANTIS": /);
+    expect(unknown.stderr).toMatch(/^co2e window: unknown zone "ATLANTIS" \(from --zone\): /);
     expect(unknown.stderr).not.toContain("attribute");
   });
 });

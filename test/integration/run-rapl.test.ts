@@ -58,7 +58,7 @@ describe("co2e run with the rapl model", () => {
       expect(run.cpuJoules).toBeCloseTo((80 * run.cpuSeconds!) / 20, 9);
 
       const config = parseConfig({ zone: "DE", model: { cpu: { model: "rapl" } } });
-      const zone = { zone: "DE", resolvedBy: "attribute" as const };
+      const zone = { zone: "DE", resolvedBy: "flag" as const, explanation: "--zone" };
       const intensity = { gramsPerKwh: 300, zone: "DE", source: "configured", method: "configured" } as const;
       const span = jobSpanData({ jobName: "train", command: ["node"] }, run);
       expect(span.attributes[sc.ATTR_JOB_CPU_JOULES]).toBe(run.cpuJoules);

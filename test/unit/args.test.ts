@@ -6,7 +6,7 @@ import type { ParseArgsOptionsConfig } from "node:util";
 import { describe, expect, it } from "vitest";
 import { joinNegativeValues, numberFlag, parseFlags } from "../../src/cli/args.ts";
 import { parseWithinHours } from "../../src/cli/window.ts";
-import { cliResolvedBy, isElectricityMapsZone, resolveCliZone } from "../../src/cli/zone.ts";
+import { isElectricityMapsZone, resolveCliZone, yearFlag, zoneFlags } from "../../src/cli/zone.ts";
 import { parseConfig } from "../../src/config.ts";
 import { isCo2eError } from "../../src/errors.ts";
 
@@ -76,41 +76,68 @@ describe("--within", () => {
 });
 
 describe("CLI zone resolution", () => {
-  it("names the flag, not the span attribute", () => {
-    expect(cliResolvedBy("attribute")).toBe("--zone");
-    expect(cliResolvedBy("cloud-region", true)).toBe("--cloud/--region");
-    expect(cliResolvedBy("cloud-region")).toBe("cloud-region");
-    expect(cliResolvedBy("default")).toBe("default");
+  it("one check of --zone/--cloud/--region, one wording", () => {
+    expect(usageMessage(() => zoneFlags({ zone: "DE", cloud: "aws", region: "eu-west-1" }))).toBe(
+      "CO2E_ERR_USAGE: give either --zone or --cloud with --region, not both",
+    );
+    expect(usageMessage(() => zoneFlags({ cloud: "aws" }))).toBe(
+      "CO2E_ERR_USAGE: --cloud and --region go together",
+    );
+    expect(usageMessage(() => zoneFlags({ region: "eu-west-1" }))).toBe(
+      "CO2E_ERR_USAGE: --cloud and --region go together",
+    );
+    expect(usageMessage(() => zoneFlags({ cloud: "ibm", region: "x" }))).toBe(
+      'CO2E_ERR_USAGE: --cloud: expects aws, gcp, azure, got "ibm"',
+    );
+    expect(zoneFlags({ cloud: "AWS", region: "eu-west-1" })).toEqual({
+      zone: undefined,
+      cloud: "AWS",
+      region: "eu-west-1",
+    });
+  });
+
+  it("--year: a year of the static table", () => {
+    expect(yearFlag({ year: "2021" })).toBe(2021);
+    expect(yearFlag({})).toBeUndefined();
+    expect(usageMessage(() => yearFlag({ year: "2019" }))).toMatch(
+      /^CO2E_ERR_USAGE: --year: the static table has 2021, .*got 2019$/,
+    );
   });
 
   it("--zone, else --cloud/--region, else config zone, else config cloud, else WORLD", () => {
     const empty = parseConfig({});
     const withZone = parseConfig({ zone: "FR", cloud: { provider: "aws", region: "eu-west-1" } });
     const withCloud = parseConfig({ cloud: { provider: "aws", region: "eu-west-1" } });
-    expect(resolveCliZone({ zone: "de" }, withZone)).toMatchObject({ zone: "DE", source: "--zone" });
-    expect(resolveCliZone({ cloud: "aws", region: "eu-west-3" }, withZone)).toMatchObject({
+    expect(resolveCliZone({ zone: "de" }, withZone)).toMatchObject({ zone: "DE", resolvedBy: "flag" });
+    expect(resolveCliZone({ cloud: "aws", region: "eu-west-3" }, withZone)).toEqual({
       zone: "FR",
-      source: "--cloud/--region",
-      how: "--cloud aws --region eu-west-3 → FR",
+      resolvedBy: "flag",
+      explanation: "--cloud/--region aws/eu-west-3 → FR",
     });
-    expect(resolveCliZone({}, withZone)).toMatchObject({ zone: "FR", source: "config", how: "config zone" });
-    expect(resolveCliZone({}, withCloud)).toMatchObject({
+    expect(resolveCliZone({}, withZone)).toEqual({
+      zone: "FR",
+      resolvedBy: "config",
+      explanation: "config zone",
+    });
+    expect(resolveCliZone({}, withCloud)).toEqual({
       zone: "IE",
-      source: "config",
-      how: "config cloud aws/eu-west-1 → IE",
+      resolvedBy: "config",
+      explanation: "config cloud aws/eu-west-1 → IE",
     });
-    expect(resolveCliZone({}, empty)).toMatchObject({ zone: "WORLD", source: "default" });
+    expect(resolveCliZone({}, empty)).toMatchObject({ zone: "WORLD", resolvedBy: "default" });
+    // The resource's cloud region (co2e run) ranks below the config.
+    const resource = { provider: "gcp", region: "europe-west4" };
+    expect(resolveCliZone({}, empty, { resource })).toMatchObject({ zone: "NL", resolvedBy: "cloud-region" });
+    expect(resolveCliZone({}, withCloud, { resource })).toMatchObject({ zone: "IE", resolvedBy: "config" });
   });
 
-  it("an unknown zone or region names the flag, without the span word 'attribute'", () => {
+  it("an unknown zone or region names the flag it came from", () => {
     const config = parseConfig({});
-    const zone = usageMessage(() => resolveCliZone({ zone: "XX" }, config));
-    expect(zone).toMatch(
-      /^CO2E_ERR_UNKNOWN_ZONE: --zone: unknown zone "XX": not in the static table of 2025/,
+    expect(usageMessage(() => resolveCliZone({ zone: "XX" }, config))).toBe(
+      'CO2E_ERR_UNKNOWN_ZONE: unknown zone "XX" (from --zone): not an Electricity Maps zone in the 2025 table nor an Ember country code; `co2e zones` lists the known zones',
     );
-    expect(zone).not.toContain("attribute");
     expect(usageMessage(() => resolveCliZone({ cloud: "aws", region: "mars-1" }, config))).toMatch(
-      /^CO2E_ERR_UNKNOWN_REGION: --cloud\/--region: unknown aws region "mars-1"/,
+      /^CO2E_ERR_UNKNOWN_REGION: unknown aws region "mars-1" \(from --cloud\/--region\)/,
     );
   });
 

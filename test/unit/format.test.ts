@@ -11,7 +11,7 @@ import {
   formatMoney,
   formatPercent,
   formatSignificant,
-} from "../../src/cli/format.ts";
+} from "../../src/util/format.ts";
 
 describe("formatSignificant", () => {
   it.each([

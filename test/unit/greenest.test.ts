@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { findGreenestWindow, HOUR_MS } from "../../src/intensity/greenest.ts";
+import { Co2eError, ERROR_CODES } from "../../src/errors.ts";
+import { findGreenestWindow, greenestWindow, HOUR_MS } from "../../src/intensity/greenest.ts";
 import type { IntensityRow } from "../../src/intensity/types.ts";
 
 const T0 = Date.UTC(2026, 10, 23, 0, 0, 0);
@@ -126,5 +127,42 @@ describe("findGreenestWindow", () => {
         expect(r.gramsPerKwh).toBeGreaterThan(ref - 5); // the grid can only be slightly worse
       }
     }
+  });
+});
+
+describe("greenestWindow takes its forecast client", () => {
+  it("asks the given client for the zone's forecast and searches it", async () => {
+    const asked: string[] = [];
+    const client = {
+      async forecast(location: { zone: string }) {
+        asked.push(location.zone);
+        return hourly([500, 100, 400]);
+      },
+    };
+    const r = await greenestWindow({
+      zone: "DE",
+      durationMs: HOUR_MS,
+      withinMs: 2 * HOUR_MS,
+      client,
+      nowMs: T0,
+    });
+    expect(asked).toEqual(["DE"]);
+    expect(r.startMs).toBe(T0 + HOUR_MS);
+    expect(r.gramsPerKwh).toBe(100);
+  });
+
+  it("a forecast too short for the job is CO2E_ERR_NO_FORECAST; the client's own errors pass through", async () => {
+    const short = { forecast: async () => hourly([300]) };
+    await expect(
+      greenestWindow({ zone: "DE", durationMs: 2 * HOUR_MS, client: short, nowMs: T0 }),
+    ).rejects.toMatchObject({ code: "CO2E_ERR_NO_FORECAST" });
+    const refused = {
+      forecast: async () => {
+        throw new Co2eError(ERROR_CODES.auth, "refused");
+      },
+    };
+    await expect(greenestWindow({ zone: "DE", durationMs: HOUR_MS, client: refused })).rejects.toMatchObject({
+      code: "CO2E_ERR_AUTH",
+    });
   });
 });

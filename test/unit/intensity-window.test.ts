@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { CircuitBreaker } from "../../src/intensity/breaker.ts";
 import { redact } from "../../src/intensity/electricitymaps.ts";
 import type { IntensityRow } from "../../src/intensity/types.ts";
-import { HOUR_MS, normaliseRows, rowGranularityMs, timeWeightedMean } from "../../src/intensity/window.ts";
+import {
+  HOUR_MS,
+  normaliseRows,
+  rowEndMs,
+  rowGranularityMs,
+  timeWeightedMean,
+} from "../../src/intensity/window.ts";
 import { parseRetryAfterMs } from "../../src/util/retry-after.ts";
 
 const T0 = Date.parse("2026-11-23T10:00:00.000Z");
@@ -123,5 +129,17 @@ describe("client helpers", () => {
 
   it("redacts the secret everywhere in a message", () => {
     expect(redact("a s3cret-tok b s3cret-tok", "s3cret-tok")).toBe("a [redacted] b [redacted]");
+  });
+});
+
+describe("rowEndMs: the one row-end rule", () => {
+  it("a row ends at the next row's start, at most one granularity after its own", () => {
+    const sorted = normaliseRows([...rows([100, 200]), { startMs: T0 + 5 * HOUR_MS, gramsPerKwh: 300 }]);
+    const g = rowGranularityMs(sorted);
+    expect(g).toBe(HOUR_MS);
+    expect(rowEndMs(sorted, 0, g)).toBe(T0 + HOUR_MS);
+    // A gap stays a gap: the row before it does not stretch to the next start.
+    expect(rowEndMs(sorted, 1, g)).toBe(T0 + 2 * HOUR_MS);
+    expect(rowEndMs(sorted, 2, g)).toBe(T0 + 6 * HOUR_MS);
   });
 });

@@ -18,7 +18,7 @@ import {
   StaticIntensityProvider,
   staticIntensity,
 } from "../../src/intensity/static.ts";
-import { resolveZone, zoneForCloudRegion } from "../../src/intensity/zone.ts";
+import { resolveZone, ZONE_RESOLVED_BY, zoneForCloudRegion } from "../../src/intensity/zone.ts";
 
 function errorCode(fn: () => unknown): { code: ErrorCode; message: string } {
   try {
@@ -132,48 +132,80 @@ describe("cloud region → zone table", () => {
   });
 });
 
-describe("resolveZone: attribute → config → cloud region → default", () => {
-  const cloud = { cloudProvider: "aws", cloudRegion: "eu-central-1" };
+describe("resolveZone: flag → attribute → config → resource cloud region → default", () => {
+  const resource = { provider: "aws", region: "eu-central-1" };
+  const config = { zone: "SE", cloud: { provider: "gcp", region: "europe-west4" } };
 
-  it("the job's attribute wins", () => {
-    expect(resolveZone({ attributeZone: "fr", configZone: "SE", ...cloud, defaultZone: "WORLD" })).toEqual({
+  it("ZONE_RESOLVED_BY lists the words in precedence order", () => {
+    expect(ZONE_RESOLVED_BY).toEqual(["flag", "attribute", "config", "cloud-region", "default"]);
+  });
+
+  it("a flag wins over everything, --zone before --cloud/--region", () => {
+    expect(resolveZone({ flags: { zone: "pl" }, attributeZone: "fr", config, resource })).toEqual({
+      zone: "PL",
+      resolvedBy: "flag",
+      explanation: "--zone",
+    });
+    expect(
+      resolveZone({ flags: { cloud: "azure", region: "westeurope" }, attributeZone: "fr", config }),
+    ).toEqual({ zone: "NL", resolvedBy: "flag", explanation: "--cloud/--region azure/westeurope → NL" });
+  });
+
+  it("then the job's attribute", () => {
+    expect(resolveZone({ attributeZone: "fr", config, resource })).toMatchObject({
       zone: "FR",
       resolvedBy: "attribute",
     });
   });
 
-  it("then the configured zone", () => {
-    expect(resolveZone({ configZone: "SE", ...cloud, defaultZone: "WORLD" })).toEqual({
+  it("then the configured zone, then the configured cloud (both config)", () => {
+    expect(resolveZone({ config, resource })).toEqual({
       zone: "SE",
       resolvedBy: "config",
+      explanation: "config zone",
+    });
+    expect(resolveZone({ config: { cloud: config.cloud }, resource })).toEqual({
+      zone: "NL",
+      resolvedBy: "config",
+      explanation: "config cloud gcp/europe-west4 → NL",
     });
   });
 
-  it("then the cloud region", () => {
-    expect(resolveZone({ ...cloud, defaultZone: "WORLD" })).toEqual({
-      zone: "DE",
-      resolvedBy: "cloud-region",
-    });
+  it("then the resource's cloud region", () => {
+    expect(resolveZone({ resource })).toMatchObject({ zone: "DE", resolvedBy: "cloud-region" });
   });
 
   it("a provider without a region is not enough: default", () => {
-    expect(resolveZone({ cloudProvider: "aws", defaultZone: "WORLD" })).toEqual({
+    expect(resolveZone({ resource: { provider: "aws" } })).toMatchObject({
       zone: "WORLD",
       resolvedBy: "default",
     });
+    expect(resolveZone({ flags: { zone: "" }, attributeZone: " " })).toMatchObject({ resolvedBy: "default" });
   });
 
-  it("unknown region is an error, never a silent default", () => {
-    expect(
-      errorCode(() => resolveZone({ cloudProvider: "aws", cloudRegion: "nowhere-1", defaultZone: "WORLD" }))
-        .code,
-    ).toBe("CO2E_ERR_UNKNOWN_REGION");
+  it("a lower source is not consulted once a higher one names a zone", () => {
+    const badCloud = { cloud: { provider: "aws", region: "nowhere-1" } };
+    expect(resolveZone({ attributeZone: "DE", config: badCloud }).zone).toBe("DE");
+    expect(errorCode(() => resolveZone({ config: badCloud })).code).toBe("CO2E_ERR_UNKNOWN_REGION");
   });
 
-  it("unknown zone at any level is an error naming where it came from", () => {
-    const attr = errorCode(() => resolveZone({ attributeZone: "XX-NOPE", defaultZone: "WORLD" }));
+  it("unknown region is an error naming its source, never a silent default", () => {
+    const e = errorCode(() => resolveZone({ resource: { provider: "aws", region: "nowhere-1" } }));
+    expect(e.code).toBe("CO2E_ERR_UNKNOWN_REGION");
+    expect(e.message).toBe(
+      'unknown aws region "nowhere-1" (from resource cloud.provider/cloud.region): not in the region → zone table; `co2e zones --cloud aws` lists them',
+    );
+  });
+
+  it("unknown zone at any level is one error naming where it came from", () => {
+    const attr = errorCode(() => resolveZone({ attributeZone: "XX-NOPE" }));
     expect(attr.code).toBe("CO2E_ERR_UNKNOWN_ZONE");
-    expect(attr.message).toContain("attribute");
+    expect(attr.message).toBe(
+      'unknown zone "XX-NOPE" (from span attribute carbon.zone): not an Electricity Maps zone in the 2025 table nor an Ember country code; `co2e zones` lists the known zones',
+    );
+    expect(errorCode(() => resolveZone({ config: { zone: "XX" } })).message).toMatch(/\(from config zone\)/);
     expect(errorCode(() => resolveZone({ defaultZone: "NOPE" })).code).toBe("CO2E_ERR_UNKNOWN_ZONE");
+    // staticIntensity's own error is the same message.
+    expect(errorCode(() => staticIntensity("XX-NOPE")).message).toMatch(/^unknown zone "XX-NOPE" \(from /);
   });
 });

@@ -1,7 +1,9 @@
 /** The shared helpers in src/util: HOST:PORT, Retry-After, bounded waits, capped body reads. */
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import { Co2eError, ERROR_CODES, errorText } from "../../src/errors.ts";
 import { formatHost, HOST_PORT_PATTERN, httpOrigin, parseHostPort } from "../../src/util/host-port.ts";
+import { finiteNumber } from "../../src/util/number.ts";
 import { BodyTooLargeError, readBodyLimited } from "../../src/util/read-body.ts";
 import { parseRetryAfterMs } from "../../src/util/retry-after.ts";
 import { settleWithin } from "../../src/util/timeout.ts";
@@ -125,5 +127,35 @@ describe("readBodyLimited", () => {
       },
     });
     await expect(readBodyLimited(failing, 10)).rejects.toThrow("peer closed");
+  });
+});
+
+describe("finiteNumber and errorText", () => {
+  it("finiteNumber: finite numbers and numeric strings, nothing else", () => {
+    expect(finiteNumber(3.5)).toBe(3.5);
+    expect(finiteNumber(" 42 ")).toBe(42);
+    for (const bad of [
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      "",
+      "  ",
+      "1e999",
+      "abc",
+      true,
+      [1],
+      undefined,
+      null,
+    ]) {
+      expect(finiteNumber(bad)).toBeUndefined();
+    }
+  });
+
+  it("errorText: CODE: message, the message, or String()", () => {
+    expect(errorText(new Co2eError(ERROR_CODES.unknownZone, "unknown zone"))).toBe(
+      "CO2E_ERR_UNKNOWN_ZONE: unknown zone",
+    );
+    expect(errorText(new Error("plain"))).toBe("plain");
+    expect(errorText("thrown string")).toBe("thrown string");
+    expect(errorText(undefined)).toBe("undefined");
   });
 });

@@ -1,25 +1,19 @@
 /**
- * The calculation behind `co2e estimate`: flag values (and the config) in, an `EstimateResult`
- * with its factor table out. Every figure goes through `computeFootprint` (src/model), the same
- * function the span processor and the gateway call, so a number printed here is the number a
- * span would carry. Each factor records where it came from: a flag, the config file (and which
- * default), or which intensity data set.
- *
- * Intensity comes from the static yearly table only (no network): the command is meant to be
- * reproducible, and `co2e intensity` is the place for live values.
+ * The calculation behind `co2e estimate`: parse the flags → resolve the intensity → the model's
+ * `footprintParams` (the parameters a span in this zone would get) with the flags' overrides →
+ * `computeFootprint` (src/model) → the `EstimateResult` with its factor table. A number printed
+ * here is the number a span would carry. Each factor records where it came from: a flag, the
+ * config file (and which default), or which intensity data set.
  */
 import { basename } from "node:path";
 import { type Config, DEFAULT_CONFIG_PATH, loadConfig } from "../../config.ts";
-import { Co2eError, isCo2eError } from "../../errors.ts";
-import { STATIC_YEARS, type StaticYear, staticIntensity } from "../../intensity/static.ts";
-import type { IntensityValue } from "../../intensity/types.ts";
-import { DEFAULT_ZONE, resolveZone, zoneForCloudRegion } from "../../intensity/zone.ts";
 import {
   BYTES_PER_GB,
   BYTES_PER_GIB,
   type CpuModelParams,
   computeFootprint,
   DEFAULT_PUE,
+  type Footprint,
   type FootprintInput,
   type FootprintParams,
   gpuWattsFromTdp,
@@ -29,15 +23,72 @@ import {
   NETWORK_KWH_PER_GB,
   SECONDS_PER_HOUR,
 } from "../../model/index.ts";
-import { INTENSITY_SOURCE } from "../../semconv.ts";
+import { footprintParams } from "../../processor/enrich.ts";
+import { footprintExtras } from "../../run/report.ts";
+import { formatExact } from "../../util/format.ts";
 import { numberFlag, type ParsedArgs, parseDurationSeconds, usageError } from "../args.ts";
-import { formatExact } from "../format.ts";
 import { chooseCpuModel } from "./cpu.ts";
+import { type EstimateIntensity, estimateIntensity } from "./intensity.ts";
 import type { EstimateFactor, EstimateFlagValues, EstimateResult } from "./types.ts";
 
 const ENERGY_COMPONENT_FLAGS = ["cpu-seconds", "cpu-util", "memory-gb", "gpu-watts", "network-gb"] as const;
 /** Flags that only qualify a component; meaningless beside --energy-kwh. */
 const COMPONENT_QUALIFIER_FLAGS = ["cores", "tdp-watts", "cpu-model", "gpu-util"] as const;
+
+/** What every step reads: the flag values, the config and where it came from, the factor table. */
+interface Ctx {
+  values: ParsedArgs["values"];
+  cfg: Config;
+  /** `config default`, `config my.yaml`, or `config` for a config handed in. */
+  fromConfig: string;
+  factors: EstimateFactor[];
+  /** `--duration` in seconds, when given. */
+  durationSeconds: number | undefined;
+}
+
+function add(ctx: Ctx, name: string, value: number | string, unit: string, source: string): void {
+  ctx.factors.push({ name, value: typeof value === "number" ? formatExact(value) : value, unit, source });
+}
+
+function has(values: ParsedArgs["values"], name: string): boolean {
+  return values[name] !== undefined;
+}
+
+function needsDuration(ctx: Ctx, flag: string): number {
+  if (ctx.durationSeconds === undefined)
+    throw usageError(`--${flag} needs --duration (how long the job ran)`);
+  return ctx.durationSeconds;
+}
+
+type ModelNumberKey = "pue" | "memoryWattsPerGb" | "networkKwhPerGb";
+
+/** Source of a `model.*` config value, saying why while it is the default. */
+function modelKeySource(ctx: Ctx, key: ModelNumberKey, defaultValue: number, whyDefault: string): string {
+  return `${ctx.fromConfig} model.${key}${ctx.cfg.model[key] === defaultValue ? ` (${whyDefault})` : ""}`;
+}
+
+/** The `model.*` values a component brings into the factor table, with their default's source. */
+const MODEL_FACTORS = {
+  memoryWattsPerGb: {
+    name: "memory power",
+    unit: "W/GB",
+    defaultValue: MEMORY_WATTS_PER_GB,
+    whyDefault: "seed 003: 3 W per 8 GB",
+  },
+  networkKwhPerGb: {
+    name: "network energy",
+    unit: "kWh/GB",
+    defaultValue: NETWORK_KWH_PER_GB,
+    whyDefault: "seed 002, Green Metrics Tool",
+  },
+} as const;
+
+function modelFactor(ctx: Ctx, key: keyof typeof MODEL_FACTORS): void {
+  const f = MODEL_FACTORS[key];
+  add(ctx, f.name, ctx.cfg.model[key], f.unit, modelKeySource(ctx, key, f.defaultValue, f.whyDefault));
+}
+
+// --- parse ---------------------------------------------------------------------------------------
 
 function normaliseValues(values: EstimateFlagValues): ParsedArgs["values"] {
   const out: ParsedArgs["values"] = {};
@@ -48,49 +99,22 @@ function normaliseValues(values: EstimateFlagValues): ParsedArgs["values"] {
   return out;
 }
 
-function has(values: ParsedArgs["values"], name: string): boolean {
-  return values[name] !== undefined;
-}
-
-/** Re-raises a look-up error with the flag that named the zone or region in front. */
-function withFlag<T>(flag: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (error) {
-    if (isCo2eError(error)) throw new Co2eError(error.code, `${flag}: ${error.message}`, { cause: error });
-    throw error;
-  }
-}
-
-/** Where a config value came from: the shipped defaults or the named file. */
-function configLabel(file: string | undefined): string {
-  return file === undefined || file === DEFAULT_CONFIG_PATH ? "config default" : `config ${basename(file)}`;
-}
-
-/**
- * Computes the estimate from flag values (as parsed by `parseFlags`, or plain numbers). Throws
- * `CO2E_ERR_USAGE` for inconsistent flags, `CO2E_ERR_UNKNOWN_ZONE` / `CO2E_ERR_UNKNOWN_REGION`
- * for a zone or region the tables lack, `CO2E_ERR_CONFIG` for a bad config file.
- * `config` defaults to `loadConfig({ file: values.config })`.
- */
-export function estimateFromFlags(input: EstimateFlagValues, config?: Config): EstimateResult {
+function context(input: EstimateFlagValues, config: Config | undefined): Ctx {
   const values = normaliseValues(input);
-  const configFile =
-    typeof values.config === "string" ? values.config : (process.env.CO2E_CONFIG ?? DEFAULT_CONFIG_PATH);
+  const file = typeof values.config === "string" ? values.config : process.env.CO2E_CONFIG;
   const cfg = config ?? loadConfig(typeof values.config === "string" ? { file: values.config } : {});
-  const fromConfig = config ? "config" : configLabel(configFile);
-  const factors: EstimateFactor[] = [];
-  const add = (name: string, value: number | string, unit: string, source: string): void => {
-    factors.push({ name, value: typeof value === "number" ? formatExact(value) : value, unit, source });
-  };
-  type ModelNumberKey = "pue" | "memoryWattsPerGb" | "networkKwhPerGb";
-  /** Source of a `model.*` config value, saying where it comes from while it is the default. */
-  const modelKeySource = (key: ModelNumberKey, defaultValue: number, whyDefault: string): string =>
-    `${fromConfig} model.${key}${cfg.model[key] === defaultValue ? ` (${whyDefault})` : ""}`;
-  const modelFactor = (name: string, unit: string, key: ModelNumberKey, defaultValue: number, why: string) =>
-    add(name, cfg.model[key], unit, modelKeySource(key, defaultValue, why));
+  const fromConfig = config
+    ? "config"
+    : file === undefined || file === DEFAULT_CONFIG_PATH
+      ? "config default"
+      : `config ${basename(file)}`;
+  const durationSeconds =
+    typeof values.duration === "string" ? parseDurationSeconds(values.duration, "duration") : undefined;
+  return { values, cfg, fromConfig, factors: [], durationSeconds };
+}
 
-  // --- which energy inputs were given -------------------------------------------------------
+/** `--energy-kwh` (checked against the component flags), or undefined when components give it. */
+function givenEnergyKwh(values: ParsedArgs["values"]): number | undefined {
   const direct = numberFlag(values, "energy-kwh", { min: 0 });
   const components = ENERGY_COMPONENT_FLAGS.filter((f) => has(values, f));
   if (direct !== undefined) {
@@ -109,260 +133,159 @@ export function estimateFromFlags(input: EstimateFlagValues, config?: Config): E
   if (has(values, "cpu-seconds") && has(values, "cpu-util")) {
     throw usageError("--cpu-seconds and --cpu-util both give CPU use: pass one of them");
   }
+  return direct;
+}
 
-  const durationSeconds =
-    typeof values.duration === "string" ? parseDurationSeconds(values.duration, "duration") : undefined;
-  const needsDuration = (flag: string): number => {
-    if (durationSeconds === undefined) throw usageError(`--${flag} needs --duration (how long the job ran)`);
-    return durationSeconds;
-  };
-  if (durationSeconds !== undefined) {
-    add("duration", durationSeconds, "s", `--duration ${String(values.duration)}`);
-  }
+// --- energy inputs -------------------------------------------------------------------------------
 
-  // --- intensity ---------------------------------------------------------------------------------
-  const intensityFlag = numberFlag(values, "intensity", { min: 0 });
-  const zoneFlag = typeof values.zone === "string" ? values.zone : undefined;
-  const cloudFlag = typeof values.cloud === "string" ? values.cloud : undefined;
-  const regionFlag = typeof values.region === "string" ? values.region : undefined;
-  const intensityChoices = [
-    intensityFlag !== undefined,
-    zoneFlag !== undefined,
-    cloudFlag !== undefined,
-  ].filter(Boolean).length;
-  if (intensityChoices > 1) throw usageError("pass only one of --intensity, --zone, --cloud/--region");
-  if ((cloudFlag === undefined) !== (regionFlag === undefined)) {
-    throw usageError(
-      cloudFlag === undefined ? "--region needs --cloud aws|gcp|azure" : "--cloud needs --region R",
-    );
-  }
-  if (cloudFlag !== undefined && !["aws", "gcp", "azure"].includes(cloudFlag.trim().toLowerCase())) {
-    throw usageError(`--cloud: expects aws, gcp or azure, got "${cloudFlag}"`);
-  }
-  const yearFlag = numberFlag(values, "year", { integer: true });
-  if (yearFlag !== undefined && !(STATIC_YEARS as readonly number[]).includes(yearFlag)) {
-    throw usageError(`--year: the static table has ${STATIC_YEARS.join(", ")}, got ${yearFlag}`);
-  }
-  const year = (yearFlag ?? cfg.intensity.staticYear) as StaticYear;
+/** Usage and CPU parameters from the component flags, each recorded in the factor table. */
+function componentUsage(
+  ctx: Ctx,
+  usage: FootprintInput,
+): { cpu: CpuModelParams; cpuModel: EstimateResult["cpuModel"] } {
+  const { values, cfg } = ctx;
+  const { cpu, cpuModel } = chooseCpuModel(values, cfg, ctx.fromConfig, (n, v, u, s) => add(ctx, n, v, u, s));
 
-  let intensity: EstimateResult["intensity"];
-  let intensitySource: string;
-  const fromTable = (value: IntensityValue, resolvedBy: string): EstimateResult["intensity"] => ({
-    gramsPerKwh: value.gramsPerKwh,
-    zone: value.zone,
-    source: value.source,
-    ...(value.year !== undefined ? { year: value.year } : {}),
-    ...(value.dataset !== undefined ? { dataset: value.dataset } : {}),
-    resolvedBy,
-  });
-  if (intensityFlag !== undefined) {
-    intensity = {
-      gramsPerKwh: intensityFlag,
-      zone: null,
-      source: INTENSITY_SOURCE.configured,
-      resolvedBy: "flag",
-    };
-    intensitySource = "--intensity";
-  } else if (zoneFlag !== undefined) {
-    const value = withFlag("--zone", () => staticIntensity(zoneFlag, year));
-    intensity = fromTable(value, "flag");
-    intensitySource = `--zone ${value.zone}: ${value.dataset ?? "static table"}`;
-  } else if (cloudFlag !== undefined && regionFlag !== undefined) {
-    const value = withFlag("--cloud/--region", () =>
-      staticIntensity(zoneForCloudRegion(cloudFlag, regionFlag), year),
-    );
-    intensity = fromTable(value, "cloud-region");
-    intensitySource = `--cloud ${cloudFlag} --region ${regionFlag} → ${value.zone}: ${value.dataset ?? "static table"}`;
-  } else {
-    const resolved = resolveZone({
-      configZone: cfg.zone,
-      cloudProvider: cfg.cloud?.provider,
-      cloudRegion: cfg.cloud?.region,
-      defaultZone: DEFAULT_ZONE,
-      staticYear: year,
-    });
-    const value = staticIntensity(resolved.zone, year);
-    intensity = fromTable(value, resolved.resolvedBy);
-    let how: string;
-    if (resolved.resolvedBy === "default")
-      how = `default zone ${value.zone} (no zone or cloud in ${fromConfig})`;
-    else if (resolved.resolvedBy === "cloud-region" && cfg.cloud)
-      how = `${fromConfig} cloud ${cfg.cloud.provider}/${cfg.cloud.region} → ${value.zone}`;
-    else how = `${fromConfig} zone ${value.zone}`;
-    intensitySource = `${how}: ${value.dataset ?? "static table"}`;
+  const cpuSeconds = numberFlag(values, "cpu-seconds", { min: 0 });
+  const cpuUtil = numberFlag(values, "cpu-util", { min: 0 });
+  if (cpuSeconds !== undefined) {
+    if (cpu.model === "linear")
+      needsDuration(ctx, "cpu-seconds (linear model charges idle power over the duration)");
+    usage.cpuSeconds = cpuSeconds;
+    add(ctx, "cpu time", cpuSeconds, "s", "--cpu-seconds");
+  } else if (cpuUtil !== undefined) {
+    const seconds = needsDuration(ctx, "cpu-util");
+    const cores = cpu.model === "linear" ? cpu.vcpus : cpu.model === "tdp" ? cpu.logicalCores : 1;
+    // Utilisation of the whole CPU (seed 003): CPU-seconds = U × duration × cores, so the tdp
+    // model gives E = U × TDP × duration whatever the core count.
+    usage.cpuSeconds = cpuUtil * seconds * cores;
+    add(ctx, "cpu utilisation", cpuUtil, "of whole CPU", "--cpu-util");
   }
 
-  // --- PUE ----------------------------------------------------------------------------------------
-  const pueFlag = numberFlag(values, "pue", { min: 1 });
-  let pue: number;
-  let pueSource: string;
+  const memoryGb = numberFlag(values, "memory-gb", { min: 0 });
+  if (memoryGb !== undefined) {
+    needsDuration(ctx, "memory-gb");
+    usage.memoryAvgBytes = memoryGb * BYTES_PER_GIB;
+    add(ctx, "memory", memoryGb, "GB", "--memory-gb");
+    modelFactor(ctx, "memoryWattsPerGb");
+  }
+
+  const gpuWatts = numberFlag(values, "gpu-watts", { min: 0 });
+  const gpuUtil = numberFlag(values, "gpu-util", { min: 0 });
+  if (gpuUtil !== undefined && gpuWatts === undefined)
+    throw usageError("--gpu-util needs --gpu-watts (the GPU's TDP)");
+  if (gpuWatts !== undefined) {
+    needsDuration(ctx, "gpu-watts");
+    usage.gpuWatts = gpuUtil === undefined ? gpuWatts : gpuWattsFromTdp(gpuWatts, gpuUtil);
+    add(ctx, "gpu power", gpuWatts, "W", "--gpu-watts");
+    if (gpuUtil !== undefined) add(ctx, "gpu utilisation", gpuUtil, "of TDP", "--gpu-util");
+  }
+
+  const networkGb = numberFlag(values, "network-gb", { min: 0 });
+  if (networkGb !== undefined) {
+    usage.networkBytes = networkGb * BYTES_PER_GB;
+    add(ctx, "network", networkGb, "GB", "--network-gb");
+    modelFactor(ctx, "networkKwhPerGb");
+  }
+  return { cpu, cpuModel };
+}
+
+/** The PUE of the zone as footprintParams chose it, unless --pue or --energy-kwh say otherwise. */
+function choosePue(ctx: Ctx, params: FootprintParams, zone: string | null, direct: number | undefined): void {
+  const pueFlag = numberFlag(ctx.values, "pue", { min: 1 });
+  let source: string;
   if (pueFlag !== undefined) {
-    pue = pueFlag;
-    pueSource = "--pue";
+    params.energy.pue = pueFlag;
+    source = "--pue";
   } else if (direct !== undefined) {
     // The given kWh is the job's whole energy (seed 000); a configured PUE would count the
     // data-centre overhead twice. Passing --pue says the figure is IT energy only.
-    pue = DEFAULT_PUE;
-    pueSource = "not applied: --energy-kwh is the total (pass --pue if it is IT energy only)";
-  } else if (intensity.zone !== null && cfg.model.pueByZone[intensity.zone] !== undefined) {
-    pue = cfg.model.pueByZone[intensity.zone]!;
-    pueSource = `${fromConfig} model.pueByZone.${intensity.zone}`;
+    params.energy.pue = DEFAULT_PUE;
+    source = "not applied: --energy-kwh is the total (pass --pue if it is IT energy only)";
+  } else if (zone !== null && ctx.cfg.model.pueByZone[zone] !== undefined) {
+    source = `${ctx.fromConfig} model.pueByZone.${zone}`;
   } else {
-    pue = cfg.model.pue;
-    pueSource = modelKeySource("pue", DEFAULT_PUE, "no data-centre overhead assumed");
+    source = modelKeySource(ctx, "pue", DEFAULT_PUE, "no data-centre overhead assumed");
   }
+  add(ctx, "PUE", params.energy.pue, "", source);
+}
 
-  // --- usage and model parameters ----------------------------------------------------------------
-  const usage: FootprintInput = { durationSeconds: durationSeconds ?? 0 };
-  let cpu: CpuModelParams;
-  let cpuModel: EstimateResult["cpuModel"];
+// --- extras --------------------------------------------------------------------------------------
 
-  if (direct !== undefined) {
-    // Given energy is measured energy: the `rapl` sibling takes measured joules as they are.
-    cpu = { model: "rapl" };
-    cpuModel = "given";
-    usage.cpuMeasuredJoules = direct * JOULES_PER_KWH;
-    add("energy", direct, "kWh", "--energy-kwh");
-  } else {
-    ({ cpu, cpuModel } = chooseCpuModel(values, cfg, fromConfig, add));
-
-    const cpuSecondsFlag = numberFlag(values, "cpu-seconds", { min: 0 });
-    const cpuUtil = numberFlag(values, "cpu-util", { min: 0 });
-    if (cpuSecondsFlag !== undefined) {
-      if (cpu.model === "linear")
-        needsDuration("cpu-seconds (linear model charges idle power over the duration)");
-      usage.cpuSeconds = cpuSecondsFlag;
-      add("cpu time", cpuSecondsFlag, "s", "--cpu-seconds");
-    } else if (cpuUtil !== undefined) {
-      const seconds = needsDuration("cpu-util");
-      const cores = cpu.model === "linear" ? cpu.vcpus : cpu.model === "tdp" ? cpu.logicalCores : 1;
-      // Utilisation of the whole CPU (seed 003): CPU-seconds = U × duration × cores, so the tdp
-      // model gives E = U × TDP × duration whatever the core count.
-      usage.cpuSeconds = cpuUtil * seconds * cores;
-      add("cpu utilisation", cpuUtil, "of whole CPU", "--cpu-util");
-    }
-
-    const memoryGb = numberFlag(values, "memory-gb", { min: 0 });
-    if (memoryGb !== undefined) {
-      needsDuration("memory-gb");
-      usage.memoryAvgBytes = memoryGb * BYTES_PER_GIB;
-      add("memory", memoryGb, "GB", "--memory-gb");
-      modelFactor("memory power", "W/GB", "memoryWattsPerGb", MEMORY_WATTS_PER_GB, "seed 003: 3 W per 8 GB");
-    }
-
-    const gpuWatts = numberFlag(values, "gpu-watts", { min: 0 });
-    const gpuUtil = numberFlag(values, "gpu-util", { min: 0 });
-    if (gpuUtil !== undefined && gpuWatts === undefined)
-      throw usageError("--gpu-util needs --gpu-watts (the GPU's TDP)");
-    if (gpuWatts !== undefined) {
-      needsDuration("gpu-watts");
-      usage.gpuWatts = gpuUtil === undefined ? gpuWatts : gpuWattsFromTdp(gpuWatts, gpuUtil);
-      add("gpu power", gpuWatts, "W", "--gpu-watts");
-      if (gpuUtil !== undefined) add("gpu utilisation", gpuUtil, "of TDP", "--gpu-util");
-    }
-
-    const networkGb = numberFlag(values, "network-gb", { min: 0 });
-    if (networkGb !== undefined) {
-      usage.networkBytes = networkGb * BYTES_PER_GB;
-      add("network", networkGb, "GB", "--network-gb");
-      modelFactor(
-        "network energy",
-        "kWh/GB",
-        "networkKwhPerGb",
-        NETWORK_KWH_PER_GB,
-        "seed 002, Green Metrics Tool",
-      );
-    }
-  }
-  add("PUE", pue, "", pueSource);
-  add("intensity", intensity.gramsPerKwh, "gCO₂e/kWh", intensitySource);
-
-  // --- extras ---------------------------------------------------------------------------------------
-  const params: FootprintParams = {
-    energy: {
-      cpu,
-      memoryWattsPerGb: cfg.model.memoryWattsPerGb,
-      networkKwhPerGb: cfg.model.networkKwhPerGb,
-      pue,
-    },
-  };
-  if (intensity.zone !== null && cfg.marketFactors[intensity.zone] !== undefined) {
-    params.marketGramsPerKwh = cfg.marketFactors[intensity.zone];
-  }
-
+/** Embodied carbon (SCI M) from the flags, else the config's, else none. */
+function chooseEmbodied(ctx: Ctx, params: FootprintParams): void {
+  const { values, cfg, fromConfig } = ctx;
   const embodiedKg = numberFlag(values, "embodied-kg", { min: 0 });
   const lifespanYears = numberFlag(values, "lifespan-years", { min: 0 });
   const reservedShare = numberFlag(values, "reserved-share", { min: 0, max: 1 });
   if (lifespanYears !== undefined && lifespanYears <= 0)
     throw usageError(`--lifespan-years: must be > 0, got ${lifespanYears}`);
-  const embodiedFromConfigOnly =
-    embodiedKg === undefined && lifespanYears === undefined && reservedShare === undefined;
-  if (cfg.embodied !== undefined && embodiedFromConfigOnly && durationSeconds === undefined) {
+  const flagsGiven = embodiedKg !== undefined || lifespanYears !== undefined || reservedShare !== undefined;
+  delete params.embodied;
+  if (!flagsGiven && cfg.embodied === undefined) return;
+  if (!flagsGiven && ctx.durationSeconds === undefined) {
     // Configured embodied carbon needs a reserved time; an estimate without --duration still
     // stands, it just cannot include M. Say so instead of failing or guessing a duration.
-    add("embodied", "skipped", "", `${fromConfig} embodied is set, but M needs --duration`);
-  } else if (embodiedKg !== undefined || cfg.embodied !== undefined) {
-    const total = embodiedKg ?? cfg.embodied?.totalEmbodiedKg;
-    const life = lifespanYears ?? cfg.embodied?.lifespanYears;
-    if (total === undefined) throw usageError("--lifespan-years/--reserved-share need --embodied-kg");
-    if (life === undefined)
-      throw usageError("--embodied-kg needs --lifespan-years (the hardware's expected life)");
-    const share = reservedShare ?? cfg.embodied?.reservedShare ?? 1;
-    needsDuration("embodied-kg (the time the hardware was reserved)");
-    params.embodied = { totalEmbodiedKg: total, lifespanYears: life, reservedShare: share };
-    add(
-      "embodied (TE)",
-      total,
-      "kgCO₂e",
-      embodiedKg !== undefined ? "--embodied-kg" : `${fromConfig} embodied`,
-    );
-    add(
-      "lifespan",
-      life,
-      "years",
-      lifespanYears !== undefined ? "--lifespan-years" : `${fromConfig} embodied`,
-    );
-    add(
-      "reserved share",
-      share,
-      "",
-      reservedShare !== undefined
-        ? "--reserved-share"
-        : cfg.embodied
-          ? `${fromConfig} embodied`
-          : "whole machine (default 1)",
-    );
-  } else if (lifespanYears !== undefined || reservedShare !== undefined) {
-    throw usageError("--lifespan-years/--reserved-share need --embodied-kg");
+    add(ctx, "embodied", "skipped", "", `${fromConfig} embodied is set, but M needs --duration`);
+    return;
   }
+  const total = embodiedKg ?? cfg.embodied?.totalEmbodiedKg;
+  if (total === undefined) throw usageError("--lifespan-years/--reserved-share need --embodied-kg");
+  const life = lifespanYears ?? cfg.embodied?.lifespanYears;
+  if (life === undefined)
+    throw usageError("--embodied-kg needs --lifespan-years (the hardware's expected life)");
+  const share = reservedShare ?? cfg.embodied?.reservedShare ?? 1;
+  needsDuration(ctx, "embodied-kg (the time the hardware was reserved)");
+  params.embodied = { totalEmbodiedKg: total, lifespanYears: life, reservedShare: share };
+  const configured = `${fromConfig} embodied`;
+  add(ctx, "embodied (TE)", total, "kgCO₂e", embodiedKg !== undefined ? "--embodied-kg" : configured);
+  add(ctx, "lifespan", life, "years", lifespanYears !== undefined ? "--lifespan-years" : configured);
+  const shareSource =
+    reservedShare !== undefined
+      ? "--reserved-share"
+      : cfg.embodied
+        ? configured
+        : "whole machine (default 1)";
+  add(ctx, "reserved share", share, "", shareSource);
+}
 
-  const functionalUnits = numberFlag(values, "functional-units", { min: 0 });
-  if (functionalUnits !== undefined) {
-    if (functionalUnits <= 0) throw usageError(`--functional-units: must be > 0, got ${functionalUnits}`);
-    usage.functionalUnits = functionalUnits;
-    add("functional units", functionalUnits, "units", "--functional-units");
-  }
-
-  const priceFlag = numberFlag(values, "carbon-price", { min: 0 });
-  const price = priceFlag ?? cfg.carbonPrice?.perTonne;
-  const currency = cfg.carbonPrice?.currency ?? "USD";
+/** `--carbon-price` over the config's; returns the currency. */
+function choosePrice(ctx: Ctx, params: FootprintParams): string {
+  const priceFlag = numberFlag(ctx.values, "carbon-price", { min: 0 });
+  const currency = ctx.cfg.carbonPrice?.currency ?? "USD";
+  if (priceFlag !== undefined) params.carbonPricePerTonne = priceFlag;
+  const price = params.carbonPricePerTonne;
   if (price !== undefined) {
-    params.carbonPricePerTonne = price;
-    add(
-      "carbon price",
-      price,
-      `${currency}/tCO₂e`,
-      priceFlag !== undefined ? "--carbon-price" : `${fromConfig} carbonPrice`,
-    );
+    const source = priceFlag !== undefined ? "--carbon-price" : `${ctx.fromConfig} carbonPrice`;
+    add(ctx, "carbon price", price, `${currency}/tCO₂e`, source);
   }
+  return currency;
+}
 
-  const runsPerYear = numberFlag(values, "runs-per-year", { min: 0 });
-  if (runsPerYear !== undefined) add("runs per year", runsPerYear, "runs", "--runs-per-year");
+function positiveFlag(ctx: Ctx, name: string, label: string, unit: string): number | undefined {
+  const value = numberFlag(ctx.values, name, { min: 0 });
+  if (value === undefined) return undefined;
+  if (name === "functional-units" && value <= 0) throw usageError(`--${name}: must be > 0, got ${value}`);
+  add(ctx, label, value, unit, `--${name}`);
+  return value;
+}
 
-  // --- the calculation (src/model) ---------------------------------------------------------------
-  const fp = computeFootprint(usage, intensity.gramsPerKwh, params);
+// --- render --------------------------------------------------------------------------------------
+
+interface Computed {
+  fp: Footprint;
+  usage: FootprintInput;
+  direct: number | undefined;
+  intensity: EstimateIntensity;
+  cpuModel: EstimateResult["cpuModel"];
+  currency: string;
+  runsPerYear: number | undefined;
+}
+
+function toResult(ctx: Ctx, c: Computed): EstimateResult {
+  const { fp, usage, direct } = c;
   const e = fp.energy;
-  const result: EstimateResult = {
+  const result: Omit<EstimateResult, "factors"> = {
     energyKwh: e.totalKwh,
     co2eGrams: fp.co2eGrams,
     co2eKg: fp.co2eGrams / 1000,
@@ -384,28 +307,62 @@ export function estimateFromFlags(input: EstimateFlagValues, config?: Config): E
             networkKwh: e.networkKwh,
             overheadKwh: e.overheadKwh,
           },
-    intensity,
+    intensity: c.intensity.value,
     pue: e.pue,
     durationSeconds: usage.durationSeconds,
-    cpuModel,
-    factors,
+    cpuModel: c.cpuModel,
   };
   if (direct === undefined && usage.durationSeconds > 0) {
     result.averagePowerKw = (e.totalKwh - e.networkKwh) / (usage.durationSeconds / SECONDS_PER_HOUR);
   }
-  if (fp.marketGrams !== undefined) result.marketGrams = fp.marketGrams;
-  if (fp.embodiedGrams !== undefined) result.embodiedGrams = fp.embodiedGrams;
-  if (functionalUnits !== undefined) result.functionalUnits = functionalUnits;
-  if (fp.sciGramsPerUnit !== undefined) result.sciGramsPerUnit = fp.sciGramsPerUnit;
-  if (fp.carbonCost !== undefined) {
-    result.carbonCost = fp.carbonCost;
-    result.currency = currency;
-  }
-  if (runsPerYear !== undefined) {
-    result.runsPerYear = runsPerYear;
-    result.annualCo2eKg = ((fp.co2eGrams + (fp.embodiedGrams ?? 0)) * runsPerYear) / 1000;
+  Object.assign(result, footprintExtras(fp, usage.functionalUnits, c.currency));
+  if (c.runsPerYear !== undefined) {
+    result.runsPerYear = c.runsPerYear;
+    result.annualCo2eKg = ((fp.co2eGrams + (fp.embodiedGrams ?? 0)) * c.runsPerYear) / 1000;
   }
   // The factor table last, so the JSON reads results first.
-  const { factors: table, ...figures } = result;
-  return { ...figures, factors: table };
+  return { ...result, factors: ctx.factors };
+}
+
+/**
+ * Computes the estimate from flag values (as parsed by `parseFlags`, or plain numbers). Throws
+ * `CO2E_ERR_USAGE` for inconsistent flags, `CO2E_ERR_UNKNOWN_ZONE` / `CO2E_ERR_UNKNOWN_REGION`
+ * for a zone or region the tables lack, `CO2E_ERR_CONFIG` for a bad config file.
+ * `config` defaults to `loadConfig({ file: values.config })`.
+ */
+export function estimateFromFlags(input: EstimateFlagValues, config?: Config): EstimateResult {
+  const ctx = context(input, config);
+  const direct = givenEnergyKwh(ctx.values);
+  if (ctx.durationSeconds !== undefined) {
+    add(ctx, "duration", ctx.durationSeconds, "s", `--duration ${String(ctx.values.duration)}`);
+  }
+  const intensity = estimateIntensity(ctx.values, ctx.cfg);
+  const zone = intensity.value.zone;
+
+  // The parameters a span in this zone gets (PUE, market factor, embodied, price); a zone given
+  // as a bare --intensity has no per-zone entries ("" matches none).
+  const params = footprintParams(ctx.cfg, zone ?? "", 1);
+  const usage: FootprintInput = { durationSeconds: ctx.durationSeconds ?? 0 };
+  let cpuModel: EstimateResult["cpuModel"];
+  if (direct !== undefined) {
+    // Given energy is measured energy: the `rapl` sibling takes measured joules as they are.
+    params.energy.cpu = { model: "rapl" };
+    cpuModel = "given";
+    usage.cpuMeasuredJoules = direct * JOULES_PER_KWH;
+    add(ctx, "energy", direct, "kWh", "--energy-kwh");
+  } else {
+    const chosen = componentUsage(ctx, usage);
+    params.energy.cpu = chosen.cpu;
+    cpuModel = chosen.cpuModel;
+  }
+  choosePue(ctx, params, zone, direct);
+  add(ctx, "intensity", intensity.value.gramsPerKwh, "gCO₂e/kWh", intensity.source);
+  chooseEmbodied(ctx, params);
+  const functionalUnits = positiveFlag(ctx, "functional-units", "functional units", "units");
+  if (functionalUnits !== undefined) usage.functionalUnits = functionalUnits;
+  const currency = choosePrice(ctx, params);
+  const runsPerYear = positiveFlag(ctx, "runs-per-year", "runs per year", "runs");
+
+  const fp = computeFootprint(usage, intensity.value.gramsPerKwh, params);
+  return toResult(ctx, { fp, usage, direct, intensity, cpuModel, currency, runsPerYear });
 }

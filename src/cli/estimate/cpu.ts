@@ -14,8 +14,8 @@ import {
   type CpuModelParams,
   DEFAULT_CPU_TDP_WATTS,
 } from "../../model/index.ts";
+import { formatExact } from "../../util/format.ts";
 import { numberFlag, type ParsedArgs, usageError } from "../args.ts";
-import { formatExact } from "../format.ts";
 
 /** Adds one line to the factor table. */
 export type AddFactor = (name: string, value: number | string, unit: string, source: string) => void;

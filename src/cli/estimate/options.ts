@@ -1,6 +1,7 @@
 /** `co2e estimate`'s flags (node:util parseArgs) and its help text. */
 import type { ParseArgsOptionsConfig } from "node:util";
 import { STATIC_YEARS } from "../../intensity/static.ts";
+import { ZONE_FLAG_OPTIONS } from "../zone.ts";
 
 export const ESTIMATE_OPTIONS = {
   "energy-kwh": { type: "string" },
@@ -16,9 +17,7 @@ export const ESTIMATE_OPTIONS = {
   "network-gb": { type: "string" },
   pue: { type: "string" },
   intensity: { type: "string" },
-  zone: { type: "string" },
-  cloud: { type: "string" },
-  region: { type: "string" },
+  ...ZONE_FLAG_OPTIONS,
   year: { type: "string" },
   "embodied-kg": { type: "string" },
   "lifespan-years": { type: "string" },

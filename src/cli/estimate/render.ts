@@ -1,5 +1,5 @@
 /** The human report of `co2e estimate`: the factor table, then the results. */
-import { formatGrams, formatKwh, formatMoney, formatSignificant } from "../format.ts";
+import { formatColumns, formatGrams, formatKwh, formatMoney, formatSignificant } from "../../util/format.ts";
 import type { EstimateResult } from "./types.ts";
 
 /**
@@ -12,23 +12,10 @@ function num(value: number): string {
   return formatSignificant(value, DIGITS);
 }
 
-/** Left-aligned columns, two spaces apart; the last column is not padded. */
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
-  return rows
-    .map((r) =>
-      r
-        .map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!)))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
-}
-
 export function formatEstimate(r: EstimateResult): string {
   const lines: string[] = [];
   lines.push(
-    table([
+    formatColumns([
       ["factor", "value", "unit", "source"],
       ...r.factors.map((f) => [f.name, f.value, f.unit, f.source]),
     ]),
@@ -66,6 +53,6 @@ export function formatEstimate(r: EstimateResult): string {
     results.push(["carbon cost", formatMoney(r.carbonCost, r.currency), "tonnes × price"]);
   if (r.annualCo2eKg !== undefined)
     results.push(["per year", `${num(r.annualCo2eKg)} kg`, `${num(r.runsPerYear ?? 0)} runs`]);
-  lines.push(table(results));
+  lines.push(formatColumns(results));
   return `${lines.join("\n")}\n`;
 }

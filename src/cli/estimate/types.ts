@@ -1,4 +1,6 @@
 /** What `co2e estimate` computes: the `--json` object and the factor table. */
+import type { ZoneResolvedBy } from "../../intensity/zone.ts";
+import type { FootprintExtras } from "../../run/report.ts";
 import type { IntensitySource } from "../../semconv.ts";
 
 /** One line of the factor table: what went into the calculation and where it came from. */
@@ -9,7 +11,8 @@ export interface EstimateFactor {
   source: string;
 }
 
-export interface EstimateResult {
+/** The footprint's optional figures (marketGrams, embodiedGrams, SCI, cost) as in `co2e run`. */
+export interface EstimateResult extends FootprintExtras {
   /** Total energy: (cpu + memory + gpu) × PUE + network, or the given kWh. */
   energyKwh: number;
   /** Operational (location-based) emissions. */
@@ -32,8 +35,8 @@ export interface EstimateResult {
     source: IntensitySource;
     year?: number;
     dataset?: string;
-    /** How the zone was found: `flag`, `cloud-region`, `config`, `default`. */
-    resolvedBy?: string;
+    /** How the zone was found: `flag`, `config`, `default` (ZONE_RESOLVED_BY). */
+    resolvedBy?: ZoneResolvedBy;
   };
   pue: number;
   durationSeconds: number;
@@ -44,12 +47,6 @@ export interface EstimateResult {
   cpuModel: "tdp" | "linear" | "none" | "given";
   /** Average data-centre power over the duration (IT × PUE, without network), kW. */
   averagePowerKw?: number;
-  marketGrams?: number;
-  embodiedGrams?: number;
-  functionalUnits?: number;
-  sciGramsPerUnit?: number;
-  carbonCost?: number;
-  currency?: string;
   runsPerYear?: number;
   annualCo2eKg?: number;
   factors: EstimateFactor[];

@@ -122,3 +122,20 @@ export function formatBytes(bytes: number): string {
   }
   return `${formatDecimal(value, 1)} ${BYTE_UNITS[unit]}`;
 }
+
+/**
+ * Rows as left-aligned columns two spaces apart, one line per row; the last column is not padded
+ * and no line ends in spaces (`co2e zones`, the estimate's factor table).
+ */
+export function formatColumns(rows: readonly (readonly string[])[]): string {
+  if (rows.length === 0) return "";
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]?.length ?? 0)));
+  return rows
+    .map((r) =>
+      r
+        .map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!)))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
