@@ -5,6 +5,9 @@
  *   const sdk = startCarbonSdk({ serviceName: "reports" });
  *   await withJob("nightly-report", () => buildReport(), { functionalUnits: rows });
  */
+// First: refuses an unsupported Node before any dependency runs (import order is evaluation order).
+import "./node-version.ts";
+
 export { type Config, type ConfigInput, type LoadConfigOptions, loadConfig, parseConfig } from "./config.ts";
 export { Co2eError, ERROR_CODES, type ErrorCode, isCo2eError } from "./errors.ts";
 export {
