@@ -19,6 +19,7 @@ const dashboards = loadDashboards();
 const datasourceUids = provisionedDatasourceUids();
 const REQUIRED_VARIABLES = ["job_name", "service_name", "zone"];
 /** What every query's datasource uid is: the datasource template variable. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, not a JS template
 const DATASOURCE_VARIABLE = "${datasource}";
 /**
  * Grafana unit ids the boards may use (from Grafana's unit picker: Mass / gram, Energy /
