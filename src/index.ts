@@ -48,6 +48,7 @@ export {
   enrichJobSpan,
   type JobRecord,
 } from "./processor/index.ts";
+export * from "./sdk/bring-your-own.ts";
 export { type CarbonSdk, type CarbonSdkOptions, startCarbonSdk } from "./sdk/index.ts";
 export * as semconv from "./semconv.ts";
 export * from "./semconv.ts";
