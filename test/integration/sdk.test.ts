@@ -171,6 +171,54 @@ describe("startCarbonSdk", () => {
     }
   });
 
+  it("says once on the console when a tracer provider is already registered", async () => {
+    const { TracerProvider } = await import("@opentelemetry/sdk-trace");
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      sdk = startCarbonSdk({ config, gpu: false, traceExporters: ["none"], prometheus: false });
+      await stopSdk();
+      expect(warn.mock.calls.flat().join("\n")).not.toMatch(/already registered/);
+      trace.setGlobalTracerProvider(new TracerProvider());
+      for (let i = 0; i < 2; i++) {
+        sdk = startCarbonSdk({ config, gpu: false, traceExporters: ["none"], prometheus: false });
+        await sdk.shutdown();
+      }
+      const lines = warn.mock.calls.map((c) => String(c[0])).filter((l) => l.includes("already registered"));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        /^otel-co2e: a global tracer provider is already registered.*Bring your own NodeSDK/,
+      );
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it("honours OTEL_METRICS_EXPORTER: none serves no /metrics, console adds a reader beside it", async () => {
+    process.env.OTEL_EXPORTER_PROMETHEUS_PORT = "0";
+    process.env.OTEL_EXPORTER_PROMETHEUS_HOST = "127.0.0.1";
+    process.env.OTEL_METRICS_EXPORTER = "none";
+    sdk = startCarbonSdk({ config, gpu: false, traceExporters: ["none"] });
+    await sdk.ready;
+    expect(sdk.metricsUrl).toBeUndefined();
+    await stopSdk();
+
+    process.env.OTEL_METRICS_EXPORTER = "console, prometheus";
+    const log = vi.spyOn(console, "dir").mockImplementation(() => {});
+    try {
+      sdk = startCarbonSdk({ config, gpu: false, traceExporters: ["none"] });
+      await sdk.ready;
+      withJob("console-metrics", () => 1);
+      expect(await scrapeText(sdk.metricsUrl)).toMatch(
+        /co2e_job_runs_total\{[^}]*job_name="console-metrics"/,
+      );
+      await stopSdk(); // the periodic reader exports once more on shutdown
+      const printed = JSON.stringify(log.mock.calls);
+      expect(printed).toContain("co2e_job_runs");
+    } finally {
+      log.mockRestore();
+    }
+  });
+
   it("honours OTEL_SDK_DISABLED", async () => {
     process.env.OTEL_SDK_DISABLED = "true";
     sdk = startCarbonSdk({ config, prometheus: { host: "127.0.0.1", port: 0 } });
