@@ -19,5 +19,5 @@ export {
   createCarbonIntensityProvider,
 } from "./carbon-components.ts";
 export { type MetricExporterName, parseMetricExporters } from "./metric-readers.ts";
-export { resolveCarbonConfig } from "./startup-config.ts";
+export { type ResolveCarbonConfigOptions, resolveCarbonConfig } from "./startup-config.ts";
 export { exportProcessors, type TraceExporterChoice, traceExportersFromEnv } from "./trace-exporters.ts";

@@ -8,7 +8,7 @@ export {
 export { cloudEnvDetector } from "./cloud-detector.ts";
 export { type MetricExporterName, metricExportersFromEnv, parseMetricExporters } from "./metric-readers.ts";
 export { type CarbonSdk, type CarbonSdkOptions, startCarbonSdk } from "./start-carbon-sdk.ts";
-export { resolveCarbonConfig } from "./startup-config.ts";
+export { type ResolveCarbonConfigOptions, resolveCarbonConfig } from "./startup-config.ts";
 export {
   exportProcessors,
   type TraceExporterChoice,

@@ -102,7 +102,9 @@ export interface CarbonSdk {
  */
 function disabledConfig(config: Config | string | undefined): Config {
   try {
-    return resolveCarbonConfig(config);
+    return resolveCarbonConfig(config, {
+      warn: (message) => diag.warn(`otel-co2e: SDK disabled; ${message}`),
+    });
   } catch (error) {
     diag.warn("otel-co2e: SDK disabled; config not loaded, using defaults", error);
     return typeof config === "object" ? config : parseConfig({});

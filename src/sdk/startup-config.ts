@@ -39,14 +39,14 @@ function reason(error: unknown): string {
 }
 
 /** `config` with the zone and cloud checked against the static table; unknown ones are dropped. */
-function withKnownZone(config: Config, zoneSource: string): Config {
+function withKnownZone(config: Config, zoneSource: string, warn: (message: string) => void): Config {
   const staticYear = config.intensity.staticYear;
   let checked = config;
   if (checked.zone !== undefined) {
     try {
       resolveZone({ configZone: checked.zone, defaultZone: DEFAULT_ZONE, staticYear });
     } catch (error) {
-      warnOnce(
+      warn(
         `${zoneSource}: ${reason(error)}; ignored: jobs use the resource's cloud region or ${DEFAULT_ZONE} (see carbon.zone_resolved_by). \`co2e zones\` lists the known zones`,
       );
       const { zone: _dropped, ...rest } = checked;
@@ -58,7 +58,7 @@ function withKnownZone(config: Config, zoneSource: string): Config {
       const zone = zoneForCloudRegion(checked.cloud.provider, checked.cloud.region);
       resolveZone({ configZone: zone, defaultZone: DEFAULT_ZONE, staticYear });
     } catch (error) {
-      warnOnce(
+      warn(
         `config cloud: ${reason(error)}; ignored: jobs use the resource's cloud region or ${DEFAULT_ZONE}`,
       );
       const { cloud: _dropped, ...rest } = checked;
@@ -73,7 +73,19 @@ function withKnownZone(config: Config, zoneSource: string): Config {
  * loadConfig()'s default (CO2E_CONFIG or config/default.yaml, every ENV_OVERRIDES variable).
  * Bad variables and unknown zones are warned about once and ignored; see the module comment.
  */
-export function resolveCarbonConfig(config?: Config | string, env: NodeJS.ProcessEnv = process.env): Config {
+export interface ResolveCarbonConfigOptions {
+  /** @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Where problems are said. @default console.warn, once per message, prefixed `otel-co2e:` */
+  warn?: (message: string) => void;
+}
+
+export function resolveCarbonConfig(
+  config?: Config | string,
+  options: ResolveCarbonConfigOptions = {},
+): Config {
+  const env = options.env ?? process.env;
+  const warn = options.warn ?? warnOnce;
   const base =
     typeof config === "object"
       ? config
@@ -90,7 +102,7 @@ export function resolveCarbonConfig(config?: Config | string, env: NodeJS.Proces
     } catch (error) {
       const path = ENV_OVERRIDES[name]?.path ?? [];
       const fallback = valueAt(base, path);
-      warnOnce(
+      warn(
         `${name}=${JSON.stringify(raw)} ignored (${reason(error)}); using ${fallback === undefined ? "the default" : JSON.stringify(fallback)}`,
       );
     }
@@ -100,10 +112,10 @@ export function resolveCarbonConfig(config?: Config | string, env: NodeJS.Proces
     resolved = withEnvironment(base, accepted, env);
   } catch (error) {
     // Each variable is valid alone but not together: keep the config as the file has it.
-    warnOnce(`${accepted.join(", ")} ignored together: ${reason(error)}`);
+    warn(`${accepted.join(", ")} ignored together: ${reason(error)}`);
   }
   const zoneSource = accepted.includes("CO2E_ZONE")
     ? `CO2E_ZONE=${JSON.stringify(env.CO2E_ZONE?.trim())}`
     : "config zone";
-  return withKnownZone(resolved, zoneSource);
+  return withKnownZone(resolved, zoneSource, warn);
 }
