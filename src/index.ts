@@ -9,6 +9,9 @@
  * a user does with it. Anything not listed here is internal and may change without notice.
  */
 
+// First: refuses an unsupported Node before any dependency runs (import order is evaluation order).
+import "./node-version.ts";
+
 // Configuration, names and errors.
 export { type Config, type ConfigInput, type LoadConfigOptions, loadConfig, parseConfig } from "./config.ts";
 // Bring your own OTel SDK: the span processor and the metric instruments.
@@ -30,7 +33,14 @@ export { DEFAULT_ZONE } from "./intensity/zone.ts";
 export { type JobHandle, type JobOptions, startJob, withJob } from "./job/job.ts";
 export { defaultJobMeter, type JobCounters, JobMeter } from "./job/meter.ts";
 export { type CarbonMetrics, createCarbonMetrics } from "./metrics/carbon-metrics.ts";
-export { createPrometheusMetrics, type PrometheusMetrics } from "./metrics/prometheus.ts";
+export {
+  createPrometheusMetrics,
+  createPrometheusReader,
+  METRICS_PATH,
+  type MetricsServer,
+  type PrometheusMetrics,
+  serveMetrics,
+} from "./metrics/prometheus.ts";
 export { carbonMetricViews } from "./metrics/views.ts";
 // The model, without OTel.
 export {
@@ -39,10 +49,21 @@ export {
   type FootprintInput,
   type FootprintParams,
 } from "./model/footprint.ts";
+// Start the SDK preset, or build its parts into your own NodeSDK (docs/jobs.md).
+export { MIN_NODE_VERSION } from "./node-version.ts";
 export {
   CarbonSpanProcessor,
   type CarbonSpanProcessorOptions,
 } from "./processor/carbon-span-processor.ts";
-// Start the SDK preset.
+export {
+  type CarbonComponents,
+  type CarbonComponentsOptions,
+  type CarbonIntensityProviderOptions,
+  createCarbonComponents,
+  createCarbonIntensityProvider,
+} from "./sdk/carbon-components.ts";
+export { type MetricExporterName, parseMetricExporters } from "./sdk/metric-readers.ts";
 export { type CarbonSdk, type CarbonSdkOptions, startCarbonSdk } from "./sdk/start-carbon-sdk.ts";
+export { type ResolveCarbonConfigOptions, resolveCarbonConfig } from "./sdk/startup-config.ts";
+export { exportProcessors, type TraceExporterChoice, traceExportersFromEnv } from "./sdk/trace-exporters.ts";
 export * from "./semconv.ts";

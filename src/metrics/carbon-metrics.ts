@@ -111,32 +111,43 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
     options.cardinalityLimit ?? carbonCardinalityLimit(options.jobNameLimit),
     warn,
   );
-  const runs = meter.createCounter(sc.METRIC_JOB_RUNS_INSTRUMENT, { description: "Finished jobs." });
+  const runs = meter.createCounter(sc.METRIC_JOB_RUNS_INSTRUMENT, {
+    description: "Finished jobs.",
+    unit: "{run}",
+  });
   const duration = meter.createHistogram(sc.METRIC_JOB_DURATION_INSTRUMENT, {
     description: "Job duration, seconds.",
+    unit: "s",
     advice: { explicitBucketBoundaries: [...DURATION_BUCKETS_SECONDS] },
   });
   const energy = meter.createCounter(sc.METRIC_JOB_ENERGY_INSTRUMENT, {
     description: "Job energy by component, joules (overhead = (PUE − 1) × IT energy).",
+    unit: "J",
   });
   const carbon = meter.createCounter(sc.METRIC_JOB_CARBON_INSTRUMENT, {
     description: "Job emissions, gCO₂e, by scope (operational = location-based, embodied, market).",
+    unit: "g",
   });
   const perRun = meter.createHistogram(sc.METRIC_JOB_CARBON_PER_RUN_INSTRUMENT, {
     description: "Operational gCO₂e per job run.",
+    unit: "g",
     advice: { explicitBucketBoundaries: [...CARBON_PER_RUN_BUCKETS_GRAMS] },
   });
   const units = meter.createCounter(sc.METRIC_JOB_FUNCTIONAL_UNITS_INSTRUMENT, {
     description: "Functional units produced by jobs (SCI's R).",
+    unit: "{unit}",
   });
   const bestHour = meter.createCounter(sc.METRIC_JOB_CARBON_BEST_HOUR_INSTRUMENT, {
     description: "gCO₂e the same jobs would have emitted at the lowest intensity of the surrounding 24 h.",
+    unit: "g",
   });
   const grid = meter.createGauge(sc.METRIC_GRID_INTENSITY_INSTRUMENT, {
     description: "Grid carbon intensity last used or fetched, gCO₂e/kWh.",
+    unit: "g/kWh",
   });
   const requests = meter.createCounter(sc.METRIC_INTENSITY_REQUESTS_INSTRUMENT, {
     description: "Requests to the live intensity provider by outcome.",
+    unit: "{request}",
   });
 
   const onValue = (value: IntensityValue): void => {

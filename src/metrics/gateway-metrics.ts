@@ -50,6 +50,7 @@ export interface GatewayMetricsSource {
 export function registerGatewayMetrics(meter: Meter, source: GatewayMetricsSource): void {
   meter
     .createObservableCounter(sc.METRIC_GATEWAY_REQUESTS_INSTRUMENT, {
+      unit: "{request}",
       description:
         "OTLP/HTTP requests to the gateway's traces path (/v1/traces) answered, by HTTP status code; " +
         "/healthz, /readyz and other paths are not counted.",
@@ -60,6 +61,7 @@ export function registerGatewayMetrics(meter: Meter, source: GatewayMetricsSourc
     });
   meter
     .createObservableCounter(sc.METRIC_GATEWAY_SPANS_INSTRUMENT, {
+      unit: "{span}",
       description:
         "Gateway spans by outcome: received (decoded), enriched (job spans given carbon.*), forwarded " +
         "(accepted downstream), dropped (refused downstream or no downstream), rejected (invalid, or " +
@@ -72,6 +74,7 @@ export function registerGatewayMetrics(meter: Meter, source: GatewayMetricsSourc
     });
   meter
     .createObservableGauge(sc.METRIC_GATEWAY_QUEUE_INSTRUMENT, {
+      unit: "{span}",
       description: "Spans acknowledged by the gateway and not yet forwarded (queued, in flight or reserved).",
     })
     .addCallback((result) => result.observe(source.queuedSpans()));

@@ -4,12 +4,12 @@
  * detection (including cloud provider/region where detectable), and every OTEL_* variable NodeSDK
  * honours, OTEL_SDK_DISABLED included.
  */
+import type { IncomingMessage } from "node:http";
 import { isMainThread } from "node:worker_threads";
-import { diag, type MeterProvider, metrics } from "@opentelemetry/api";
+import { diag, type MeterProvider, metrics, ProxyTracerProvider, trace } from "@opentelemetry/api";
 import { getBooleanFromEnv } from "@opentelemetry/core";
 import {
   envDetector,
-  hostDetector,
   osDetector,
   processDetector,
   type Resource,
@@ -19,21 +19,22 @@ import {
 import type { IMetricReader, ViewOptions } from "@opentelemetry/sdk-metrics";
 import { NodeSDK, type NodeSDKConfiguration } from "@opentelemetry/sdk-node";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace";
-import { type Config, loadConfig, parseConfig, withEnvironment } from "../config.ts";
-import { createIntensityProvider } from "../intensity/index.ts";
-import type {
-  IntensityObserver,
-  IntensityProvider,
-  IntensityRequestOutcome,
-  IntensityValue,
-} from "../intensity/types.ts";
+import { type Config, parseConfig } from "../config.ts";
+import type { IntensityProvider } from "../intensity/types.ts";
 import { attachGpuSampler } from "../job/gpu.ts";
 import { defaultJobMeter } from "../job/meter.ts";
-import { type CarbonMetrics, createCarbonMetrics } from "../metrics/carbon-metrics.ts";
-import { createPrometheusReader, type MetricsServer, serveMetrics } from "../metrics/prometheus.ts";
-import { CARBON_METER_NAME, carbonMetricViews } from "../metrics/views.ts";
-import { CarbonSpanProcessor } from "../processor/carbon-span-processor.ts";
+import {
+  createPrometheusReader,
+  METRICS_PATH,
+  type MetricsServer,
+  serveMetrics,
+} from "../metrics/prometheus.ts";
+import type { CarbonSpanProcessor } from "../processor/carbon-span-processor.ts";
+import { createCarbonComponents } from "./carbon-components.ts";
 import { cloudEnvDetector } from "./cloud-detector.ts";
+import { syncHostDetector } from "./host-detector.ts";
+import { metricExportersFromEnv, pushMetricReaders } from "./metric-readers.ts";
+import { resolveCarbonConfig, warnOnce } from "./startup-config.ts";
 import { exportProcessors, type TraceExporterChoice, traceExportersFromEnv } from "./trace-exporters.ts";
 
 export interface CarbonSdkOptions {
@@ -52,15 +53,17 @@ export interface CarbonSdkOptions {
   metricReaders?: IMetricReader[];
   views?: ViewOptions[];
   /**
-   * Where /metrics is served; `false` for no endpoint (metrics then go only to `metricReaders`).
+   * Where /metrics is served; `false` for no endpoint (metrics then go only to `metricReaders` and
+   * the OTEL_METRICS_EXPORTER readers). Unset: served when OTEL_METRICS_EXPORTER is unset or
+   * names `prometheus`; `otlp` and `console` there add periodic readers, `none` alone none.
    * @default config.prometheus: OTEL_EXPORTER_PROMETHEUS_HOST/PORT, else the config's values
    * (127.0.0.1:9464); port 0 = any free port
    */
   prometheus?: { host?: string; port?: number } | false;
   /**
    * A parsed Config, or the path of a YAML file. @default loadConfig() (CO2E_CONFIG, default.yaml, env)
-   * Whichever it is, OTEL_EXPORTER_PROMETHEUS_HOST/PORT apply on top (validated: a bad value
-   * throws CO2E_ERR_CONFIG naming the variable).
+   * Whichever it is, OTEL_EXPORTER_PROMETHEUS_HOST/PORT apply on top. A bad variable or an unknown
+   * zone is reported on the console once, naming it, and ignored (see resolveCarbonConfig).
    */
   config?: Config | string;
   /** Intensity provider; the preset closes it on shutdown either way. @default createIntensityProvider(config) */
@@ -92,27 +95,6 @@ export interface CarbonSdk {
   shutdown(): Promise<void>;
 }
 
-/** Forwards provider events to the metrics once they exist (the provider is built first). */
-class LateObserver implements IntensityObserver {
-  metrics: CarbonMetrics | undefined;
-  onRequest(provider: string, outcome: IntensityRequestOutcome): void {
-    this.metrics?.intensityObserver.onRequest(provider, outcome);
-  }
-  onValue(value: IntensityValue): void {
-    this.metrics?.intensityObserver.onValue(value);
-  }
-}
-
-/** The OTel variables that configure the exporter, applied even to a Config built in code. */
-const OTEL_PROMETHEUS_ENV = ["OTEL_EXPORTER_PROMETHEUS_HOST", "OTEL_EXPORTER_PROMETHEUS_PORT"] as const;
-
-function resolveConfig(config: Config | string | undefined): Config {
-  // loadConfig maps every ENV_OVERRIDES variable (these included) into the config and validates it.
-  if (typeof config === "string") return loadConfig({ file: config });
-  if (config === undefined) return loadConfig();
-  return withEnvironment(config, OTEL_PROMETHEUS_ENV);
-}
-
 /**
  * The config a disabled SDK reports. Disabled means "do nothing", so nothing it would have read may
  * stop the service: a config that cannot be loaded (missing CO2E_CONFIG file, bad
@@ -120,7 +102,9 @@ function resolveConfig(config: Config | string | undefined): Config {
  */
 function disabledConfig(config: Config | string | undefined): Config {
   try {
-    return resolveConfig(config);
+    return resolveCarbonConfig(config, {
+      warn: (message) => diag.warn(`otel-co2e: SDK disabled; ${message}`),
+    });
   } catch (error) {
     diag.warn("otel-co2e: SDK disabled; config not loaded, using defaults", error);
     return typeof config === "object" ? config : parseConfig({});
@@ -136,6 +120,45 @@ function listenFailure(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** True when a tracer provider is already registered globally (another NodeSDK, or a hand-made one). */
+function tracerProviderRegistered(): boolean {
+  const global = trace.getTracerProvider();
+  // Unregistered, the global proxy delegates to the API's no-op provider, the one a fresh proxy has.
+  return (
+    !(global instanceof ProxyTracerProvider) ||
+    global.getDelegate() !== new ProxyTracerProvider().getDelegate()
+  );
+}
+
+type Instrumentations = NonNullable<NodeSDKConfiguration["instrumentations"]>;
+
+interface HttpInstrumentationLike {
+  instrumentationName: string;
+  getConfig(): { ignoreIncomingRequestHook?: (request: IncomingMessage) => boolean };
+  setConfig(config: object): void;
+}
+
+/**
+ * Tells the http instrumentation (when the service passes one) to ignore scrapes of our /metrics,
+ * which would otherwise each become a server span. Its own ignore hook, if any, still applies.
+ */
+function ignoreMetricsRequests(
+  instrumentations: Instrumentations,
+  isMetricsRequest: (r: IncomingMessage) => boolean,
+): void {
+  for (const item of instrumentations.flat()) {
+    const http = item as unknown as HttpInstrumentationLike;
+    if (http.instrumentationName !== "@opentelemetry/instrumentation-http") continue;
+    const config = http.getConfig();
+    const own = config.ignoreIncomingRequestHook;
+    http.setConfig({
+      ...config,
+      ignoreIncomingRequestHook: (request: IncomingMessage) =>
+        isMetricsRequest(request) || (own?.(request) ?? false),
+    });
+  }
+}
+
 export function startCarbonSdk(options: CarbonSdkOptions = {}): CarbonSdk {
   // Checked before anything is read: a disabled SDK never throws.
   if (getBooleanFromEnv("OTEL_SDK_DISABLED")) {
@@ -147,20 +170,43 @@ export function startCarbonSdk(options: CarbonSdkOptions = {}): CarbonSdk {
       shutdown: () => Promise.resolve(),
     };
   }
-  const config = resolveConfig(options.config);
-
-  const observer = new LateObserver();
-  const provider = options.intensityProvider ?? createIntensityProvider(config, { observer });
-  const processor = new CarbonSpanProcessor({ config, provider });
+  // A second NodeSDK cannot register its tracer provider: the API keeps the first and says so
+  // only through diag, and job spans from the first never meet our processor.
+  if (tracerProviderRegistered()) {
+    warnOnce(
+      'a global tracer provider is already registered (another NodeSDK?); startCarbonSdk cannot replace it, so job spans get no carbon.* attributes. Add createCarbonComponents().spanProcessor to that SDK instead (docs/jobs.md, "Bring your own NodeSDK")',
+    );
+  }
+  const carbon = createCarbonComponents({
+    ...(options.config !== undefined ? { config: options.config } : {}),
+    ...(options.intensityProvider ? { intensityProvider: options.intensityProvider } : {}),
+  });
+  const { config, spanProcessor: processor } = carbon;
+  const metricExporters = metricExportersFromEnv();
   const prometheus =
-    options.prometheus === false
+    options.prometheus === false ||
+    (options.prometheus === undefined && !metricExporters.includes("prometheus"))
       ? undefined
       : {
           host: options.prometheus?.host ?? config.prometheus.host,
           port: options.prometheus?.port ?? config.prometheus.port,
         };
   const reader = prometheus ? createPrometheusReader() : undefined;
-  const readers: IMetricReader[] = [...(reader ? [reader] : []), ...(options.metricReaders ?? [])];
+  const readers: IMetricReader[] = [
+    ...(reader ? [reader] : []),
+    ...pushMetricReaders(metricExporters),
+    ...(options.metricReaders ?? []),
+  ];
+
+  let server: MetricsServer | undefined;
+  const boundPort = (): number | undefined => (server ? Number(new URL(server.url).port) : undefined);
+  if (options.instrumentations !== undefined && prometheus) {
+    ignoreMetricsRequests(
+      options.instrumentations,
+      (request) =>
+        request.socket?.localPort === boundPort() && (request.url ?? "").split("?")[0] === METRICS_PATH,
+    );
+  }
 
   const sdkConfig: Partial<NodeSDKConfiguration> = {
     ...options.nodeSdk,
@@ -171,12 +217,12 @@ export function startCarbonSdk(options: CarbonSdkOptions = {}): CarbonSdk {
     ],
     // NodeSDK falls back to an OTLP metrics exporter when given no reader; an empty list is "none".
     metricReaders: readers,
-    views: [...carbonMetricViews(config.metrics.jobNameLimit), ...(options.views ?? [])],
+    views: [...carbon.views, ...(options.views ?? [])],
     resourceDetectors: options.resourceDetectors ?? [
       cloudEnvDetector,
       serviceInstanceIdDetector,
       processDetector,
-      hostDetector,
+      syncHostDetector,
       osDetector,
       envDetector,
     ],
@@ -186,16 +232,15 @@ export function startCarbonSdk(options: CarbonSdkOptions = {}): CarbonSdk {
   if (options.instrumentations !== undefined) sdkConfig.instrumentations = options.instrumentations;
   const sdk = new NodeSDK(sdkConfig);
   sdk.start();
+  // Settle async resource attributes (a custom detector's) early, so the processor's reads of the
+  // resource after that log nothing; exporters wait for them anyway.
+  const resource = (sdk as unknown as { _resource?: Resource })._resource;
+  if (resource?.asyncAttributesPending) void resource.waitForAsyncAttributes?.().catch(() => {});
 
   // NodeSDK keeps its MeterProvider private; the global one is it unless another was registered first.
   const meterProvider: MeterProvider =
     (sdk as unknown as { _meterProvider?: MeterProvider })._meterProvider ?? metrics.getMeterProvider();
-  const carbonMetrics = createCarbonMetrics(meterProvider.getMeter(CARBON_METER_NAME), {
-    jobNameLimit: config.metrics.jobNameLimit,
-    warn: (msg) => diag.warn(msg),
-  });
-  observer.metrics = carbonMetrics;
-  processor.setMetrics(carbonMetrics);
+  carbon.attachMetrics(meterProvider);
 
   // GPU board power is whole-board like process CPU is whole-process: sampled in the main thread only.
   const gpu =
@@ -203,7 +248,6 @@ export function startCarbonSdk(options: CarbonSdkOptions = {}): CarbonSdk {
       ? attachGpuSampler(defaultJobMeter(), { intervalMs: config.sampler.intervalMs })
       : Promise.resolve(undefined);
 
-  let server: MetricsServer | undefined;
   const listening: Promise<void> =
     reader && prometheus
       ? serveMetrics(reader, prometheus.host, prometheus.port).then((s) => {
@@ -235,7 +279,8 @@ export function startCarbonSdk(options: CarbonSdkOptions = {}): CarbonSdk {
         (await gpu)?.stop();
         await sdk.shutdown().catch((error: unknown) => diag.error("otel-co2e: SDK shutdown failed", error));
         await server?.close();
-        await provider.close().catch(() => {});
+        // Closes the intensity provider (once; a NodeSDK shutdown that failed may not have).
+        await processor.shutdown();
       })();
       return shutdownPromise;
     },

@@ -26,30 +26,36 @@ function isSupported(name: string): name is TraceExporterName {
   return (SUPPORTED_TRACE_EXPORTERS as readonly string[]).includes(name);
 }
 
-// Unsupported names already reported: the list is read at every start, the warning is given once.
+// Unsupported names already reported, per variable: the lists are read at every start, each
+// warning is given once.
 const warnedNames = new Set<string>();
 
 /**
  * Warns on the console, not only through diag: diag goes nowhere unless OTEL_LOG_LEVEL is set, and
- * a misspelt exporter means traces silently go nowhere.
+ * a misspelt exporter means telemetry silently goes nowhere.
  */
-function warnUnsupported(names: readonly string[]): void {
-  const fresh = names.filter((n) => !warnedNames.has(n));
+function warnUnsupported(variable: string, names: readonly string[], supported: readonly string[]): void {
+  const fresh = names.filter((n) => !warnedNames.has(`${variable}=${n}`));
   if (fresh.length === 0) return;
-  for (const n of fresh) warnedNames.add(n);
+  for (const n of fresh) warnedNames.add(`${variable}=${n}`);
   const quoted = fresh.map((n) => `"${n}"`).join(", ");
   console.warn(
-    `otel-co2e: unsupported OTEL_TRACES_EXPORTER value ${quoted} ignored; supported: ${SUPPORTED_TRACE_EXPORTERS.join(", ")}`,
+    `otel-co2e: unsupported ${variable} value ${quoted} ignored; supported: ${supported.join(", ")}`,
   );
 }
 
 /**
- * An OTEL_TRACES_EXPORTER value as a list of exporters. Values are trimmed and case-insensitive
- * (the spec's rule for enum-like variables); unset or empty → otlp (the OTel default); `none`
- * alone → no exporter; `none` beside others is dropped and the others are used; unsupported
- * names are skipped with one console warning.
+ * An OTEL_*_EXPORTER value as a list of names. Values are trimmed and case-insensitive (the spec's
+ * rule for enum-like variables); unset or empty → `fallback`; `none` alone → ["none"]; `none`
+ * beside others is dropped and the others are used; unsupported names are skipped with one
+ * console warning naming the variable.
  */
-export function parseTraceExporters(value: string | undefined): TraceExporterName[] {
+export function parseExporterList<T extends string>(
+  variable: string,
+  value: string | undefined,
+  supported: readonly T[],
+  fallback: T[],
+): T[] {
   const names = [
     ...new Set(
       (value ?? "")
@@ -58,12 +64,18 @@ export function parseTraceExporters(value: string | undefined): TraceExporterNam
         .filter((n) => n !== ""),
     ),
   ];
-  if (names.length === 0) return ["otlp"];
-  if (names.length === 1 && names[0] === "none") return ["none"];
+  if (names.length === 0) return fallback;
+  if (names.length === 1 && names[0] === "none") return names as T[];
+  const isSupportedName = (n: string): n is T => (supported as readonly string[]).includes(n);
   const rest = names.filter((n) => n !== "none");
-  const unsupported = rest.filter((n) => !isSupported(n));
-  if (unsupported.length > 0) warnUnsupported(unsupported);
-  return rest.filter(isSupported);
+  const unsupported = rest.filter((n) => !isSupportedName(n));
+  if (unsupported.length > 0) warnUnsupported(variable, unsupported, supported);
+  return rest.filter(isSupportedName);
+}
+
+/** An OTEL_TRACES_EXPORTER value as a list of exporters (see parseExporterList); unset → otlp. */
+export function parseTraceExporters(value: string | undefined): TraceExporterName[] {
+  return parseExporterList("OTEL_TRACES_EXPORTER", value, SUPPORTED_TRACE_EXPORTERS, ["otlp"]);
 }
 
 /** OTEL_TRACES_EXPORTER as a list; see parseTraceExporters. */
@@ -105,7 +117,7 @@ export function exportProcessors(choices: readonly TraceExporterChoice[]): SpanP
     if (typeof choice === "string") {
       // A JavaScript caller can pass any string: never hand one to a BatchSpanProcessor.
       if (!isSupported(choice)) {
-        warnUnsupported([choice]);
+        warnUnsupported("OTEL_TRACES_EXPORTER", [choice], SUPPORTED_TRACE_EXPORTERS);
         continue;
       }
       if (choice === "none") continue;

@@ -223,7 +223,15 @@ describe.skipIf(skip)("dashboards against a real Prometheus scraping the demo an
     // No rule fails to evaluate against the real series (rules not yet evaluated are "unknown").
     const broken = body.data.groups.flatMap((g) => g.rules).filter((r) => r.health === "err");
     expect(broken.map((r) => `${r.name}: ${r.lastError}`)).toEqual([]);
-    const up = await promQuery(prometheus!.url, 'up{job=~"co2e-.*"}');
+    // The alert's targets, as co2e-settings.yml selects them.
+    const up = await waitFor(
+      "co2e_alert:target_up for both targets",
+      async () => {
+        const result = await promQuery(prometheus!.url, "co2e_alert:target_up");
+        return result.series.length === 2 ? result : undefined;
+      },
+      10_000,
+    );
     expect(up.series.map((s) => [s.metric.job, s.value?.[1]]).sort()).toEqual([
       ["co2e-demo", "1"],
       ["co2e-gateway", "1"],
@@ -284,6 +292,8 @@ async function runPanel(
   const values = {
     ...selection,
     carbon_price: "50",
+    // The board's default: the scrape jobs of the shipped prometheus.yml.
+    scrape_job: "co2e-.*",
     __rate_interval: "1m",
     __interval: "1m",
     __range: "5m",

@@ -121,23 +121,102 @@ describe("startCarbonSdk", () => {
     expect(text).toMatch(/co2e_job_runs_total\{[^}]*job_name="metrics-only"[^}]*\} 1/);
   });
 
-  it("a bad OTEL_EXPORTER_PROMETHEUS_PORT is CO2E_ERR_CONFIG naming the variable, not ignored", async () => {
-    const { isCo2eError } = await import("../../src/errors.ts");
+  it("a bad OTEL_EXPORTER_PROMETHEUS_PORT is warned about once, naming the variable, and the config's port is used", async () => {
     const { DEFAULT_CONFIG_PATH } = await import("../../src/config.ts");
-    for (const bad of ["nine", "70000"]) {
-      process.env.OTEL_EXPORTER_PROMETHEUS_PORT = bad;
-      for (const given of [config, DEFAULT_CONFIG_PATH, undefined]) {
-        let caught: unknown;
-        try {
-          sdk = startCarbonSdk({ config: given, gpu: false, traceExporters: ["none"] });
-        } catch (error) {
-          caught = error;
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      for (const bad of ["nine", "70000"]) {
+        process.env.OTEL_EXPORTER_PROMETHEUS_PORT = bad;
+        for (const given of [parseConfig({ prometheus: { port: 0 } }), DEFAULT_CONFIG_PATH, undefined]) {
+          sdk = startCarbonSdk({ config: given, gpu: false, traceExporters: ["none"], prometheus: false });
+          expect(sdk.config.prometheus.port).toBe(typeof given === "object" ? 0 : 9464);
+          await stopSdk();
         }
-        expect(isCo2eError(caught, "CO2E_ERR_CONFIG")).toBe(true);
-        expect((caught as Error).message).toContain("OTEL_EXPORTER_PROMETHEUS_PORT");
       }
+      const lines = warn.mock.calls
+        .map((c) => String(c[0]))
+        .filter((l) => l.includes("OTEL_EXPORTER_PROMETHEUS_PORT"));
+      // Once per distinct message: "nine" and "70000", each with fallback 0 or 9464.
+      expect(lines.length).toBe(4);
+      expect(lines[0]).toMatch(/^otel-co2e: OTEL_EXPORTER_PROMETHEUS_PORT="nine" ignored .*using 0$/);
+      expect(lines.some((l) => /"70000" ignored .*using 9464$/.test(l))).toBe(true);
+    } finally {
+      warn.mockRestore();
     }
-    expect(sdk).toBeUndefined();
+  });
+
+  it("an unknown CO2E_ZONE is said once on the console and jobs fall back to WORLD, still counted", async () => {
+    process.env.CO2E_ZONE = "XX";
+    process.env.OTEL_EXPORTER_PROMETHEUS_PORT = "0";
+    process.env.OTEL_EXPORTER_PROMETHEUS_HOST = "127.0.0.1";
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      const exporter = new KeepingExporter();
+      sdk = startCarbonSdk({ gpu: false, traceExporters: [exporter] });
+      await sdk.ready;
+      withJob("zone-xx", () => 1);
+      const text = await scrapeText(sdk.metricsUrl);
+      await stopSdk();
+      sdk = startCarbonSdk({ gpu: false, traceExporters: ["none"], prometheus: false });
+      const lines = warn.mock.calls.map((c) => String(c[0])).filter((l) => l.includes("CO2E_ZONE"));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/CO2E_ZONE="XX": unknown zone "XX"/);
+      const span = exporter.getFinishedSpans().find((s) => s.name === "zone-xx");
+      expect(span?.attributes[sc.ATTR_CARBON_INTENSITY_ZONE]).toBe("WORLD");
+      expect(span?.attributes[sc.ATTR_CARBON_ZONE_RESOLVED_BY]).toBe("default");
+      expect(span?.attributes[sc.ATTR_CARBON_ERROR]).toBeUndefined();
+      expect(text).toMatch(/co2e_job_runs_total\{[^}]*job_name="zone-xx"[^}]*zone="WORLD"[^}]*\} 1/);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it("says once on the console when a tracer provider is already registered", async () => {
+    const { TracerProvider } = await import("@opentelemetry/sdk-trace");
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      sdk = startCarbonSdk({ config, gpu: false, traceExporters: ["none"], prometheus: false });
+      await stopSdk();
+      expect(warn.mock.calls.flat().join("\n")).not.toMatch(/already registered/);
+      trace.setGlobalTracerProvider(new TracerProvider());
+      for (let i = 0; i < 2; i++) {
+        sdk = startCarbonSdk({ config, gpu: false, traceExporters: ["none"], prometheus: false });
+        await sdk.shutdown();
+      }
+      const lines = warn.mock.calls.map((c) => String(c[0])).filter((l) => l.includes("already registered"));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        /^otel-co2e: a global tracer provider is already registered.*Bring your own NodeSDK/,
+      );
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it("honours OTEL_METRICS_EXPORTER: none serves no /metrics, console adds a reader beside it", async () => {
+    process.env.OTEL_EXPORTER_PROMETHEUS_PORT = "0";
+    process.env.OTEL_EXPORTER_PROMETHEUS_HOST = "127.0.0.1";
+    process.env.OTEL_METRICS_EXPORTER = "none";
+    sdk = startCarbonSdk({ config, gpu: false, traceExporters: ["none"] });
+    await sdk.ready;
+    expect(sdk.metricsUrl).toBeUndefined();
+    await stopSdk();
+
+    process.env.OTEL_METRICS_EXPORTER = "console, prometheus";
+    const log = vi.spyOn(console, "dir").mockImplementation(() => {});
+    try {
+      sdk = startCarbonSdk({ config, gpu: false, traceExporters: ["none"] });
+      await sdk.ready;
+      withJob("console-metrics", () => 1);
+      expect(await scrapeText(sdk.metricsUrl)).toMatch(
+        /co2e_job_runs_total\{[^}]*job_name="console-metrics"/,
+      );
+      await stopSdk(); // the periodic reader exports once more on shutdown
+      const printed = JSON.stringify(log.mock.calls);
+      expect(printed).toContain("co2e_job_runs");
+    } finally {
+      log.mockRestore();
+    }
   });
 
   it("honours OTEL_SDK_DISABLED", async () => {
@@ -164,11 +243,12 @@ describe("startCarbonSdk", () => {
     }
     // A Config handed in comes back as it was.
     expect(startCarbonSdk({ config }).config).toBe(config);
-    // The same variables still fail a start that is not disabled.
+    // Enabled, the bad port is ignored (with a warning) instead of stopping the service.
     delete process.env.OTEL_SDK_DISABLED;
-    expect(() => startCarbonSdk({ config, gpu: false, traceExporters: ["none"] })).toThrow(
-      /OTEL_EXPORTER_PROMETHEUS_PORT/,
-    );
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    sdk = startCarbonSdk({ config, gpu: false, traceExporters: ["none"], prometheus: false });
+    expect(sdk.config.prometheus.port).toBe(config.prometheus.port);
+    warn.mockRestore();
   });
 
   it("reads OTEL_TRACES_EXPORTER lists", () => {

@@ -1,7 +1,8 @@
 /**
  * Static checks of every Grafana dashboard in grafana/dashboards: panel ids unique, every panel
- * and query on the provisioned datasource (by uid), a unit on every panel, the template
- * variables present, every query non-empty and free of unknown variables.
+ * and query on the `${datasource}` variable (defaulting to the provisioned datasource's uid, so
+ * the boards also import into a Grafana that has another one), a unit on every panel, the
+ * template variables present, every query non-empty and free of unknown variables.
  */
 import { describe, expect, it } from "vitest";
 import {
@@ -17,6 +18,9 @@ import {
 const dashboards = loadDashboards();
 const datasourceUids = provisionedDatasourceUids();
 const REQUIRED_VARIABLES = ["job_name", "service_name", "zone"];
+/** What every query's datasource uid is: the datasource template variable. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, not a JS template
+const DATASOURCE_VARIABLE = "${datasource}";
 /**
  * Grafana unit ids the boards may use (from Grafana's unit picker: Mass / gram, Energy /
  * kilowatt-hour, Energy / watt, Currency / dollars, Throughput, Misc, Time), plus custom
@@ -56,7 +60,19 @@ describe.each(dashboards)("dashboard $file", ({ dashboard }) => {
   const panels = queryPanels(dashboard);
   const variables = dashboard.templating?.list ?? [];
   const variableValues: Record<string, string> = { ...BUILT_INS };
-  for (const v of variables) variableValues[v.name] = v.type === "textbox" ? "50" : ".*";
+  for (const v of variables) variableValues[v.name] = v.type === "textbox" ? String(v.query) : ".*";
+
+  it("picks its Prometheus through a datasource variable defaulting to the provisioned one", () => {
+    const datasource = variables.find((v) => v.name === "datasource") as
+      | { type: string; query?: unknown; current?: { value?: unknown } }
+      | undefined;
+    expect(datasource?.type).toBe("datasource");
+    expect(datasource?.query).toBe("prometheus");
+    expect(datasourceUids).toContain(datasource?.current?.value);
+    // No uid is hard-coded anywhere but in that default (the annotation's built-in Grafana one aside).
+    const json = JSON.stringify(dashboard);
+    for (const uid of datasourceUids) expect(json.split(`"${uid}"`).length - 1, uid).toBe(1);
+  });
 
   it("has panels, each id unique", () => {
     expect(panels.length).toBeGreaterThan(5);
@@ -76,15 +92,15 @@ describe.each(dashboards)("dashboard $file", ({ dashboard }) => {
       expect(variable, name).toBeDefined();
       expect(variable?.type).toBe("query");
       expect(JSON.stringify(variable?.query)).toContain(`label_values(`);
-      expect(datasourceUids).toContain(variable?.datasource?.uid);
+      expect(variable?.datasource?.uid).toBe(DATASOURCE_VARIABLE);
     }
   });
 
   it.each(panels.map((p) => [p.id, p.title ?? "", p] as const))(
-    "panel %i %s: datasource by uid, unit, queries",
+    "panel %i %s: datasource variable, unit, queries",
     (_id, _title, panel) => {
       expect(panel.datasource?.type).toBe("prometheus");
-      expect(datasourceUids).toContain(panel.datasource?.uid);
+      expect(panel.datasource?.uid).toBe(DATASOURCE_VARIABLE);
 
       const unit = panel.fieldConfig?.defaults?.unit;
       expect(typeof unit === "string" && unit.length > 0, `unit of panel "${panel.title}"`).toBe(true);
@@ -97,7 +113,7 @@ describe.each(dashboards)("dashboard $file", ({ dashboard }) => {
           typeof target.expr === "string" && target.expr.trim().length > 0,
           `expr of ${target.refId}`,
         ).toBe(true);
-        expect(datasourceUids).toContain(target.datasource?.uid);
+        expect(target.datasource?.uid).toBe(DATASOURCE_VARIABLE);
         const concrete = substituteVariables(target.expr!, variableValues);
         expect(leftoverVariables(concrete), `unknown variables in ${target.expr}`).toEqual([]);
       }
