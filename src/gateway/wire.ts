@@ -20,6 +20,9 @@ export class DecodeError extends Co2eError {
   }
 }
 
+/** A 10-byte varint whose last byte sets bits above bit 63 (a value of 2^64 or more). */
+const TOO_BIG = "integer of 2^64 or more (a varint holds 64 bits)";
+
 /** Reads a varint at `pos` ≤ 10 bytes; returns the value (as a double: exact up to 2^53) and sets `r.pos`. */
 export class Reader {
   readonly buf: Uint8Array;
@@ -47,6 +50,7 @@ export class Reader {
     for (let i = 0; i < 10; i++) {
       if (pos >= end) throw new DecodeError(start, path, "truncated varint");
       const b = buf[pos++]!;
+      if (i === 9 && b > 1) throw new DecodeError(start, path, TOO_BIG);
       result += (b & 0x7f) * mul;
       if (b < 0x80) {
         this.pos = pos;
@@ -116,6 +120,7 @@ export class Reader {
     for (let i = 0; i < 10; i++) {
       if (pos >= end) throw new DecodeError(start, path, "truncated varint");
       const b = buf[pos++]!;
+      if (i === 9 && b > 1) throw new DecodeError(start, path, TOO_BIG);
       if (i < 4) lo |= (b & 0x7f) << (7 * i);
       else if (i === 4) {
         lo |= (b & 0x0f) << 28;
