@@ -13,7 +13,7 @@ import { ATTR_JOB_NAME } from "../semconv.ts";
 import { LimitError, type RequestLimits, SpanBudget, UNBOUNDED_LIMITS } from "./limits.ts";
 import { type FieldSpec, fieldsByNumber, isMessageType, type MessageName, OTLP } from "./otlp-fields.ts";
 import { runAtOnce } from "./slices.ts";
-import { DecodeError, Reader, utf8, WIRE_I64, WIRE_LEN, WIRE_VARINT } from "./wire.ts";
+import { DecodeError, Reader, utf8, WIRE_LEN, WIRE_VARINT } from "./wire.ts";
 
 const F_SPAN = OTLP.Span;
 const F_ANY = OTLP.AnyValue;
@@ -30,7 +30,14 @@ const NESTING: ReadonlySet<MessageName> = new Set(["ArrayValue", "KeyValueList"]
  * Walks a message of a known type, checking every field and the budget (attribute values,
  * value length, nesting); unknown fields are skipped.
  */
-function validate(r: Reader, end: number, type: MessageName, path: string, nest: number, budget: SpanBudget): void {
+function validate(
+  r: Reader,
+  end: number,
+  type: MessageName,
+  path: string,
+  nest: number,
+  budget: SpanBudget,
+): void {
   const spec = fieldsByNumber(type);
   while (r.pos < end) {
     const at = r.pos;
@@ -211,7 +218,12 @@ const SPAN_FIELDS = fieldsByNumber("Span");
  * Scans one Span body; returns a rejection reason, a JobSpanRef, or null for a plain span. A span
  * over a per-span limit throws LimitError (the caller rejects the span).
  */
-function scanSpan(r: Reader, end: number, resourceIndex: number, budget: SpanBudget): string | JobSpanRef | null {
+function scanSpan(
+  r: Reader,
+  end: number,
+  resourceIndex: number,
+  budget: SpanBudget,
+): string | JobSpanRef | null {
   const buf = r.buf;
   const bodyStart = r.pos;
   let traceOk = false;
@@ -332,7 +344,13 @@ function scanSpan(r: Reader, end: number, resourceIndex: number, budget: SpanBud
 }
 
 /** Checks the wire type of a known field of a container message and returns its path. */
-function containerField(type: MessageName, at: number, field: number, wire: number, path: string): FieldSpec | undefined {
+function containerField(
+  type: MessageName,
+  at: number,
+  field: number,
+  wire: number,
+  path: string,
+): FieldSpec | undefined {
   if (field === 0) throw new DecodeError(at, path, "field number 0");
   const f = fieldsByNumber(type).get(field);
   // Fields of the request itself are named without a prefix ("resource_spans").
