@@ -208,7 +208,7 @@ export const configSchema = z
             /** Spans in one request; more → 413. */
             maxSpansPerRequest: z.number().int().positive().default(10_000),
             /** Attribute values of one span (span, event and link attributes; array and kvlist elements count); more → span rejected. */
-            maxAttributesPerSpan: z.number().int().positive().default(1024),
+            maxAttributesPerSpan: z.number().int().positive().default(256),
             /** Bytes of one string or bytes attribute value; longer → span rejected (400 outside a span). */
             maxAttributeValueBytes: z.number().int().positive().default(65_536),
             /** Levels of arrays and kvlists inside an attribute value; deeper → span rejected (400 outside a span). */

@@ -7,6 +7,7 @@
 import type { Attributes, AttributeValue } from "@opentelemetry/api";
 import { OTLP, tagOf } from "./otlp-fields.ts";
 import { type JobSpanRef, type ParsedRequest, type ParsedResource, REJECTED } from "./otlp-proto.ts";
+import { runAtOnce } from "./slices.ts";
 import { Encoder, varintSize, writeVarint } from "./wire.ts";
 
 const ANY = OTLP.AnyValue;
@@ -179,7 +180,7 @@ function jobSpanPieces(span: JobSpanRef): Pieces {
   return pieces;
 }
 
-function encodeResource(req: ParsedRequest, rs: ParsedResource): ForwardItem | undefined {
+function* encodeResource(req: ParsedRequest, rs: ParsedResource): Generator<void, ForwardItem | undefined> {
   const buf = req.buf;
   let spanCount = 0;
   let changed = false;
@@ -219,6 +220,7 @@ function encodeResource(req: ParsedRequest, rs: ParsedResource): ForwardItem | u
       if (special === REJECTED) continue;
       kept++;
       sp.child(tagOf(OTLP.ScopeSpans.spans), jobSpanPieces(special));
+      yield;
     }
     sp.range(inner, scope.fieldEnd);
     if (kept === 0) continue;
@@ -239,14 +241,21 @@ function headerLength(buf: Uint8Array, start: number): number {
   return p + 1 - start;
 }
 
-/** Items to forward for a scanned (and enriched) request; rejected spans are left out. */
-export function encodeForward(req: ParsedRequest): ForwardItem[] {
+/**
+ * Items to forward for a scanned (and enriched) request; rejected spans are left out. Yields after
+ * each job span (see slices.ts).
+ */
+export function* encodeForwardSteps(req: ParsedRequest): Generator<void, ForwardItem[]> {
   const items: ForwardItem[] = [];
   for (const rs of req.resources) {
-    const item = encodeResource(req, rs);
+    const item = yield* encodeResource(req, rs);
     if (item) items.push(item);
   }
   return items;
+}
+
+export function encodeForward(req: ParsedRequest): ForwardItem[] {
+  return runAtOnce(encodeForwardSteps(req));
 }
 
 /** `ExportTraceServiceRequest` bytes for a batch of items (field 1 = resource_spans). */

@@ -5,7 +5,7 @@
  */
 import { type EnrichContext, enrichRequest } from "./enrich-request.ts";
 import { type RequestLimits, UNBOUNDED_LIMITS } from "./limits.ts";
-import { encodeForward, type ForwardItem } from "./otlp-encode.ts";
+import { encodeForwardSteps, type ForwardItem } from "./otlp-encode.ts";
 import { type JsonRequest, jsonRequestSteps } from "./otlp-json.ts";
 import { type ParsedRequest, scanRequestSteps } from "./otlp-proto.ts";
 import { runAtOnce, runSliced, type Slicer } from "./slices.ts";
@@ -82,7 +82,9 @@ export async function enrichAndEncode(
   slicer?: Slicer,
 ): Promise<ExportResult> {
   const counts = await enrichRequest(req, ctx, slicer);
-  const items = encodeForward(req);
+  const items = slicer
+    ? await runSliced(encodeForwardSteps(req), slicer)
+    : runAtOnce(encodeForwardSteps(req));
   let acceptedSpans = 0;
   for (const item of items) acceptedSpans += item.spanCount;
   const errorMessage = req.rejectedSpans
