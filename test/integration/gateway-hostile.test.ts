@@ -84,7 +84,9 @@ function rawClient(
     });
     socket.on("error", () => {});
     socket.once("error", reject);
-    cleanups.push(() => socket.destroy());
+    cleanups.push(async () => {
+      socket.destroy();
+    });
   });
 }
 
@@ -147,7 +149,7 @@ describe("amplification bodies are refused before the work", () => {
       expect(partial(res.bytes).rejectedSpans).toBe("1");
       expect(partial(res.bytes).errorMessage).toMatch(reason);
     }
-    const json = {
+    const json: { resourceSpans: { resource?: unknown; scopeSpans: unknown[] }[] } = {
       resourceSpans: [
         {
           scopeSpans: [
@@ -221,7 +223,7 @@ describe("slow clients", () => {
     const drip = setInterval(() => {
       for (const c of clients) if (!c.socket.destroyed) c.socket.write("\n");
     }, 1000);
-    cleanups.push(() => clearInterval(drip));
+    cleanups.push(async () => clearInterval(drip));
     return clients;
   }
 
