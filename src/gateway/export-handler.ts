@@ -12,6 +12,7 @@ import type { EnrichContext } from "./enrich-request.ts";
 import type { SpanSink } from "./forwarder.ts";
 import type { SpanCounters } from "./gateway-stats.ts";
 import { type Answers, HttpError, mediaType } from "./http-answer.ts";
+import type { JsonPool } from "./json-pool.ts";
 import { LimitError } from "./limits.ts";
 import { encodeResponseJson, encodeResponseProto } from "./otlp-encode.ts";
 import type { ParsedRequest } from "./otlp-proto.ts";
@@ -26,6 +27,8 @@ export interface ExportDeps {
   sink: SpanSink;
   ctx: EnrichContext;
   counters: SpanCounters;
+  /** Converts JSON bodies off the event loop. */
+  json: JsonPool;
   closing(): boolean;
 }
 
@@ -36,7 +39,9 @@ async function decode(
   slicer: Slicer,
 ): Promise<ParsedRequest> {
   try {
-    return await decodeExportSliced(body, encoding, deps.gw.limits, slicer);
+    return await decodeExportSliced(body, encoding, deps.gw.limits, slicer, (json, limits) =>
+      deps.json.convert(json, limits),
+    );
   } catch (error) {
     if (error instanceof LimitError) throw new HttpError(error.status, error.message);
     if (isCo2eError(error, ERROR_CODES.otlpDecode)) throw new HttpError(400, error.message);

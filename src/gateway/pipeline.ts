@@ -55,15 +55,21 @@ export function decodeExport(
   return withJsonRejections(runAtOnce(scanRequestSteps(json.bytes, limits)), json);
 }
 
-/** decodeExport in slices that let the event loop run between them (the gateway's path). */
+/**
+ * decodeExport in slices that let the event loop run between them (the gateway's path). JSON is
+ * converted by `convertJson` when given (the gateway's worker, json-pool.ts), else in slices here.
+ */
 export async function decodeExportSliced(
   body: Uint8Array,
   encoding: OtlpEncoding,
   limits: RequestLimits,
   slicer: Slicer,
+  convertJson?: (body: Uint8Array, limits: RequestLimits) => Promise<JsonRequest>,
 ): Promise<ParsedRequest> {
   if (encoding === "protobuf") return runSliced(scanRequestSteps(body, limits), slicer);
-  const json = await runSliced(jsonRequestSteps(bodyText(body), limits), slicer);
+  const json = convertJson
+    ? await convertJson(body, limits)
+    : await runSliced(jsonRequestSteps(bodyText(body), limits), slicer);
   return withJsonRejections(await runSliced(scanRequestSteps(json.bytes, limits), slicer), json);
 }
 

@@ -6,7 +6,8 @@
  * This module wires the parts and owns the lifecycle (listen, route, shutdown): auth.ts (bearer
  * token), admission.ts (concurrency and queue reservation), request-body.ts (size, time, rate and
  * decompression bounds), export-handler.ts (one export request), gateway-stats.ts (counters and
- * metrics), http-answer.ts (answers in the request's encoding).
+ * metrics), http-answer.ts (answers in the request's encoding), json-pool.ts (JSON converted off
+ * the event loop).
  *
  * Slow clients: a connection must deliver its first request's headers within
  * `gateway.headersTimeoutMs` (a timer per connection; later requests on a kept-alive connection are
@@ -29,6 +30,7 @@ import { handleExport } from "./export-handler.ts";
 import { DroppingSink, Forwarder, OTLP_TRACES_PATH, type SpanSink } from "./forwarder.ts";
 import { type GatewayStats, gatewayStats, newSpanCounters, registerStatsMetrics } from "./gateway-stats.ts";
 import { Answers, HttpError, requestPath } from "./http-answer.ts";
+import { JsonPool } from "./json-pool.ts";
 
 export type { GatewayStats } from "./gateway-stats.ts";
 
@@ -192,7 +194,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const answers = new Answers();
   const admission = new Admission(gw.maxConcurrentRequests);
   let listening = false;
-  const deps = { gw, answers, authorize, sink, ctx, counters, closing: () => answers.closing };
+  const json = new JsonPool();
+  const deps = { gw, answers, authorize, sink, ctx, counters, json, closing: () => answers.closing };
 
   function exportRequest(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== "POST") {
@@ -272,6 +275,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     if (inflight > 0) log(`shutdown deadline passed with ${inflight} request(s) still being processed`);
     server.closeAllConnections();
     await serverClosed;
+    await json.close();
     await provider.close().catch(() => {});
     await closeMetrics().catch(() => {});
     return flushed && lost === 0 && inflight === 0;
