@@ -196,6 +196,28 @@ export const configSchema = z
         intensityWaitMs: z.number().int().min(0).default(250),
         /** Name of the env variable holding the bearer token clients must send; unset → no auth. */
         bearerTokenEnv: z.string().optional(),
+        /** Request headers must be complete this long after the connection opens (or the last answer), ms. */
+        headersTimeoutMs: z.number().int().positive().default(10_000),
+        /** A request body must be complete this long after its headers, ms; later → 408. */
+        bodyTimeoutMs: z.number().int().positive().default(30_000),
+        /** After the first second, a body arriving slower than this on average → 408. 0 turns the check off. */
+        minBodyBytesPerSecond: z.number().int().min(0).default(1024),
+        /** Decompressed size may be at most this many times the compressed size (over 1 MiB); more → 413. */
+        maxDecompressionRatio: z.number().positive().default(200),
+        /** Work one request may ask for, checked before it is done. */
+        limits: z
+          .object({
+            /** Spans in one request; more → 413. */
+            maxSpansPerRequest: z.number().int().positive().default(10_000),
+            /** Attribute values of one span (span, event and link attributes; array and kvlist elements count); more → span rejected. */
+            maxAttributesPerSpan: z.number().int().positive().default(256),
+            /** Bytes of one string or bytes attribute value; longer → span rejected (400 outside a span). */
+            maxAttributeValueBytes: z.number().int().positive().default(65_536),
+            /** Levels of arrays and kvlists inside an attribute value; deeper → span rejected (400 outside a span). */
+            maxNestingDepth: z.number().int().positive().max(64).default(8),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -1,6 +1,7 @@
 /**
  * Runs the shared enrichment core (src/processor/enrich.ts) over the job spans of one scanned
- * OTLP request.
+ * OTLP request, pausing between slices when given a Slicer (a large request does not hold the
+ * event loop).
  *
  * Intensity: per zone, one bounded `provider.get()` over the window covering all that zone's
  * spans (it fills the provider's cache, including past hours, in one go), awaited at most
@@ -27,6 +28,7 @@ import * as sc from "../semconv.ts";
 import { settleWithin } from "../util/timeout.ts";
 import { isEnriched, metricsRecorded, recordFromEnrichedAttributes } from "./enriched-record.ts";
 import { type JobSpanRef, type ParsedRequest, resourceAttributes } from "./otlp-proto.ts";
+import type { Slicer } from "./slices.ts";
 import { invalidTimingReason } from "./span-timing.ts";
 
 export interface JobRecorder {
@@ -71,12 +73,17 @@ function record(ctx: EnrichContext, job: JobRecord): void {
 }
 
 /** Sets `added` on the job spans the gateway enriches and records the metrics. Never throws. */
-export async function enrichRequest(req: ParsedRequest, ctx: EnrichContext): Promise<EnrichCounts> {
+export async function enrichRequest(
+  req: ParsedRequest,
+  ctx: EnrichContext,
+  slicer?: Slicer,
+): Promise<EnrichCounts> {
   const counts: EnrichCounts = { enriched: 0, preEnriched: 0 };
   if (req.jobSpans.length === 0) return counts;
   const resources = new Map<number, Attributes>();
   const byZone = new Map<string, Pending[]>();
   for (const span of req.jobSpans) {
+    if (slicer?.due()) await slicer.pause();
     let resource = resources.get(span.resourceIndex);
     if (!resource) {
       resource = resourceAttributes(req, span.resourceIndex);
@@ -131,6 +138,7 @@ export async function enrichRequest(req: ParsedRequest, ctx: EnrichContext): Pro
       // Fills the cache for the whole range; the value itself is not used (each span has its window).
       await settleWithin(provider.get(zone, { startMs, endMs }), ctx.config.gateway.intensityWaitMs);
       for (const { span, zone: resolved, resource } of group) {
+        if (slicer?.due()) await slicer.pause();
         // enrichJobSpan keeps a producer's own carbon.attribution (shared/exclusive), as in-process.
         const spanOptions: EnrichOptions = { ...options, zone: resolved };
         const result = enrichJobSpan(

@@ -3,8 +3,9 @@
  * `forwardBatchSpans`, with a few requests in flight. The queue is bounded in spans and bytes and
  * a request's capacity is reserved before it is acknowledged, so the gateway answers 503 instead
  * of accepting spans it would have to drop: an acknowledged span stays queued (in memory) until
- * the downstream accepts it. 5xx, 429 and network errors are retried with exponential backoff
- * (honouring Retry-After); other 4xx answers are permanent and the batch is counted as dropped.
+ * the downstream accepts it. 5xx, 429 and network errors are retried with exponential backoff and
+ * full jitter (util/retry.ts), honouring Retry-After; other 4xx answers are permanent and the batch
+ * is counted as dropped.
  *
  * At shutdown (`flush(deadline)`) a failing batch keeps being retried until the deadline itself:
  * backoff waits are cut so that the last attempt starts shortly before it, and spans still unsent
@@ -12,6 +13,7 @@
  * how many acknowledged spans were not forwarded and exit non-zero.
  */
 import { Agent, request } from "undici";
+import { retryDelayMs } from "../util/retry.ts";
 import { parseRetryAfterMs } from "../util/retry-after.ts";
 import { settleWithin } from "../util/timeout.ts";
 import { type ForwardItem, frameRequest } from "./otlp-encode.ts";
@@ -254,7 +256,6 @@ export class Forwarder implements SpanSink {
    * is set, waits are cut so that the last attempt starts FINAL_ATTEMPT_LEAD_MS before it.
    */
   async #send(body: Uint8Array, spans: number): Promise<void> {
-    let backoffMs = this.#options.minBackoffMs;
     let lastChance = false;
     for (let attempt = 0; ; attempt++) {
       if (this.#closing) return this.#lose(spans);
@@ -288,8 +289,14 @@ export class Forwarder implements SpanSink {
         this.#lastError = errorText(error);
         if (attempt === 0) this.#options.log(`forwarding failed (${this.#lastError}); retrying`);
       }
-      let delay = Math.min(this.#options.maxBackoffMs, waitMs ?? backoffMs * (0.5 + Math.random()));
-      backoffMs = Math.min(this.#options.maxBackoffMs, backoffMs * 2);
+      let delay = Math.min(
+        this.#options.maxBackoffMs,
+        retryDelayMs(
+          attempt,
+          { baseMs: this.#options.minBackoffMs, maxMs: this.#options.maxBackoffMs },
+          waitMs,
+        ),
+      );
       if (Number.isFinite(this.#deadlineMs)) {
         const remainingMs = this.#deadlineMs - Date.now();
         // The attempt just made was the one right before the deadline: nothing later fits.

@@ -5,8 +5,13 @@
  * `ExportTraceServiceResponse` in both encodings and the protobuf request framing.
  */
 import type { Attributes, AttributeValue } from "@opentelemetry/api";
+import { OTLP, tagOf } from "./otlp-fields.ts";
 import { type JobSpanRef, type ParsedRequest, type ParsedResource, REJECTED } from "./otlp-proto.ts";
+import { runAtOnce } from "./slices.ts";
 import { Encoder, varintSize, writeVarint } from "./wire.ts";
+
+const ANY = OTLP.AnyValue;
+const KV = OTLP.KeyValue;
 
 /** One ResourceSpans ready to forward (message body, without the request's field tag). */
 export interface ForwardItem {
@@ -22,19 +27,20 @@ export interface ForwardItem {
  */
 export function encodeAnyValue(value: AttributeValue): Encoder {
   const e = new Encoder();
-  if (typeof value === "string") e.string(1, value);
-  else if (typeof value === "boolean") e.bool(2, value);
-  else if (typeof value === "number") e.double(4, value);
+  if (typeof value === "string") e.string(ANY.stringValue.no, value);
+  else if (typeof value === "boolean") e.bool(ANY.boolValue.no, value);
+  else if (typeof value === "number") e.double(ANY.doubleValue.no, value);
   else if (Array.isArray(value)) {
     const arr = new Encoder();
-    for (const item of value) if (item !== null && item !== undefined) arr.message(1, encodeAnyValue(item));
-    e.message(5, arr);
+    for (const item of value)
+      if (item !== null && item !== undefined) arr.message(OTLP.ArrayValue.values.no, encodeAnyValue(item));
+    e.message(ANY.arrayValue.no, arr);
   }
   return e;
 }
 
 export function encodeKeyValue(key: string, value: AttributeValue): Encoder {
-  return new Encoder().string(1, key).message(2, encodeAnyValue(value));
+  return new Encoder().string(KV.key.no, key).message(KV.value.no, encodeAnyValue(value));
 }
 
 const KEY_CACHE = new Map<string, Buffer>();
@@ -69,7 +75,7 @@ export function encodeSpanAttributes(added: Attributes): Uint8Array {
     } else if (typeof value === "boolean") anyLen = 2;
     else if (typeof value === "number") anyLen = 9;
     else {
-      rest.message(9, encodeKeyValue(key, value));
+      rest.message(OTLP.Span.attributes.no, encodeKeyValue(key, value));
       continue;
     }
     const k = keyBytes(key);
@@ -82,23 +88,23 @@ export function encodeSpanAttributes(added: Attributes): Uint8Array {
   for (const [k, value, kvLen, packed] of entries) {
     const anyLen = Math.floor(packed / 0x100000000);
     const payload = packed % 0x100000000;
-    out[p++] = (9 << 3) | 2;
+    out[p++] = tagOf(OTLP.Span.attributes);
     p = writeVarint(out, p, kvLen);
-    out[p++] = (1 << 3) | 2;
+    out[p++] = tagOf(KV.key);
     p = writeVarint(out, p, k.length);
     k.copy(out, p);
     p += k.length;
-    out[p++] = (2 << 3) | 2;
+    out[p++] = tagOf(KV.value);
     p = writeVarint(out, p, anyLen);
     if (typeof value === "string") {
-      out[p++] = (1 << 3) | 2;
+      out[p++] = tagOf(ANY.stringValue);
       p = writeVarint(out, p, payload);
       p += out.write(value, p, "utf8");
     } else if (typeof value === "boolean") {
-      out[p++] = 2 << 3;
+      out[p++] = tagOf(ANY.boolValue);
       out[p++] = value ? 1 : 0;
     } else {
-      out[p++] = (4 << 3) | 1;
+      out[p++] = tagOf(ANY.doubleValue);
       out.writeDoubleLE(value as number, p);
       p += 8;
     }
@@ -131,10 +137,10 @@ class Pieces {
     this.length += b.length;
   }
 
-  /** Tag + length header of a LEN field, then the child's pieces. */
-  child(field: number, c: Pieces): void {
+  /** Tag + length header of a LEN field (a one-byte tag), then the child's pieces. */
+  child(tag: number, c: Pieces): void {
     const header = new Uint8Array(1 + varintSize(c.length));
-    header[0] = (field << 3) | 2;
+    header[0] = tag;
     writeVarint(header, 1, c.length);
     this.bytes(header);
     for (const op of c.ops) this.ops.push(op);
@@ -174,7 +180,7 @@ function jobSpanPieces(span: JobSpanRef): Pieces {
   return pieces;
 }
 
-function encodeResource(req: ParsedRequest, rs: ParsedResource): ForwardItem | undefined {
+function* encodeResource(req: ParsedRequest, rs: ParsedResource): Generator<void, ForwardItem | undefined> {
   const buf = req.buf;
   let spanCount = 0;
   let changed = false;
@@ -213,12 +219,13 @@ function encodeResource(req: ParsedRequest, rs: ParsedResource): ForwardItem | u
       inner = scope.spans[2 * i + 1]!;
       if (special === REJECTED) continue;
       kept++;
-      sp.child(2, jobSpanPieces(special));
+      sp.child(tagOf(OTLP.ScopeSpans.spans), jobSpanPieces(special));
+      yield;
     }
     sp.range(inner, scope.fieldEnd);
     if (kept === 0) continue;
     spanCount += kept;
-    out.child(2, sp);
+    out.child(tagOf(OTLP.ResourceSpans.scopeSpans), sp);
   }
   out.range(cursor, rs.fieldEnd);
   if (spanCount === 0) return undefined;
@@ -234,14 +241,21 @@ function headerLength(buf: Uint8Array, start: number): number {
   return p + 1 - start;
 }
 
-/** Items to forward for a scanned (and enriched) request; rejected spans are left out. */
-export function encodeForward(req: ParsedRequest): ForwardItem[] {
+/**
+ * Items to forward for a scanned (and enriched) request; rejected spans are left out. Yields after
+ * each job span (see slices.ts).
+ */
+export function* encodeForwardSteps(req: ParsedRequest): Generator<void, ForwardItem[]> {
   const items: ForwardItem[] = [];
   for (const rs of req.resources) {
-    const item = encodeResource(req, rs);
+    const item = yield* encodeResource(req, rs);
     if (item) items.push(item);
   }
   return items;
+}
+
+export function encodeForward(req: ParsedRequest): ForwardItem[] {
+  return runAtOnce(encodeForwardSteps(req));
 }
 
 /** `ExportTraceServiceRequest` bytes for a batch of items (field 1 = resource_spans). */
@@ -251,7 +265,7 @@ export function frameRequest(items: readonly ForwardItem[]): Uint8Array {
   const out = new Uint8Array(size);
   let p = 0;
   for (const item of items) {
-    out[p++] = (1 << 3) | 2;
+    out[p++] = tagOf(OTLP.ExportTraceServiceRequest.resourceSpans);
     p = writeVarint(out, p, item.bytes.length);
     out.set(item.bytes, p);
     p += item.bytes.length;
@@ -262,9 +276,10 @@ export function frameRequest(items: readonly ForwardItem[]): Uint8Array {
 /** `ExportTraceServiceResponse`: empty on full success, partial_success when spans were rejected. */
 export function encodeResponseProto(rejectedSpans: number, errorMessage: string): Uint8Array {
   if (rejectedSpans === 0 && !errorMessage) return new Uint8Array(0);
-  const partial = new Encoder().int64(1, BigInt(rejectedSpans));
-  if (errorMessage) partial.string(2, errorMessage);
-  return new Encoder().message(1, partial).finish();
+  const P = OTLP.ExportTracePartialSuccess;
+  const partial = new Encoder().int64(P.rejectedSpans.no, BigInt(rejectedSpans));
+  if (errorMessage) partial.string(P.errorMessage.no, errorMessage);
+  return new Encoder().message(OTLP.ExportTraceServiceResponse.partialSuccess.no, partial).finish();
 }
 
 export function encodeResponseJson(rejectedSpans: number, errorMessage: string): string {
@@ -275,5 +290,8 @@ export function encodeResponseJson(rejectedSpans: number, errorMessage: string):
 
 /** `google.rpc.Status { int32 code = 1; string message = 2 }`, the body OTLP puts on 4xx/5xx. */
 export function encodeStatusProto(grpcCode: number, message: string): Uint8Array {
-  return new Encoder().uint(1, grpcCode).string(2, message).finish();
+  return new Encoder()
+    .uint(OTLP.RpcStatus.code.no, grpcCode)
+    .string(OTLP.RpcStatus.message.no, message)
+    .finish();
 }

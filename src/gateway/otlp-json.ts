@@ -1,12 +1,17 @@
 /**
  * OTLP/JSON (`application/json`) request → the protobuf bytes of the same request, so one scanner
- * and one forward path serve both encodings. Follows the OTLP JSON encoding (opentelemetry-proto
- * v1.x, docs/specification.md "JSON Protobuf Encoding"): lowerCamelCase keys, trace/span ids as
- * hex, 64-bit integers as decimal strings or numbers, enums as integers, `bytesValue` as base64,
- * unknown keys ignored. A malformed id is not a 400: it becomes an empty id, which the scanner
- * rejects through partial_success like the same span sent in protobuf.
+ * and one forward path serve both encodings. Driven by the field table (otlp-fields.ts), following
+ * the OTLP JSON encoding (opentelemetry-proto v1.7.0, docs/specification.md "JSON Protobuf
+ * Encoding"): lowerCamelCase keys, trace/span ids as hex, 64-bit integers as decimal strings or
+ * numbers, enums as integers, `bytesValue` as base64, unknown keys ignored. A malformed id is not a
+ * 400: it becomes an empty id, which the scanner rejects through partial_success like the same span
+ * sent in protobuf. `gateway.limits` are checked as in the protobuf scanner: too many spans → 413
+ * before anything is converted, a span over a per-span limit is left out and counted as rejected.
  */
 import { Co2eError, ERROR_CODES } from "../errors.ts";
+import { LimitError, type RequestLimits, SpanBudget, UNBOUNDED_LIMITS } from "./limits.ts";
+import { type FieldSpec, isMessageType, type MessageName, OTLP, type ScalarType } from "./otlp-fields.ts";
+import { runAtOnce } from "./slices.ts";
 import { Encoder } from "./wire.ts";
 
 type Json = Record<string, unknown>;
@@ -27,27 +32,29 @@ function arr(value: unknown, path: string): unknown[] {
   return value;
 }
 
-function str(value: unknown, path: string): string | undefined {
-  if (value === undefined || value === null) return undefined;
+function str(value: unknown, path: string): string {
   if (typeof value !== "string") fail(path, "expected a string");
   return value;
 }
 
 const INT_RE = /^-?\d{1,20}$/;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
 
-/** int64/uint64/fixed64 given as a number or a decimal string. */
-function int64(value: unknown, path: string): bigint | undefined {
-  if (value === undefined || value === null) return undefined;
+/** A 64-bit integer given as a number or a decimal string, inside [min, max]. */
+function int64(value: unknown, path: string, min: bigint, max: bigint): bigint {
+  let n: bigint;
   if (typeof value === "number") {
     if (!Number.isInteger(value)) fail(path, `expected an integer, got ${value}`);
-    return BigInt(value);
-  }
-  if (typeof value === "string" && INT_RE.test(value)) return BigInt(value);
-  return fail(path, "expected an integer or a decimal string");
+    n = BigInt(value);
+  } else if (typeof value === "string" && INT_RE.test(value)) n = BigInt(value);
+  else return fail(path, "expected an integer or a decimal string");
+  if (n < min || n > max) fail(path, `integer ${value} outside the 64-bit range [${min}, ${max}]`);
+  return n;
 }
 
-function uint32(value: unknown, path: string): number | undefined {
-  if (value === undefined || value === null) return undefined;
+function uint32(value: unknown, path: string): number {
   const n = typeof value === "string" && INT_RE.test(value) ? Number(value) : value;
   if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 0xffffffff)
     fail(path, "expected a uint32");
@@ -55,8 +62,7 @@ function uint32(value: unknown, path: string): number | undefined {
 }
 
 /** Enums are integers in OTLP JSON. */
-function enumValue(value: unknown, path: string): number | undefined {
-  if (value === undefined || value === null) return undefined;
+function enumValue(value: unknown, path: string): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
     fail(path, "expected an enum integer");
   }
@@ -68,7 +74,7 @@ const HEX_RE = /^[0-9a-fA-F]*$/;
 /** Hex id → bytes; a malformed id becomes empty bytes (rejected later, per span). */
 function hexId(value: unknown, path: string): Uint8Array {
   const s = str(value, path);
-  if (s === undefined || s.length % 2 !== 0 || !HEX_RE.test(s)) return new Uint8Array(0);
+  if (s.length % 2 !== 0 || !HEX_RE.test(s)) return new Uint8Array(0);
   return Uint8Array.from(Buffer.from(s, "hex"));
 }
 
@@ -82,175 +88,188 @@ function double(value: unknown, path: string): number {
   return fail(path, "expected a number");
 }
 
-const MAX_DEPTH = 32;
+/** Bytes of a string in UTF-8, computed only when its length leaves the answer open. */
+function checkLength(s: string, budget: SpanBudget): void {
+  const max = budget.limits.maxAttributeValueBytes;
+  if (s.length > max) budget.length(s.length);
+  else if (s.length * 3 > max) budget.length(Buffer.byteLength(s, "utf8"));
+}
 
-function anyValue(value: unknown, path: string, depth: number): Encoder {
-  if (depth > MAX_DEPTH) fail(path, "nesting too deep");
-  const v = obj(value, path);
+/**
+ * Writes one scalar field. Inside a oneof (AnyValue) the value is written even when it is the
+ * default, because which field is set is the value's type; elsewhere defaults are left out, as a
+ * protobuf encoder does.
+ */
+function scalar(
+  e: Encoder,
+  f: FieldSpec,
+  type: ScalarType,
+  value: unknown,
+  path: string,
+  budget: SpanBudget,
+  oneof: boolean,
+): void {
+  switch (type) {
+    case "string": {
+      const s = str(value, path);
+      if (oneof) checkLength(s, budget);
+      if (s || oneof) e.string(f.no, s);
+      return;
+    }
+    case "bool":
+      if (typeof value !== "boolean") fail(path, "expected a boolean");
+      if (value || oneof) e.bool(f.no, value);
+      return;
+    case "int64":
+      e.int64(f.no, int64(value, path, INT64_MIN, INT64_MAX));
+      return;
+    case "double":
+      e.double(f.no, double(value, path));
+      return;
+    case "bytes": {
+      const bytes = Uint8Array.from(Buffer.from(str(value, path), "base64"));
+      budget.length(bytes.length);
+      e.bytes(f.no, bytes);
+      return;
+    }
+    case "hexId": {
+      const bytes = hexId(value, path);
+      if (bytes.length) e.bytes(f.no, bytes);
+      return;
+    }
+    case "uint32": {
+      const n = uint32(value, path);
+      if (n) e.uint(f.no, n);
+      return;
+    }
+    case "fixed32": {
+      const n = uint32(value, path);
+      if (n) e.fixed32(f.no, n);
+      return;
+    }
+    case "enum":
+    case "int32": {
+      const n = enumValue(value, path);
+      if (n) e.uint(f.no, n);
+      return;
+    }
+    case "fixed64": {
+      const n = int64(value, path, 0n, UINT64_MAX);
+      if (n !== 0n) e.fixed64(f.no, n);
+      return;
+    }
+  }
+}
+
+/** Converts one message; `nest` counts array/kvlist levels inside an attribute value. */
+function message(type: MessageName, value: Json, path: string, budget: SpanBudget, nest: number): Encoder {
   const e = new Encoder();
-  if (!v) return e;
-  if (v.stringValue !== undefined && v.stringValue !== null)
-    e.string(1, str(v.stringValue, `${path}.stringValue`)!);
-  else if (v.boolValue !== undefined && v.boolValue !== null) {
-    if (typeof v.boolValue !== "boolean") fail(`${path}.boolValue`, "expected a boolean");
-    e.bool(2, v.boolValue);
-  } else if (v.intValue !== undefined && v.intValue !== null)
-    e.int64(3, int64(v.intValue, `${path}.intValue`)!);
-  else if (v.doubleValue !== undefined && v.doubleValue !== null)
-    e.double(4, double(v.doubleValue, `${path}.doubleValue`));
-  else if (v.arrayValue !== undefined && v.arrayValue !== null) {
-    const a = new Encoder();
-    const values = arr(obj(v.arrayValue, `${path}.arrayValue`)?.values, `${path}.arrayValue.values`);
-    values.forEach((item, i) => {
-      a.message(1, anyValue(item, `${path}.arrayValue.values[${i}]`, depth + 1));
-    });
-    e.message(5, a);
-  } else if (v.kvlistValue !== undefined && v.kvlistValue !== null) {
-    const l = new Encoder();
-    const values = arr(obj(v.kvlistValue, `${path}.kvlistValue`)?.values, `${path}.kvlistValue.values`);
-    values.forEach((item, i) => {
-      l.message(1, keyValue(item, `${path}.kvlistValue.values[${i}]`, depth + 1));
-    });
-    e.message(6, l);
-  } else if (v.bytesValue !== undefined && v.bytesValue !== null) {
-    const b64 = str(v.bytesValue, `${path}.bytesValue`)!;
-    e.bytes(7, Uint8Array.from(Buffer.from(b64, "base64")));
+  const oneof = type === "AnyValue";
+  for (const f of Object.values(OTLP[type]) as FieldSpec[]) {
+    const v = value[f.json];
+    if (v === undefined || v === null) continue;
+    const p = `${path}.${f.json}`;
+    if (isMessageType(f.type)) {
+      const child = f.type;
+      const deeper = child === "ArrayValue" || child === "KeyValueList" ? nest + 1 : nest;
+      if (deeper !== nest) budget.depth(deeper);
+      if (f.repeated) {
+        const items = arr(v, p);
+        items.forEach((item, i) => {
+          if (child === "KeyValue" || type === "ArrayValue") budget.value();
+          e.message(f.no, message(child, obj(item, `${p}[${i}]`) ?? {}, `${p}[${i}]`, budget, deeper));
+        });
+      } else {
+        const o = obj(v, p);
+        if (o) e.message(f.no, message(child, o, p, budget, deeper));
+      }
+    } else scalar(e, f, f.type, v, p, budget, oneof);
+    if (oneof) break; // the first field set is the value
   }
   return e;
 }
 
-function keyValue(value: unknown, path: string, depth: number): Encoder {
-  const kv = obj(value, path) ?? {};
-  const e = new Encoder();
-  const key = str(kv.key, `${path}.key`);
-  if (key) e.string(1, key);
-  if (kv.value !== undefined && kv.value !== null) e.message(2, anyValue(kv.value, `${path}.value`, depth));
-  return e;
+export interface JsonRequest {
+  /** The request as protobuf bytes (spans over a limit left out). */
+  bytes: Uint8Array;
+  /** Spans left out for a per-span limit, and why (first few reasons). */
+  rejectedSpans: number;
+  rejectReasons: string[];
 }
 
-function attributes(e: Encoder, field: number, value: unknown, path: string): void {
-  arr(value, path).forEach((kv, i) => {
-    e.message(field, keyValue(kv, `${path}[${i}]`, 1));
-  });
-}
-
-function optUint(e: Encoder, field: number, value: unknown, path: string): void {
-  const n = uint32(value, path);
-  if (n) e.uint(field, n);
-}
-
-function optString(e: Encoder, field: number, value: unknown, path: string): void {
-  const s = str(value, path);
-  if (s) e.string(field, s);
-}
-
-function optFixed64(e: Encoder, field: number, value: unknown, path: string): void {
-  const n = int64(value, path);
-  if (n !== undefined && n !== 0n) {
-    if (n < 0n) fail(path, "expected a non-negative integer");
-    e.fixed64(field, n);
-  }
-}
-
-function optBytes(e: Encoder, field: number, bytes: Uint8Array): void {
-  if (bytes.length) e.bytes(field, bytes);
-}
-
-function span(value: unknown, path: string): Encoder {
-  const s = obj(value, path) ?? {};
-  const e = new Encoder();
-  optBytes(e, 1, hexId(s.traceId, `${path}.traceId`));
-  optBytes(e, 2, hexId(s.spanId, `${path}.spanId`));
-  optString(e, 3, s.traceState, `${path}.traceState`);
-  optBytes(e, 4, hexId(s.parentSpanId, `${path}.parentSpanId`));
-  optString(e, 5, s.name, `${path}.name`);
-  const kind = enumValue(s.kind, `${path}.kind`);
-  if (kind) e.uint(6, kind);
-  optFixed64(e, 7, s.startTimeUnixNano, `${path}.startTimeUnixNano`);
-  optFixed64(e, 8, s.endTimeUnixNano, `${path}.endTimeUnixNano`);
-  attributes(e, 9, s.attributes, `${path}.attributes`);
-  optUint(e, 10, s.droppedAttributesCount, `${path}.droppedAttributesCount`);
-  arr(s.events, `${path}.events`).forEach((ev, i) => {
-    const p = `${path}.events[${i}]`;
-    const o = obj(ev, p) ?? {};
-    const x = new Encoder();
-    optFixed64(x, 1, o.timeUnixNano, `${p}.timeUnixNano`);
-    optString(x, 2, o.name, `${p}.name`);
-    attributes(x, 3, o.attributes, `${p}.attributes`);
-    optUint(x, 4, o.droppedAttributesCount, `${p}.droppedAttributesCount`);
-    e.message(11, x);
-  });
-  optUint(e, 12, s.droppedEventsCount, `${path}.droppedEventsCount`);
-  arr(s.links, `${path}.links`).forEach((ln, i) => {
-    const p = `${path}.links[${i}]`;
-    const o = obj(ln, p) ?? {};
-    const x = new Encoder();
-    optBytes(x, 1, hexId(o.traceId, `${p}.traceId`));
-    optBytes(x, 2, hexId(o.spanId, `${p}.spanId`));
-    optString(x, 3, o.traceState, `${p}.traceState`);
-    attributes(x, 4, o.attributes, `${p}.attributes`);
-    optUint(x, 5, o.droppedAttributesCount, `${p}.droppedAttributesCount`);
-    const flags = uint32(o.flags, `${p}.flags`);
-    if (flags) x.fixed32(6, flags);
-    e.message(13, x);
-  });
-  optUint(e, 14, s.droppedLinksCount, `${path}.droppedLinksCount`);
-  const status = obj(s.status, `${path}.status`);
-  if (status) {
-    const x = new Encoder();
-    optString(x, 2, status.message, `${path}.status.message`);
-    const code = enumValue(status.code, `${path}.status.code`);
-    if (code) x.uint(3, code);
-    e.message(15, x);
-  }
-  const flags = uint32(s.flags, `${path}.flags`);
-  if (flags) e.fixed32(16, flags);
-  return e;
-}
-
-/** Parses an OTLP/JSON body and returns the equivalent protobuf request bytes. */
-export function jsonToProto(text: string): Uint8Array {
+function parse(text: string): Json {
   let root: unknown;
   try {
-    root = JSON.parse(text);
+    // A UTF-8 byte order mark is allowed before JSON text (RFC 8259 §8.1: a parser may ignore it).
+    root = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (error) {
     throw new Co2eError(ERROR_CODES.otlpDecode, `invalid JSON: ${(error as Error).message}`);
   }
   const top = obj(root, "(root)");
   if (!top) fail("(root)", "expected an object");
+  return top;
+}
+
+/** Conversion of a parsed document, yielding after each span (see slices.ts). */
+export function* jsonRequestSteps(text: string, limits: RequestLimits): Generator<void, JsonRequest> {
+  const top = parse(text);
+  const budget = new SpanBudget(limits);
+  const resourceSpans = arr(top.resourceSpans, "resourceSpans");
+  // Count first: a request over the span limit is refused before any span is converted.
+  let spanCount = 0;
+  resourceSpans.forEach((rs, i) => {
+    arr(obj(rs, `resourceSpans[${i}]`)?.scopeSpans, `resourceSpans[${i}].scopeSpans`).forEach((ss, j) => {
+      const path = `resourceSpans[${i}].scopeSpans[${j}]`;
+      spanCount += arr(obj(ss, path)?.spans, `${path}.spans`).length;
+    });
+  });
+  budget.spans(spanCount);
+  const out: JsonRequest = { bytes: new Uint8Array(0), rejectedSpans: 0, rejectReasons: [] };
   const req = new Encoder();
-  arr(top.resourceSpans, "resourceSpans").forEach((rsValue, i) => {
+  const F = OTLP.ResourceSpans;
+  const S = OTLP.ScopeSpans;
+  for (const [i, rsValue] of resourceSpans.entries()) {
     const p = `resourceSpans[${i}]`;
     const rs = obj(rsValue, p) ?? {};
     const rse = new Encoder();
-    const resource = obj(rs.resource, `${p}.resource`);
-    if (resource) {
-      const re = new Encoder();
-      attributes(re, 1, resource.attributes, `${p}.resource.attributes`);
-      optUint(re, 2, resource.droppedAttributesCount, `${p}.resource.droppedAttributesCount`);
-      rse.message(1, re);
-    }
-    arr(rs.scopeSpans, `${p}.scopeSpans`).forEach((ssValue, j) => {
+    const resource = obj(rs[F.resource.json], `${p}.resource`);
+    budget.reset();
+    if (resource) rse.message(F.resource.no, message("Resource", resource, `${p}.resource`, budget, 0));
+    for (const [j, ssValue] of arr(rs[F.scopeSpans.json], `${p}.scopeSpans`).entries()) {
       const sp = `${p}.scopeSpans[${j}]`;
       const ss = obj(ssValue, sp) ?? {};
       const sse = new Encoder();
-      const scope = obj(ss.scope, `${sp}.scope`);
-      if (scope) {
-        const se = new Encoder();
-        optString(se, 1, scope.name, `${sp}.scope.name`);
-        optString(se, 2, scope.version, `${sp}.scope.version`);
-        attributes(se, 3, scope.attributes, `${sp}.scope.attributes`);
-        optUint(se, 4, scope.droppedAttributesCount, `${sp}.scope.droppedAttributesCount`);
-        sse.message(1, se);
+      const scope = obj(ss[S.scope.json], `${sp}.scope`);
+      budget.reset();
+      if (scope) sse.message(S.scope.no, message("InstrumentationScope", scope, `${sp}.scope`, budget, 0));
+      for (const [k, spanValue] of arr(ss[S.spans.json], `${sp}.spans`).entries()) {
+        const path = `${sp}.spans[${k}]`;
+        budget.reset();
+        try {
+          sse.message(S.spans.no, message("Span", obj(spanValue, path) ?? {}, path, budget, 0));
+        } catch (error) {
+          if (!(error instanceof LimitError)) throw error;
+          out.rejectedSpans++;
+          if (out.rejectReasons.length < 3 && !out.rejectReasons.includes(error.message))
+            out.rejectReasons.push(error.message);
+        }
+        yield;
       }
-      arr(ss.spans, `${sp}.spans`).forEach((s, k) => {
-        sse.message(2, span(s, `${sp}.spans[${k}]`));
-      });
-      optString(sse, 3, ss.schemaUrl, `${sp}.schemaUrl`);
-      rse.message(2, sse);
-    });
-    optString(rse, 3, rs.schemaUrl, `${p}.schemaUrl`);
-    req.message(1, rse);
-  });
-  return req.finish();
+      const schemaUrl = ss[S.schemaUrl.json];
+      if (schemaUrl !== undefined && schemaUrl !== null)
+        scalar(sse, S.schemaUrl, "string", schemaUrl, `${sp}.schemaUrl`, budget, false);
+      rse.message(F.scopeSpans.no, sse);
+    }
+    const schemaUrl = rs[F.schemaUrl.json];
+    if (schemaUrl !== undefined && schemaUrl !== null)
+      scalar(rse, F.schemaUrl, "string", schemaUrl, `${p}.schemaUrl`, budget, false);
+    req.message(OTLP.ExportTraceServiceRequest.resourceSpans.no, rse);
+  }
+  out.bytes = req.finish();
+  return out;
+}
+
+/** Parses an OTLP/JSON body and returns the equivalent protobuf request bytes (no limits unless given). */
+export function jsonToProto(text: string, limits: RequestLimits = UNBOUNDED_LIMITS): Uint8Array {
+  return runAtOnce(jsonRequestSteps(text, limits)).bytes;
 }

@@ -1,87 +1,69 @@
 /**
- * Scanner for `ExportTraceServiceRequest` in protobuf, following the OTLP specification
- * (opentelemetry-proto v1.x; field numbers checked against v1.7.0): collector/trace/v1
- * `ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1 }`, trace/v1
- * `ResourceSpans { resource = 1; repeated ScopeSpans scope_spans = 2; schema_url = 3 }`,
- * `ScopeSpans { scope = 1; repeated Span spans = 2; schema_url = 3 }` and `Span` (trace_id = 1,
- * span_id = 2, start/end_time_unix_nano = 7/8 fixed64, attributes = 9, status = 15 with
- * code = 3). Every byte is checked (tags, wire types, lengths, nested messages) so a malformed body
- * is a 400 naming the offset and field; but only job spans are decoded into objects: the others
- * are kept as byte ranges and forwarded exactly as received.
+ * Scanner for `ExportTraceServiceRequest` in protobuf; field numbers and wire types come from the
+ * table in otlp-fields.ts (opentelemetry-proto v1.7.0). Every byte is checked (tags, wire types,
+ * lengths, nested messages) so a malformed body is a 400 naming the offset and field; but only job
+ * spans are decoded into objects: the others are kept as byte ranges and forwarded exactly as
+ * received. The limits of `gateway.limits` are checked as the bytes are walked, so a request over
+ * one is refused (or its span rejected) before any work depends on it. The scan is a generator that
+ * yields after every span, so the gateway can run it in slices (slices.ts).
  */
 import type { Attributes, AttributeValue } from "@opentelemetry/api";
 import { isJobSpan } from "../core/job-record.ts";
 import { ATTR_JOB_NAME } from "../semconv.ts";
-import { DecodeError, Reader, utf8, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT } from "./wire.ts";
+import { LimitError, type RequestLimits, SpanBudget, UNBOUNDED_LIMITS } from "./limits.ts";
+import { type FieldSpec, fieldsByNumber, isMessageType, type MessageName, OTLP } from "./otlp-fields.ts";
+import { runAtOnce } from "./slices.ts";
+import { DecodeError, Reader, utf8, WIRE_LEN, WIRE_VARINT } from "./wire.ts";
 
-/** [wire type, nested message name or null, field name] per field number. */
-type FieldSpec = readonly [number, string | null, string];
-const MESSAGES: Record<string, Record<number, FieldSpec>> = {
-  KeyValue: { 1: [WIRE_LEN, null, "key"], 2: [WIRE_LEN, "AnyValue", "value"] },
-  AnyValue: {
-    1: [WIRE_LEN, null, "string_value"],
-    2: [WIRE_VARINT, null, "bool_value"],
-    3: [WIRE_VARINT, null, "int_value"],
-    4: [WIRE_I64, null, "double_value"],
-    5: [WIRE_LEN, "ArrayValue", "array_value"],
-    6: [WIRE_LEN, "KeyValueList", "kvlist_value"],
-    7: [WIRE_LEN, null, "bytes_value"],
-  },
-  ArrayValue: { 1: [WIRE_LEN, "AnyValue", "values"] },
-  KeyValueList: { 1: [WIRE_LEN, "KeyValue", "values"] },
-  Resource: { 1: [WIRE_LEN, "KeyValue", "attributes"], 2: [WIRE_VARINT, null, "dropped_attributes_count"] },
-  InstrumentationScope: {
-    1: [WIRE_LEN, null, "name"],
-    2: [WIRE_LEN, null, "version"],
-    3: [WIRE_LEN, "KeyValue", "attributes"],
-    4: [WIRE_VARINT, null, "dropped_attributes_count"],
-  },
-  Event: {
-    1: [WIRE_I64, null, "time_unix_nano"],
-    2: [WIRE_LEN, null, "name"],
-    3: [WIRE_LEN, "KeyValue", "attributes"],
-    4: [WIRE_VARINT, null, "dropped_attributes_count"],
-  },
-  Link: {
-    1: [WIRE_LEN, null, "trace_id"],
-    2: [WIRE_LEN, null, "span_id"],
-    3: [WIRE_LEN, null, "trace_state"],
-    4: [WIRE_LEN, "KeyValue", "attributes"],
-    5: [WIRE_VARINT, null, "dropped_attributes_count"],
-    6: [WIRE_I32, null, "flags"],
-  },
-  Status: { 2: [WIRE_LEN, null, "message"], 3: [WIRE_VARINT, null, "code"] },
-};
+const F_SPAN = OTLP.Span;
+const F_ANY = OTLP.AnyValue;
+const F_KV = OTLP.KeyValue;
 
-/** AnyValue may nest arrays and kvlists; a body nesting deeper than this is rejected. */
-const MAX_DEPTH = 32;
-
-function wrongWire(r: Reader, at: number, path: string, wire: number, expected: number): never {
-  void r;
+function wrongWire(at: number, path: string, wire: number, expected: number): never {
   throw new DecodeError(at, path, `wire type ${wire}, expected ${expected}`);
 }
 
-/** Walks a message of a known type, checking every field; unknown fields are skipped. */
-function validate(r: Reader, end: number, type: string, path: string, depth: number): void {
-  if (depth > MAX_DEPTH) throw new DecodeError(r.pos, path, "nesting too deep");
-  const spec = MESSAGES[type]!;
+/** Array and kvlist values: each level counts against gateway.limits.maxNestingDepth. */
+const NESTING: ReadonlySet<MessageName> = new Set(["ArrayValue", "KeyValueList"]);
+
+/**
+ * Walks a message of a known type, checking every field and the budget (attribute values,
+ * value length, nesting); unknown fields are skipped.
+ */
+function validate(
+  r: Reader,
+  end: number,
+  type: MessageName,
+  path: string,
+  nest: number,
+  budget: SpanBudget,
+): void {
+  const spec = fieldsByNumber(type);
   while (r.pos < end) {
     const at = r.pos;
     const tag = r.varint(end, path);
     const field = Math.floor(tag / 8);
     const wire = tag & 7;
     if (field === 0) throw new DecodeError(at, path, "field number 0");
-    const f = spec[field];
+    const f = spec.get(field);
     if (!f) {
       r.skip(wire, end, path);
       continue;
     }
-    if (wire !== f[0]) wrongWire(r, at, `${path}.${f[2]}`, wire, f[0]);
-    if (f[1]) {
-      const stop = r.lengthDelimited(end, `${path}.${f[2]}`);
-      validate(r, stop, f[1], `${path}.${f[2]}`, depth + 1);
+    const fieldPath = `${path}.${f.proto}`;
+    if (wire !== f.wire) wrongWire(at, fieldPath, wire, f.wire);
+    if (isMessageType(f.type)) {
+      const stop = r.lengthDelimited(end, fieldPath);
+      if (f.type === "KeyValue" || (type === "ArrayValue" && f.type === "AnyValue")) budget.value();
+      const deeper = NESTING.has(f.type) ? nest + 1 : nest;
+      if (deeper !== nest) budget.depth(deeper);
+      validate(r, stop, f.type, fieldPath, deeper, budget);
       r.pos = stop;
-    } else r.skip(wire, end, `${path}.${f[2]}`);
+    } else if (type === "AnyValue" && f.wire === WIRE_LEN) {
+      const stop = r.lengthDelimited(end, fieldPath);
+      budget.length(stop - r.pos);
+      r.pos = stop;
+    } else r.skip(wire, end, fieldPath);
   }
 }
 
@@ -153,29 +135,28 @@ export function decodeAnyValue(r: Reader, end: number, path: string): AttributeV
   let value: AttributeValue | undefined;
   while (r.pos < end) {
     const tag = r.varint(end, path);
-    const field = tag >>> 3;
-    switch (field) {
-      case 1: {
+    switch (tag >>> 3) {
+      case F_ANY.stringValue.no: {
         const stop = r.lengthDelimited(end, path);
         value = utf8(r.buf, r.pos, stop);
         r.pos = stop;
         break;
       }
-      case 2:
+      case F_ANY.boolValue.no:
         value = r.varint(end, path) !== 0;
         break;
-      case 3:
-        value = r.int64(end, path);
+      case F_ANY.intValue.no:
+        value = r.int64(end, `${path}.${F_ANY.intValue.proto}`);
         break;
-      case 4:
+      case F_ANY.doubleValue.no:
         value = r.double(end, path);
         break;
-      case 5: {
+      case F_ANY.arrayValue.no: {
         const stop = r.lengthDelimited(end, path);
         const items: (string | number | boolean)[] = [];
         while (r.pos < stop) {
           const t = r.varint(stop, path);
-          if (t >>> 3 === 1 && (t & 7) === WIRE_LEN) {
+          if (t >>> 3 === OTLP.ArrayValue.values.no && (t & 7) === WIRE_LEN) {
             const s = r.lengthDelimited(stop, path);
             const item = decodeAnyValue(r, s, path);
             if (typeof item === "string" || typeof item === "number" || typeof item === "boolean")
@@ -205,8 +186,8 @@ function decodeKeyValue(r: Reader, end: number, path: string): [string, Attribut
       r.skip(tag & 7, end, path);
       continue;
     }
-    if (tag >>> 3 === 1) key = utf8(r.buf, r.pos, stop);
-    else if (tag >>> 3 === 2) value = decodeAnyValue(r, stop, path);
+    if (tag >>> 3 === F_KV.key.no) key = utf8(r.buf, r.pos, stop);
+    else if (tag >>> 3 === F_KV.value.no) value = decodeAnyValue(r, stop, path);
     r.pos = stop;
   }
   return [key, value];
@@ -231,9 +212,18 @@ export function decodeAttributes(buf: Uint8Array, start: number, end: number, fi
 }
 
 const SPAN_PATH = "resource_spans.scope_spans.spans";
+const SPAN_FIELDS = fieldsByNumber("Span");
 
-/** Scans one Span body; returns a rejection reason, a JobSpanRef, or null for a plain span. */
-function scanSpan(r: Reader, end: number, resourceIndex: number): string | JobSpanRef | null {
+/**
+ * Scans one Span body; returns a rejection reason, a JobSpanRef, or null for a plain span. A span
+ * over a per-span limit throws LimitError (the caller rejects the span).
+ */
+function scanSpan(
+  r: Reader,
+  end: number,
+  resourceIndex: number,
+  budget: SpanBudget,
+): string | JobSpanRef | null {
   const buf = r.buf;
   const bodyStart = r.pos;
   let traceOk = false;
@@ -243,54 +233,54 @@ function scanSpan(r: Reader, end: number, resourceIndex: number): string | JobSp
   let statusCode = 0;
   let job = false;
   let attrFields: number[] | undefined;
+  budget.reset();
   while (r.pos < end) {
     const at = r.pos;
     const tag = r.varint(end, SPAN_PATH);
     const field = Math.floor(tag / 8);
     const wire = tag & 7;
+    if (field === 0) throw new DecodeError(at, SPAN_PATH, "field number 0");
+    const f: FieldSpec | undefined = SPAN_FIELDS.get(field);
+    if (!f) {
+      r.skip(wire, end, SPAN_PATH);
+      continue;
+    }
+    const path = `${SPAN_PATH}.${f.proto}`;
+    if (wire !== f.wire) wrongWire(at, path, wire, f.wire);
     switch (field) {
-      case 1:
-      case 2:
-      case 4: {
-        const name = field === 1 ? "trace_id" : field === 2 ? "span_id" : "parent_span_id";
-        if (wire !== WIRE_LEN) wrongWire(r, at, `${SPAN_PATH}.${name}`, wire, WIRE_LEN);
-        const stop = r.lengthDelimited(end, `${SPAN_PATH}.${name}`);
+      case F_SPAN.traceId.no:
+      case F_SPAN.spanId.no: {
+        const stop = r.lengthDelimited(end, path);
         const len = stop - r.pos;
-        if (field === 1) traceOk = len === 16 && !allZero(buf, r.pos, stop);
-        else if (field === 2) spanOk = len === 8 && !allZero(buf, r.pos, stop);
+        if (field === F_SPAN.traceId.no) traceOk = len === 16 && !allZero(buf, r.pos, stop);
+        else spanOk = len === 8 && !allZero(buf, r.pos, stop);
         r.pos = stop;
         break;
       }
-      case 7:
-      case 8: {
-        if (wire !== WIRE_I64)
-          wrongWire(r, at, `${SPAN_PATH}.${field === 7 ? "start" : "end"}_time_unix_nano`, wire, WIRE_I64);
-        const ns = r.fixed64(end, SPAN_PATH);
-        if (field === 7) startNs = ns;
+      case F_SPAN.startTimeUnixNano.no:
+      case F_SPAN.endTimeUnixNano.no: {
+        const ns = r.fixed64(end, path);
+        if (field === F_SPAN.startTimeUnixNano.no) startNs = ns;
         else endNs = ns;
         break;
       }
-      case 9: {
-        const path = `${SPAN_PATH}.attributes`;
-        if (wire !== WIRE_LEN) wrongWire(r, at, path, wire, WIRE_LEN);
+      case F_SPAN.attributes.no: {
         const stop = r.lengthDelimited(end, path);
+        budget.value();
         // KeyValue: find the key, validate the value.
         while (r.pos < stop) {
           const kvAt = r.pos;
           const kvTag = r.varint(stop, path);
           const kvField = Math.floor(kvTag / 8);
           const kvWire = kvTag & 7;
-          if (kvField === 1 || kvField === 2) {
-            if (kvWire !== WIRE_LEN)
-              wrongWire(r, kvAt, `${path}.${kvField === 1 ? "key" : "value"}`, kvWire, WIRE_LEN);
-            const s = r.lengthDelimited(stop, path);
-            if (kvField === 1) {
+          if (kvField === F_KV.key.no || kvField === F_KV.value.no) {
+            const kvPath = `${path}.${kvField === F_KV.key.no ? F_KV.key.proto : F_KV.value.proto}`;
+            if (kvWire !== WIRE_LEN) wrongWire(kvAt, kvPath, kvWire, WIRE_LEN);
+            const s = r.lengthDelimited(stop, kvPath);
+            if (kvField === F_KV.key.no) {
               if (isJobNameKey(buf, r.pos, s)) job = true;
-              r.pos = s;
-            } else {
-              validate(r, s, "AnyValue", `${path}.value`, 1);
-              r.pos = s;
-            }
+            } else validate(r, s, "AnyValue", kvPath, 0, budget);
+            r.pos = s;
           } else if (kvField === 0) throw new DecodeError(kvAt, path, "field number 0");
           else r.skip(kvWire, stop, path);
         }
@@ -298,47 +288,25 @@ function scanSpan(r: Reader, end: number, resourceIndex: number): string | JobSp
         attrFields.push(at, stop);
         break;
       }
-      case 11:
-      case 13:
-      case 15: {
-        const type = field === 11 ? "Event" : field === 13 ? "Link" : "Status";
-        const path = `${SPAN_PATH}.${field === 11 ? "events" : field === 13 ? "links" : "status"}`;
-        if (wire !== WIRE_LEN) wrongWire(r, at, path, wire, WIRE_LEN);
+      case F_SPAN.events.no:
+      case F_SPAN.links.no:
+      case F_SPAN.status.no: {
         const stop = r.lengthDelimited(end, path);
-        if (field === 15) {
-          const s = r.pos;
-          validate(r, stop, type, path, 1);
+        const s = r.pos;
+        validate(r, stop, f.type as MessageName, path, 0, budget);
+        if (field === F_SPAN.status.no) {
           r.pos = s;
           while (r.pos < stop) {
             const t = r.varint(stop, path);
-            if (t === 3 * 8 + WIRE_VARINT) statusCode = r.varint(stop, path);
+            if (t === OTLP.Status.code.no * 8 + WIRE_VARINT) statusCode = r.varint(stop, path);
             else r.skip(t & 7, stop, path);
           }
-        } else validate(r, stop, type, path, 1);
+        }
         r.pos = stop;
         break;
       }
-      case 0:
-        throw new DecodeError(at, SPAN_PATH, "field number 0");
-      case 3:
-      case 5:
-        if (wire !== WIRE_LEN)
-          wrongWire(r, at, `${SPAN_PATH}.${field === 3 ? "trace_state" : "name"}`, wire, WIRE_LEN);
-        r.skip(wire, end, SPAN_PATH);
-        break;
-      case 6:
-      case 10:
-      case 12:
-      case 14:
-        if (wire !== WIRE_VARINT) wrongWire(r, at, `${SPAN_PATH} field ${field}`, wire, WIRE_VARINT);
-        r.skip(wire, end, SPAN_PATH);
-        break;
-      case 16:
-        if (wire !== WIRE_I32) wrongWire(r, at, `${SPAN_PATH}.flags`, wire, WIRE_I32);
-        r.skip(wire, end, SPAN_PATH);
-        break;
       default:
-        r.skip(wire, end, SPAN_PATH);
+        r.skip(wire, end, path);
     }
   }
   if (!traceOk) return "invalid trace_id (must be 16 bytes, not all zero)";
@@ -375,27 +343,46 @@ function scanSpan(r: Reader, end: number, resourceIndex: number): string | JobSp
   };
 }
 
-function scanScope(
+/** Checks the wire type of a known field of a container message and returns its path. */
+function containerField(
+  type: MessageName,
+  at: number,
+  field: number,
+  wire: number,
+  path: string,
+): FieldSpec | undefined {
+  if (field === 0) throw new DecodeError(at, path, "field number 0");
+  const f = fieldsByNumber(type).get(field);
+  // Fields of the request itself are named without a prefix ("resource_spans").
+  if (f && wire !== f.wire) wrongWire(at, path === "request" ? f.proto : `${path}.${f.proto}`, wire, f.wire);
+  return f;
+}
+
+function* scanScope(
   r: Reader,
   end: number,
   resourceIndex: number,
   req: ParsedRequest,
   scope: ParsedScope,
-): void {
+  budget: SpanBudget,
+): Generator<void, void> {
   const path = "resource_spans.scope_spans";
   while (r.pos < end) {
     const at = r.pos;
     const tag = r.varint(end, path);
-    const field = Math.floor(tag / 8);
-    const wire = tag & 7;
-    if (field === 0) throw new DecodeError(at, path, "field number 0");
-    if (field === 2) {
-      if (wire !== WIRE_LEN) wrongWire(r, at, SPAN_PATH, wire, WIRE_LEN);
+    const f = containerField("ScopeSpans", at, Math.floor(tag / 8), tag & 7, path);
+    if (f === OTLP.ScopeSpans.spans) {
       const stop = r.lengthDelimited(end, SPAN_PATH);
       const index = scope.spans.length / 2;
       scope.spans.push(at, stop);
-      req.spanCount++;
-      const result = scanSpan(r, stop, resourceIndex);
+      budget.spans(++req.spanCount);
+      let result: string | JobSpanRef | null;
+      try {
+        result = scanSpan(r, stop, resourceIndex, budget);
+      } catch (error) {
+        if (!(error instanceof LimitError)) throw error;
+        result = error.message;
+      }
       if (typeof result === "string") {
         scope.special.set(index, REJECTED);
         req.rejectedSpans++;
@@ -405,34 +392,32 @@ function scanScope(
         req.jobSpans.push(result);
       }
       r.pos = stop;
+      yield;
       continue;
     }
-    if (field === 1) {
-      if (wire !== WIRE_LEN) wrongWire(r, at, `${path}.scope`, wire, WIRE_LEN);
+    if (f === OTLP.ScopeSpans.scope) {
       const stop = r.lengthDelimited(end, `${path}.scope`);
-      validate(r, stop, "InstrumentationScope", `${path}.scope`, 1);
+      budget.reset();
+      validate(r, stop, "InstrumentationScope", `${path}.scope`, 0, budget);
       r.pos = stop;
-    } else if (field === 3 && wire !== WIRE_LEN) wrongWire(r, at, `${path}.schema_url`, wire, WIRE_LEN);
-    else r.skip(wire, end, path);
+    } else r.skip(tag & 7, end, path);
   }
 }
 
-function scanResourceSpans(
+function* scanResourceSpans(
   r: Reader,
   end: number,
   index: number,
   req: ParsedRequest,
   rs: ParsedResource,
-): void {
+  budget: SpanBudget,
+): Generator<void, void> {
   const path = "resource_spans";
   while (r.pos < end) {
     const at = r.pos;
     const tag = r.varint(end, path);
-    const field = Math.floor(tag / 8);
-    const wire = tag & 7;
-    if (field === 0) throw new DecodeError(at, path, "field number 0");
-    if (field === 2) {
-      if (wire !== WIRE_LEN) wrongWire(r, at, `${path}.scope_spans`, wire, WIRE_LEN);
+    const f = containerField("ResourceSpans", at, Math.floor(tag / 8), tag & 7, path);
+    if (f === OTLP.ResourceSpans.scopeSpans) {
       const stop = r.lengthDelimited(end, `${path}.scope_spans`);
       const scope: ParsedScope = {
         fieldStart: at,
@@ -440,25 +425,27 @@ function scanResourceSpans(
         spans: [],
         special: new Map(),
       };
-      scanScope(r, stop, index, req, scope);
+      yield* scanScope(r, stop, index, req, scope, budget);
       rs.scopes.push(scope);
       r.pos = stop;
       continue;
     }
-    if (field === 1) {
-      if (wire !== WIRE_LEN) wrongWire(r, at, `${path}.resource`, wire, WIRE_LEN);
+    if (f === OTLP.ResourceSpans.resource) {
       const stop = r.lengthDelimited(end, `${path}.resource`);
       rs.resourceStart = r.pos;
       rs.resourceEnd = stop;
-      validate(r, stop, "Resource", `${path}.resource`, 1);
+      budget.reset();
+      validate(r, stop, "Resource", `${path}.resource`, 0, budget);
       r.pos = stop;
-    } else if (field === 3 && wire !== WIRE_LEN) wrongWire(r, at, `${path}.schema_url`, wire, WIRE_LEN);
-    else r.skip(wire, end, path);
+    } else r.skip(tag & 7, end, path);
   }
 }
 
-/** Scans a whole request. Throws DecodeError (→ 400) for any malformed byte. */
-export function scanRequest(buf: Uint8Array): ParsedRequest {
+/**
+ * Scans a whole request, yielding after each span. Throws DecodeError (→ 400) for any malformed
+ * byte, LimitError for a limit broken outside a span (→ 400) or too many spans (→ 413).
+ */
+export function* scanRequestSteps(buf: Uint8Array, limits: RequestLimits): Generator<void, ParsedRequest> {
   const req: ParsedRequest = {
     buf,
     resources: [],
@@ -467,21 +454,20 @@ export function scanRequest(buf: Uint8Array): ParsedRequest {
     rejectedSpans: 0,
     rejectReasons: [],
   };
+  const budget = new SpanBudget(limits);
   const r = new Reader(buf);
   const end = buf.length;
+  const top = OTLP.ExportTraceServiceRequest.resourceSpans;
   while (r.pos < end) {
     const at = r.pos;
     const tag = r.varint(end, "request");
-    const field = Math.floor(tag / 8);
-    const wire = tag & 7;
-    if (field === 0) throw new DecodeError(at, "request", "field number 0");
-    if (field !== 1) {
+    const f = containerField("ExportTraceServiceRequest", at, Math.floor(tag / 8), tag & 7, "request");
+    if (f !== top) {
       // Unknown top-level fields carry nothing the gateway forwards.
-      r.skip(wire, end, "request");
+      r.skip(tag & 7, end, "request");
       continue;
     }
-    if (wire !== WIRE_LEN) wrongWire(r, at, "resource_spans", wire, WIRE_LEN);
-    const stop = r.lengthDelimited(end, "resource_spans");
+    const stop = r.lengthDelimited(end, top.proto);
     const rs: ParsedResource = {
       fieldStart: at,
       fieldEnd: stop,
@@ -489,15 +475,20 @@ export function scanRequest(buf: Uint8Array): ParsedRequest {
       resourceEnd: 0,
       scopes: [],
     };
-    scanResourceSpans(r, stop, req.resources.length, req, rs);
+    yield* scanResourceSpans(r, stop, req.resources.length, req, rs, budget);
     req.resources.push(rs);
     r.pos = stop;
   }
   return req;
 }
 
+/** Scans a whole request in one go (tests, benchmarks); no limits unless given. */
+export function scanRequest(buf: Uint8Array, limits: RequestLimits = UNBOUNDED_LIMITS): ParsedRequest {
+  return runAtOnce(scanRequestSteps(buf, limits));
+}
+
 /** Resource attributes of one ResourceSpans (decoded on demand: only when it holds job spans). */
 export function resourceAttributes(req: ParsedRequest, index: number): Attributes {
   const rs = req.resources[index]!;
-  return decodeAttributes(req.buf, rs.resourceStart, rs.resourceEnd, 1);
+  return decodeAttributes(req.buf, rs.resourceStart, rs.resourceEnd, OTLP.Resource.attributes.no);
 }

@@ -3,67 +3,42 @@
  * that enriches job spans with the shared enrichment core, forwards every accepted span to an
  * optional downstream OTLP endpoint, and serves the job metrics on a separate /metrics listener.
  *
- * Safety: body limit enforced while reading (the OTel JS exporter sends chunked bodies without
- * Content-Length), decompressed-size limit, concurrency limit, optional bearer token, and a
- * forward queue whose room is reserved before a request is acknowledged (503 + Retry-After when
- * full). Error bodies are `google.rpc.Status` in the request's encoding, as OTLP/HTTP asks
- * (plain text when the request names neither OTLP encoding).
+ * This module wires the parts and owns the lifecycle (listen, route, shutdown): auth.ts (bearer
+ * token), admission.ts (concurrency and queue reservation), request-body.ts (size, time, rate and
+ * decompression bounds), export-handler.ts (one export request), gateway-stats.ts (counters and
+ * metrics), http-answer.ts (answers in the request's encoding), json-pool.ts (JSON converted off
+ * the event loop).
+ *
+ * Slow clients: a connection must deliver its first request's headers within
+ * `gateway.headersTimeoutMs` (a timer per connection; later requests on a kept-alive connection are
+ * held to the same bound by Node's check, run every HEADERS_CHECK_MS), and a body must arrive
+ * within `gateway.bodyTimeoutMs` and above `gateway.minBodyBytesPerSecond` (request-body.ts).
  */
-import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { gunzip } from "node:zlib";
+import type { AddressInfo, Socket } from "node:net";
 import { type Config, resolveLogicalCores } from "../config.ts";
-import { Co2eError, ERROR_CODES, isCo2eError } from "../errors.ts";
 import { createIntensityProvider } from "../intensity/index.ts";
 import type { IntensityProvider } from "../intensity/types.ts";
-import { gatewayResource, registerGatewayMetrics } from "../metrics/gateway-metrics.ts";
+import { gatewayResource } from "../metrics/gateway-metrics.ts";
 import type { PrometheusMetrics } from "../metrics/prometheus.ts";
 import { createPrometheusMetrics } from "../metrics/prometheus.ts";
-import { CARBON_METER_NAME } from "../metrics/views.ts";
 import { httpOrigin, parseHostPort } from "../util/host-port.ts";
-import { BodyTooLargeError, readBodyLimited } from "../util/read-body.ts";
+import { Admission } from "./admission.ts";
+import { bearerAuthorizer } from "./auth.ts";
 import type { EnrichContext, JobRecorder } from "./enrich-request.ts";
-import {
-  DroppingSink,
-  Forwarder,
-  type ForwarderStats,
-  OTLP_TRACES_PATH,
-  type SpanSink,
-} from "./forwarder.ts";
-import { encodeResponseJson, encodeResponseProto, encodeStatusProto } from "./otlp-encode.ts";
-import { decodeExport, enrichAndEncode, forwardBytesEstimate, type OtlpEncoding } from "./pipeline.ts";
+import { handleExport } from "./export-handler.ts";
+import { DroppingSink, Forwarder, OTLP_TRACES_PATH, type SpanSink } from "./forwarder.ts";
+import { type GatewayStats, gatewayStats, newSpanCounters, registerStatsMetrics } from "./gateway-stats.ts";
+import { Answers, HttpError, requestPath } from "./http-answer.ts";
+import { JsonPool } from "./json-pool.ts";
+
+export type { GatewayStats } from "./gateway-stats.ts";
 
 export const TRACES_PATH = OTLP_TRACES_PATH;
-/** Seconds a client is asked to wait after 429/503. */
-const RETRY_AFTER_SECONDS = 1;
-/** After a 413 the rest of the body is read and discarded (so the client sees the answer) up to this. */
-const MAX_DISCARD_BYTES = 64 * 1024 * 1024;
-
-export interface GatewayStats extends ForwarderStats {
-  /** Spans decoded from requests (before limits and validation). */
-  receivedSpans: number;
-  /** Spans acknowledged and handed to the forward queue. */
-  acceptedSpans: number;
-  /** Invalid spans refused in partial_success. */
-  rejectedSpans: number;
-  /** Spans of decoded requests refused as a whole (413 too many spans, 503 queue full); clients retry them. */
-  refusedSpans: number;
-  jobSpans: number;
-  /** Job spans the gateway enriched (not those enriched upstream). */
-  enrichedSpans: number;
-  /** Requests to the OTLP path (TRACES_PATH) answered 4xx/5xx, by status. */
-  refusedRequests: Record<number, number>;
-  /** Requests to the OTLP path answered, by status (2xx included); /healthz, /readyz and 404s are not counted. */
-  requestsByCode: Record<number, number>;
-  pendingSpans: number;
-  /** Bytes counted against gateway.forwardQueueBytes now (queued, in flight, reserved). */
-  pendingBytes: number;
-  /** Highest pendingBytes since start. */
-  peakPendingBytes: number;
-  /** OTLP requests being read or processed now. */
-  inflightRequests: number;
-}
+/** How often Node checks header and request deadlines of kept-alive connections. */
+const HEADERS_CHECK_MS = 1000;
+/** After refusing a body it did not read, the gateway discards what still arrives this long, then closes. */
+const LINGER_MS = 1000;
 
 export interface Gateway {
   /** `http://host:port` of the OTLP receiver (POST `${url}/v1/traces`). */
@@ -113,114 +88,79 @@ function listenReason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-class HttpError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
+interface Telemetry {
+  recorder: JobRecorder;
+  provider: IntensityProvider;
+  prom: PrometheusMetrics | undefined;
 }
 
-/**
- * google.rpc.Code values for the Status body (OTLP/HTTP reuses them), following the HTTP mapping
- * documented in googleapis google/rpc/code.proto: INVALID_ARGUMENT 3, NOT_FOUND 5,
- * RESOURCE_EXHAUSTED 8, UNIMPLEMENTED 12, INTERNAL 13, UNAVAILABLE 14, UNAUTHENTICATED 16.
- */
-const GRPC_CODE: Record<number, number> = {
-  400: 3,
-  401: 16,
-  404: 5,
-  405: 12,
-  413: 8,
-  415: 3,
-  429: 8,
-  500: 13,
-  503: 14,
-};
-
-function mediaType(header: string | undefined): OtlpEncoding | undefined {
-  const type = (header ?? "").split(";")[0]!.trim().toLowerCase();
-  if (type === "application/x-protobuf") return "protobuf";
-  if (type === "application/json") return "json";
-  return undefined;
-}
-
-/**
- * Reads the body, refusing it (413) once it passes `limit` bytes while still draining it up to
- * MAX_DISCARD_BYTES so the client sees the answer; a body cut short by the client is a 400.
- */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > MAX_DISCARD_BYTES) {
-    req.socket.destroySoon();
-    throw new HttpError(413, `body of ${declared} bytes exceeds the limit of ${limit} bytes`);
+/** The job recorder (Prometheus listener unless replaced) and the intensity provider. */
+async function openTelemetry(
+  config: Config,
+  options: GatewayOptions,
+  env: NodeJS.ProcessEnv,
+  log: (m: string) => void,
+): Promise<Telemetry> {
+  if (options.metrics) {
+    return {
+      recorder: options.metrics,
+      provider: options.provider ?? createIntensityProvider(config, { env, logger: log }),
+      prom: undefined,
+    };
   }
+  const metricsListen = parseHostPort(config.gateway.metricsListen);
+  let prom: PrometheusMetrics;
   try {
-    return await readBodyLimited(req, limit, { drainUpToBytes: MAX_DISCARD_BYTES });
+    prom = await createPrometheusMetrics({
+      resource: gatewayResource(),
+      host: metricsListen.host,
+      port: metricsListen.port,
+      jobNameLimit: config.metrics.jobNameLimit,
+      warn: log,
+    });
   } catch (error) {
-    if (error instanceof BodyTooLargeError) throw new HttpError(413, error.message);
-    throw new HttpError(400, "request body ended early");
+    throw new ListenError(config.gateway.metricsListen, error);
   }
+  const provider =
+    options.provider ??
+    createIntensityProvider(config, { env, observer: prom.metrics.intensityObserver, logger: log });
+  return { recorder: prom.metrics, provider, prom };
 }
 
-function gunzipBounded(body: Buffer, maxBytes: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    gunzip(body, { maxOutputLength: maxBytes }, (error, out) => {
-      if (!error) return resolve(out);
-      if ((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" || error instanceof RangeError) {
-        reject(new HttpError(413, `decompressed body exceeds the limit of ${maxBytes} bytes`));
-      } else reject(new HttpError(400, `invalid gzip body: ${error.message}`));
-    });
+/** After an answer to a request whose body was not read to its end: discard a little, then close. */
+function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader("connection", "close");
+  res.once("finish", () => {
+    req.resume();
+    setTimeout(() => req.socket.destroy(), LINGER_MS).unref();
   });
+}
+
+/**
+ * A timer per connection for its first request's headers: destroyed when they are not complete
+ * within `ms` (Node's own check only runs every HEADERS_CHECK_MS).
+ */
+function watchHeaders(socket: Socket, ms: number): void {
+  const timer = setTimeout(() => socket.destroy(), ms);
+  timer.unref();
+  const clear = () => clearTimeout(timer);
+  socket.once("close", clear);
+  (socket as Socket & { co2eHeadersTimer?: () => void }).co2eHeadersTimer = clear;
+}
+
+function headersArrived(socket: Socket): void {
+  (socket as Socket & { co2eHeadersTimer?: () => void }).co2eHeadersTimer?.();
 }
 
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const gw = config.gateway;
   const env = options.env ?? process.env;
   const log = options.log ?? ((msg: string) => process.stderr.write(`co2e collector: ${msg}\n`));
-  let token: Buffer | undefined;
-  if (gw.bearerTokenEnv) {
-    const value = env[gw.bearerTokenEnv]?.trim();
-    if (!value) {
-      throw new Co2eError(
-        ERROR_CODES.config,
-        `gateway.bearerTokenEnv names ${gw.bearerTokenEnv}, which is not set; set it or remove the key`,
-      );
-    }
-    token = Buffer.from(`Bearer ${value}`);
-  }
+  const authorize = bearerAuthorizer(gw.bearerTokenEnv, env);
   const listen = parseHostPort(gw.listen);
-  const metricsListen = parseHostPort(gw.metricsListen);
+  const { recorder, provider, prom } = await openTelemetry(config, options, env, log);
+  const closeMetrics = async () => prom?.shutdown();
 
-  let recorder: JobRecorder;
-  let metricsUrl = "";
-  let closeMetrics = async () => {};
-  let provider = options.provider;
-  let prom: PrometheusMetrics | undefined;
-  if (options.metrics) recorder = options.metrics;
-  else {
-    try {
-      prom = await createPrometheusMetrics({
-        resource: gatewayResource(),
-        host: metricsListen.host,
-        port: metricsListen.port,
-        jobNameLimit: config.metrics.jobNameLimit,
-        warn: log,
-      });
-    } catch (error) {
-      throw new ListenError(gw.metricsListen, error);
-    }
-    recorder = prom.metrics;
-    metricsUrl = prom.url;
-    const opened = prom;
-    closeMetrics = () => opened.shutdown();
-    provider ??= createIntensityProvider(config, {
-      env,
-      observer: prom.metrics.intensityObserver,
-      logger: log,
-    });
-  }
-  provider ??= createIntensityProvider(config, { env, logger: log });
   let warnedUncountable = false;
   const ctx: EnrichContext = {
     config,
@@ -250,169 +190,52 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const sink: SpanSink = forwarder ?? new DroppingSink();
   if (forwarder) log(`forwarding to ${forwarder.url}`);
 
-  const counters = {
-    receivedSpans: 0,
-    acceptedSpans: 0,
-    rejectedSpans: 0,
-    refusedSpans: 0,
-    jobSpans: 0,
-    enrichedSpans: 0,
-  };
-  const responses: Record<number, number> = {};
-  let inflight = 0;
-  let shuttingDown = false;
+  const counters = newSpanCounters();
+  const answers = new Answers();
+  const admission = new Admission(gw.maxConcurrentRequests);
   let listening = false;
-  let inflightDone: (() => void) | undefined;
+  const json = new JsonPool();
+  const deps = { gw, answers, authorize, sink, ctx, counters, json, closing: () => answers.closing };
 
-  function send(
-    res: ServerResponse,
-    status: number,
-    body: string | Uint8Array,
-    contentType: string,
-    headers: Record<string, string> = {},
-  ): void {
-    if (res.headersSent || res.destroyed) return;
-    // co2e_gateway_requests_total counts answers on the OTLP path only (any method, so 405s too).
-    if ((res.req.url ?? "/").split("?")[0] === TRACES_PATH) responses[status] = (responses[status] ?? 0) + 1;
-    if (shuttingDown) res.setHeader("connection", "close");
-    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
-    res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body) });
-    res.end(body);
-  }
-
-  function fail(res: ServerResponse, status: number, message: string, encoding?: OtlpEncoding): void {
-    const headers: Record<string, string> = {};
-    if (status === 429 || status === 503) headers["retry-after"] = String(RETRY_AFTER_SECONDS);
-    if (status === 401) headers["www-authenticate"] = "Bearer";
-    const code = GRPC_CODE[status] ?? 2;
-    if (encoding === "protobuf")
-      send(res, status, encodeStatusProto(code, message), "application/x-protobuf", headers);
-    else if (encoding === "json")
-      send(res, status, JSON.stringify({ code, message }), "application/json", headers);
-    else send(res, status, `${message}\n`, "text/plain; charset=utf-8", headers);
-  }
-
-  function authorised(req: IncomingMessage): boolean {
-    if (!token) return true;
-    const given = Buffer.from(req.headers.authorization ?? "");
-    return given.length === token.length && timingSafeEqual(given, token);
-  }
-
-  async function handleExport(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const encoding = mediaType(req.headers["content-type"]);
-    if (shuttingDown) return fail(res, 503, "shutting down", encoding);
-    if (!authorised(req)) return fail(res, 401, "missing or wrong bearer token", encoding);
-    if (!encoding) {
-      return fail(res, 415, "content-type must be application/x-protobuf or application/json");
-    }
-    const contentEncoding = (req.headers["content-encoding"] ?? "identity").trim().toLowerCase();
-    if (contentEncoding !== "identity" && contentEncoding !== "gzip") {
-      return fail(res, 415, `unsupported content-encoding "${contentEncoding}" (gzip or none)`, encoding);
-    }
-    let body = await readBody(req, gw.bodyLimitBytes);
-    if (contentEncoding === "gzip") body = await gunzipBounded(body, gw.decompressedLimitBytes);
-    let parsed: ReturnType<typeof decodeExport>;
-    try {
-      parsed = decodeExport(body, encoding);
-    } catch (error) {
-      if (isCo2eError(error, ERROR_CODES.otlpDecode)) return fail(res, 400, error.message, encoding);
-      throw error;
-    }
-    counters.receivedSpans += parsed.spanCount;
-    const reserveSpans = parsed.spanCount - parsed.rejectedSpans;
-    const reserveBytes = forwardBytesEstimate(parsed);
-    if (reserveSpans > gw.forwardQueueSpans) {
-      counters.refusedSpans += parsed.spanCount;
-      return fail(
-        res,
-        413,
-        `request holds ${reserveSpans} spans, more than the queue of ${gw.forwardQueueSpans}`,
-        encoding,
-      );
-    }
-    if (reserveBytes > gw.forwardQueueBytes) {
-      // It would never fit: a 503 would have the client retry it forever.
-      counters.refusedSpans += parsed.spanCount;
-      return fail(
-        res,
-        413,
-        `request needs ${reserveBytes} bytes of forward queue once enriched, more than the queue of ${gw.forwardQueueBytes}`,
-        encoding,
-      );
-    }
-    if (!sink.tryReserve(reserveSpans, reserveBytes)) {
-      counters.refusedSpans += parsed.spanCount;
-      return fail(res, 503, "forward queue full; retry later", encoding);
-    }
-    let committed = false;
-    try {
-      const result = await enrichAndEncode(parsed, ctx);
-      sink.commit(reserveSpans, reserveBytes, result.items);
-      committed = true;
-      counters.acceptedSpans += result.acceptedSpans;
-      counters.rejectedSpans += result.rejectedSpans;
-      counters.jobSpans += parsed.jobSpans.length;
-      counters.enrichedSpans += result.enrichedSpans;
-      if (encoding === "protobuf") {
-        send(
-          res,
-          200,
-          encodeResponseProto(result.rejectedSpans, result.errorMessage),
-          "application/x-protobuf",
-        );
-      } else
-        send(res, 200, encodeResponseJson(result.rejectedSpans, result.errorMessage), "application/json");
-    } finally {
-      if (!committed) sink.release(reserveSpans, reserveBytes);
-    }
-  }
-
-  const server = createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
-    if (path === TRACES_PATH) {
-      if (req.method !== "POST") {
-        res.setHeader("allow", "POST");
-        return fail(res, 405, "use POST", mediaType(req.headers["content-type"]));
-      }
-      if (inflight >= gw.maxConcurrentRequests) {
-        // Answer at once; the unread body is discarded by Node before the connection is reused.
-        return fail(
-          res,
-          429,
-          "too many concurrent requests; retry later",
-          mediaType(req.headers["content-type"]),
-        );
-      }
-      inflight++;
-      handleExport(req, res)
-        .catch((error: unknown) => {
-          if (error instanceof HttpError)
-            fail(res, error.status, error.message, mediaType(req.headers["content-type"]));
-          else {
-            log(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-            fail(res, 500, "internal error", mediaType(req.headers["content-type"]));
-          }
-        })
-        .finally(() => {
-          inflight--;
-          if (inflight === 0) inflightDone?.();
-        });
+  function exportRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== "POST") {
+      res.setHeader("allow", "POST");
+      answers.fail(res, 405, "use POST");
       return;
     }
-    if (req.method === "GET" && path === "/healthz") return send(res, 200, "ok\n", "text/plain");
-    if (req.method === "GET" && path === "/readyz") {
-      const ready = listening && !shuttingDown && !sink.full;
-      return send(res, ready ? 200 : 503, ready ? "ready\n" : "not ready\n", "text/plain");
+    if (!admission.tryEnter()) {
+      // Answer at once; the unread body is discarded by Node before the connection is reused.
+      answers.fail(res, 429, "too many concurrent requests; retry later");
+      return;
     }
-    fail(
-      res,
-      404,
-      `not found; OTLP traces go to POST ${TRACES_PATH}`,
-      mediaType(req.headers["content-type"]),
-    );
+    handleExport(req, res, deps)
+      .catch((error: unknown) => {
+        if (error instanceof HttpError) {
+          if ((error.status === 408 || error.status === 413) && !req.complete) closeAfterAnswer(req, res);
+          answers.fail(res, error.status, error.message);
+        } else {
+          log(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+          answers.fail(res, 500, "internal error");
+        }
+      })
+      .finally(() => admission.leave());
+  }
+
+  const server = createServer({ connectionsCheckingInterval: HEADERS_CHECK_MS }, (req, res) => {
+    headersArrived(req.socket);
+    const path = requestPath(req);
+    if (path === TRACES_PATH) return exportRequest(req, res);
+    if (req.method === "GET" && path === "/healthz") return answers.send(res, 200, "ok\n", "text/plain");
+    if (req.method === "GET" && path === "/readyz") {
+      const ready = listening && !answers.closing && !sink.full && !admission.saturated;
+      return answers.send(res, ready ? 200 : 503, ready ? "ready\n" : "not ready\n", "text/plain");
+    }
+    answers.fail(res, 404, `not found; OTLP traces go to POST ${TRACES_PATH}`);
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 60_000;
+  server.on("connection", (socket: Socket) => watchHeaders(socket, gw.headersTimeoutMs));
+  server.headersTimeout = gw.headersTimeoutMs;
+  // A backstop behind the per-request body timer (request-body.ts), which answers first.
+  server.requestTimeout = gw.headersTimeoutMs + gw.bodyTimeoutMs + HEADERS_CHECK_MS;
   server.keepAliveTimeout = 30_000;
 
   await new Promise<void>((resolve, reject) => {
@@ -430,18 +253,14 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   let closing: Promise<boolean> | undefined;
 
   async function shutdown(): Promise<boolean> {
-    shuttingDown = true;
+    answers.closing = true;
     const deadline = Date.now() + gw.shutdownTimeoutMs;
     const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-    if (inflight > 0) {
-      await Promise.race([
-        new Promise<void>((resolve) => {
-          inflightDone = resolve;
-        }),
-        new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref()),
-      ]);
-    }
+    await Promise.race([
+      admission.idle(),
+      new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref()),
+    ]);
     const flushed = await sink.flush(deadline);
     await sink.close();
     const lost = sink.stats.lostAtShutdownSpans;
@@ -452,51 +271,23 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
           `were not forwarded to ${forwarder?.url ?? "the downstream"} and are lost${why}`,
       );
     }
+    const inflight = admission.inflight;
     if (inflight > 0) log(`shutdown deadline passed with ${inflight} request(s) still being processed`);
     server.closeAllConnections();
     await serverClosed;
-    await provider?.close().catch(() => {});
+    await json.close();
+    await provider.close().catch(() => {});
     await closeMetrics().catch(() => {});
     return flushed && lost === 0 && inflight === 0;
   }
 
-  const stats = (): GatewayStats => {
-    const refusedRequests: Record<number, number> = {};
-    for (const [code, count] of Object.entries(responses))
-      if (Number(code) >= 400) refusedRequests[Number(code)] = count;
-    return {
-      ...counters,
-      ...sink.stats,
-      refusedRequests,
-      requestsByCode: { ...responses },
-      pendingSpans: sink.pendingSpans,
-      pendingBytes: sink.pendingBytes,
-      peakPendingBytes: sink.peakPendingBytes,
-      inflightRequests: inflight,
-    };
-  };
-  if (prom) {
-    registerGatewayMetrics(prom.meterProvider.getMeter(CARBON_METER_NAME), {
-      requestsByCode: () => responses,
-      spans: () => {
-        const s = sink.stats;
-        return {
-          received: counters.receivedSpans,
-          enriched: counters.enrichedSpans,
-          forwarded: s.forwardedSpans,
-          dropped: s.droppedSpans,
-          rejected: counters.rejectedSpans + counters.refusedSpans,
-        };
-      },
-      queuedSpans: () => sink.pendingSpans,
-    });
-  }
+  if (prom) registerStatsMetrics(prom, counters, sink, answers);
 
   return {
     url: httpOrigin(listen.host, port),
-    metricsUrl,
+    metricsUrl: prom?.url ?? "",
     forwardUrl: forwarder?.url,
-    stats,
+    stats: () => gatewayStats(counters, sink, answers, admission),
     close: () => {
       closing ??= shutdown();
       return closing;

@@ -20,6 +20,9 @@ export class DecodeError extends Co2eError {
   }
 }
 
+/** A 10-byte varint whose last byte sets bits above bit 63 (a value of 2^64 or more). */
+const TOO_BIG = "integer of 2^64 or more (a varint holds 64 bits)";
+
 /** Reads a varint at `pos` ≤ 10 bytes; returns the value (as a double: exact up to 2^53) and sets `r.pos`. */
 export class Reader {
   readonly buf: Uint8Array;
@@ -47,6 +50,7 @@ export class Reader {
     for (let i = 0; i < 10; i++) {
       if (pos >= end) throw new DecodeError(start, path, "truncated varint");
       const b = buf[pos++]!;
+      if (i === 9 && b > 1) throw new DecodeError(start, path, TOO_BIG);
       result += (b & 0x7f) * mul;
       if (b < 0x80) {
         this.pos = pos;
@@ -116,6 +120,7 @@ export class Reader {
     for (let i = 0; i < 10; i++) {
       if (pos >= end) throw new DecodeError(start, path, "truncated varint");
       const b = buf[pos++]!;
+      if (i === 9 && b > 1) throw new DecodeError(start, path, TOO_BIG);
       if (i < 4) lo |= (b & 0x7f) << (7 * i);
       else if (i === 4) {
         lo |= (b & 0x0f) << 28;
@@ -170,6 +175,27 @@ export function writeVarint(out: Uint8Array, pos: number, value: number): number
 }
 
 /**
+ * Small parts (tags, length prefixes, short messages) are cut from shared slabs instead of each
+ * getting its own ArrayBuffer: a JSON request of two million attribute values would otherwise
+ * allocate millions of buffers (about 200 bytes of bookkeeping each).
+ */
+const SLAB_BYTES = 64 * 1024;
+/** Children up to this size are copied into one slab part with their header. */
+const FLATTEN_BYTES = 128;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabPos = 0;
+
+function small(size: number): Uint8Array {
+  if (slabPos + size > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabPos = 0;
+  }
+  const out = slab.subarray(slabPos, slabPos + size);
+  slabPos += size;
+  return out;
+}
+
+/**
  * A message under construction: a list of byte parts whose total length is known, so a parent
  * can write the length prefix without re-encoding. Parts may be subarrays of a received request.
  */
@@ -188,7 +214,7 @@ export class Encoder {
   private header(field: number, wireType: number, extra?: number): void {
     const tag = field * 8 + wireType;
     const size = varintSize(tag) + (extra === undefined ? 0 : varintSize(extra));
-    const out = new Uint8Array(size);
+    const out = small(size);
     let p = writeVarint(out, 0, tag);
     if (extra !== undefined) p = writeVarint(out, p, extra);
     this.raw(out);
@@ -248,14 +274,26 @@ export class Encoder {
   }
 
   message(field: number, child: Encoder): this {
+    if (child.length <= FLATTEN_BYTES) {
+      const tag = field * 8 + WIRE_LEN;
+      const out = small(varintSize(tag) + varintSize(child.length) + child.length);
+      let p = writeVarint(out, writeVarint(out, 0, tag), child.length);
+      for (const part of child.parts) {
+        out.set(part, p);
+        p += part.length;
+      }
+      return this.raw(out);
+    }
     this.header(field, WIRE_LEN, child.length);
     for (const part of child.parts) this.parts.push(part);
     this.length += child.length;
     return this;
   }
 
+  /** The message bytes, in an ArrayBuffer of their own unless they are one part given by the caller. */
   finish(): Uint8Array {
-    if (this.parts.length === 1) return this.parts[0]!;
+    const only = this.parts.length === 1 ? this.parts[0]! : undefined;
+    if (only && only.buffer !== slab.buffer && only.byteLength === only.buffer.byteLength) return only;
     const out = new Uint8Array(this.length);
     let p = 0;
     for (const part of this.parts) {

@@ -18,6 +18,7 @@ import { Co2eError, ERROR_CODES, type ErrorCode } from "../errors.ts";
 import { isPlausibleIntensity, MAX_PLAUSIBLE_GRAMS_PER_KWH } from "../model/plausible.ts";
 import { INTENSITY_SOURCE } from "../semconv.ts";
 import { BodyTooLargeError, readBodyLimited } from "../util/read-body.ts";
+import { retryDelayMs } from "../util/retry.ts";
 import { parseRetryAfterMs } from "../util/retry-after.ts";
 import type { IntensityObserver, IntensityRequestOutcome, IntensityRow, IntensityValue } from "./types.ts";
 
@@ -377,9 +378,11 @@ export class ElectricityMapsClient {
     for (let attempt = 0; attempt <= this.#retries; attempt++) {
       if (attempt > 0 && last) {
         const remainingMs = deadlineMs - this.#now();
-        const backoffMs = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
-        // Equal jitter: at least half the step, so retries from many processes spread out.
-        const waitMs = last.error.retryAfterMs ?? backoffMs / 2 + (Math.random() * backoffMs) / 2;
+        const waitMs = retryDelayMs(
+          attempt - 1,
+          { baseMs: BACKOFF_BASE_MS, maxMs: BACKOFF_MAX_MS },
+          last.error.retryAfterMs,
+        );
         // A wait that would outlast the budget is not worth starting: fail now, inside the bound.
         if (waitMs >= remainingMs - 5) break;
         await sleep(waitMs, signal);

@@ -25,6 +25,8 @@ export interface ReadBodyOptions {
    * stops, which destroys the stream. @default 0 (stop at once)
    */
   drainUpToBytes?: number;
+  /** Called with the size of every chunk as it arrives (the gateway's body-rate check). */
+  onChunk?: (bytes: number) => void;
 }
 
 /**
@@ -43,6 +45,7 @@ export async function readBodyLimited(
   for await (const item of body) {
     const chunk = typeof item === "string" ? Buffer.from(item) : item;
     size += chunk.length;
+    options.onChunk?.(chunk.length);
     if (!over && size > limitBytes) {
       over = true;
       chunks.length = 0;

@@ -107,7 +107,7 @@ describe("gateway error bodies", () => {
       await expectStatus(
         413,
         8,
-        /exceeds the limit of 4096 bytes/,
+        /exceeds gateway.bodyLimitBytes \(4096 bytes\)/,
         call(g, "/v1/traces", { body: new Uint8Array(8192), headers: auth }),
       );
       await expectStatus(
