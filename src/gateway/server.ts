@@ -17,6 +17,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { type Config, resolveLogicalCores } from "../config.ts";
+import { Co2eError, ERROR_CODES } from "../errors.ts";
 import { createIntensityProvider } from "../intensity/index.ts";
 import type { IntensityProvider } from "../intensity/types.ts";
 import { gatewayResource } from "../metrics/gateway-metrics.ts";

@@ -18,7 +18,19 @@ const src = join(root, "src");
  * model/ and util/, and every layer reads names, errors and the config's shape from them.
  */
 const LAYERS: readonly (readonly string[])[] = [
-  ["model", "power", "gpu", "util", "config", "defaults", "errors", "semconv", "version", "node-version", "types"],
+  [
+    "model",
+    "power",
+    "gpu",
+    "util",
+    "config",
+    "defaults",
+    "errors",
+    "semconv",
+    "version",
+    "node-version",
+    "types",
+  ],
   ["intensity"],
   ["job"],
   ["core"],
