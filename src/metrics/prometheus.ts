@@ -8,7 +8,8 @@ import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import type { Resource } from "@opentelemetry/resources";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { httpOrigin } from "../util/host-port.ts";
-import { type CarbonMetrics, createCarbonMetrics } from "./carbon-metrics.ts";
+import { type CarbonMetrics, type CarbonMetricsOptions, createCarbonMetrics } from "./carbon-metrics.ts";
+import { SlicedExposition } from "./exposition.ts";
 import { CARBON_METER_NAME, carbonMetricViews } from "./views.ts";
 
 export const METRICS_PATH = "/metrics";
@@ -24,16 +25,21 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves exporter's text format on GET /metrics; everything else is 404. Rejects on listen errors. */
+/**
+ * Serves the exporter's collection in Prometheus text format on GET /metrics, rendered in slices
+ * so that a scrape does not hold the event loop (exposition.ts); everything else is 404. Rejects
+ * on listen errors.
+ */
 export function serveMetrics(
   exporter: PrometheusExporter,
   host: string,
   port: number,
 ): Promise<MetricsServer> {
+  const exposition = new SlicedExposition(exporter);
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? "").split("?")[0];
     if (req.method === "GET" && path === METRICS_PATH) {
-      exporter.getMetricsRequestHandler(req, res);
+      exposition.handle(req, res);
       return;
     }
     res.statusCode = 404;
@@ -72,6 +78,8 @@ export async function createPrometheusMetrics(options: {
   port: number;
   jobNameLimit: number;
   warn?: (msg: string) => void;
+  /** job_name patterns whose histograms keep service_name (metrics.fullHistograms). @default [] */
+  fullHistograms?: readonly string[];
   /** Resource on target_info. @default the SDK's default resource */
   resource?: Resource;
 }): Promise<PrometheusMetrics> {
@@ -88,10 +96,9 @@ export async function createPrometheusMetrics(options: {
     await meterProvider.shutdown().catch(() => {});
     throw error;
   }
-  const metricsOptions: { jobNameLimit: number; warn?: (msg: string) => void } = {
-    jobNameLimit: options.jobNameLimit,
-  };
+  const metricsOptions: CarbonMetricsOptions = { jobNameLimit: options.jobNameLimit };
   if (options.warn) metricsOptions.warn = options.warn;
+  if (options.fullHistograms) metricsOptions.fullHistograms = options.fullHistograms;
   const metrics = createCarbonMetrics(meterProvider.getMeter(CARBON_METER_NAME), metricsOptions);
   let closed: Promise<void> | undefined;
   return {

@@ -192,6 +192,7 @@ export function startCarbonSdk(options: CarbonSdkOptions = {}): CarbonSdk {
     (sdk as unknown as { _meterProvider?: MeterProvider })._meterProvider ?? metrics.getMeterProvider();
   const carbonMetrics = createCarbonMetrics(meterProvider.getMeter(CARBON_METER_NAME), {
     jobNameLimit: config.metrics.jobNameLimit,
+    fullHistograms: config.metrics.fullHistograms,
     warn: (msg) => diag.warn(msg),
   });
   observer.metrics = carbonMetrics;
