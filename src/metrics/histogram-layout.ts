@@ -29,7 +29,7 @@ export const CARBON_PER_RUN_BUCKETS_GRAMS: readonly number[] = oneThreeSteps(-6,
 
 /**
  * Job duration, s: 1 ms to 1 day in 1-3 steps (17 bounds; the last, 1e5 s, is just above the
- * sampler's default metrics.maxJobSeconds of 86,400 s).
+ * default sampler.maxJobSeconds of 86,400 s).
  */
 export const DURATION_BUCKETS_SECONDS: readonly number[] = oneThreeSteps(-3, 5);
 
