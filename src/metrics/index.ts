@@ -7,12 +7,14 @@ export {
   SERVICE_NAME_LIMIT,
   SERVICE_NAME_OVERFLOW,
 } from "./carbon-metrics.ts";
+export { EXPOSITION_CONTENT_TYPE, SlicedExposition, type SlicedExpositionOptions } from "./exposition.ts";
 export {
   GATEWAY_SPAN_OUTCOMES,
   type GatewayMetricsSource,
   type GatewaySpanOutcome,
   registerGatewayMetrics,
 } from "./gateway-metrics.ts";
+export { jobNameMatcher } from "./histogram-layout.ts";
 export { JobNameLimiter, LabelValueLimiter } from "./job-name-limiter.ts";
 export {
   createPrometheusMetrics,
