@@ -30,6 +30,9 @@ const INTENSITY = DEFAULTS.intensity;
 const positive = z.number().positive();
 const nonNegative = z.number().min(0);
 const hostPort = z.string().regex(HOST_PORT_PATTERN, "must be HOST:PORT");
+/** metrics.fullHistograms: patterns are matched per job name, so a few short ones. */
+const FULL_HISTOGRAM_PATTERNS_MAX = 100;
+const FULL_HISTOGRAM_PATTERN_MAX_LENGTH = 200;
 
 const cpuSchema = z.discriminatedUnion("model", [
   z
@@ -151,6 +154,23 @@ export const configSchema = z
       .object({
         /** Distinct job_name values before the rest become job_name="other". */
         jobNameLimit: z.number().int().positive().default(200),
+        /**
+         * job_name patterns (`*` = any characters) whose duration and per-run histograms keep the
+         * service_name label; other jobs' histograms are per job_name only, which keeps a large
+         * fleet's scrape small. `["*"]` restores per job × service histograms for every job.
+         */
+        fullHistograms: z
+          .array(
+            z
+              .string()
+              .min(1, "must not be empty")
+              .max(
+                FULL_HISTOGRAM_PATTERN_MAX_LENGTH,
+                `must be at most ${FULL_HISTOGRAM_PATTERN_MAX_LENGTH} characters`,
+              ),
+          )
+          .max(FULL_HISTOGRAM_PATTERNS_MAX, `at most ${FULL_HISTOGRAM_PATTERNS_MAX} patterns`)
+          .default([]),
       })
       .strict()
       .prefault({}),

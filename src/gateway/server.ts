@@ -117,6 +117,7 @@ async function openTelemetry(
       host: metricsListen.host,
       port: metricsListen.port,
       jobNameLimit: config.metrics.jobNameLimit,
+      fullHistograms: config.metrics.fullHistograms,
       warn: log,
     });
   } catch (error) {

@@ -8,6 +8,11 @@ import type { JobRecord } from "../core/job-record.ts";
 import type { IntensityObserver, IntensityRequestOutcome, IntensityValue } from "../intensity/types.ts";
 import { JOULES_PER_KWH } from "../model/constants.ts";
 import * as sc from "../semconv.ts";
+import {
+  CARBON_PER_RUN_BUCKETS_GRAMS,
+  DURATION_BUCKETS_SECONDS,
+  jobNameMatcher,
+} from "./histogram-layout.ts";
 import { JobNameLimiter, LabelValueLimiter } from "./job-name-limiter.ts";
 import { labelValue } from "./label-value.ts";
 import { SeriesBudget } from "./series-budget.ts";
@@ -27,6 +32,11 @@ export interface CarbonMetricsOptions {
   serviceNameLimit?: number;
   /** The Views' per-instrument series limit, to warn before it is reached. @default carbonCardinalityLimit(jobNameLimit) */
   cardinalityLimit?: number;
+  /**
+   * job_name patterns (`*` = any characters) whose histograms keep service_name, as
+   * metrics.fullHistograms; other jobs' histograms are per job_name only. @default []
+   */
+  fullHistograms?: readonly string[];
 }
 
 /**
@@ -75,19 +85,8 @@ function countable(value: number | undefined): boolean {
 /** Separates label values in SeriesBudget keys (cannot appear in UTF-8 text we label with). */
 const SEP = "\u0000";
 
-/**
- * gCO₂e per run: log-spaced 1-2.5-5 steps from 1 mg to 10 kg. A short request-sized job is a few
- * milligrams at world-average intensity; a GPU training run (seed 001: 30 kWh × 400 g) is ~12 kg.
- */
-export const CARBON_PER_RUN_BUCKETS_GRAMS = [
-  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500,
-  5000, 10000,
-] as const;
-
-/** Job duration, s: 5 ms to 6 h. */
-export const DURATION_BUCKETS_SECONDS = [
-  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600,
-] as const;
+/** Re-exported: the bucket bounds are part of this module's public surface. */
+export { CARBON_PER_RUN_BUCKETS_GRAMS, DURATION_BUCKETS_SECONDS };
 
 const ENERGY_COMPONENTS = [
   ["cpu", "cpuKwh"],
@@ -111,6 +110,7 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
     options.cardinalityLimit ?? carbonCardinalityLimit(options.jobNameLimit),
     warn,
   );
+  const fullHistograms = jobNameMatcher(options.fullHistograms ?? []);
   const runs = meter.createCounter(sc.METRIC_JOB_RUNS_INSTRUMENT, {
     description: "Finished jobs.",
     unit: "{run}",
@@ -198,7 +198,9 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
         ...zoneSource,
         [sc.LABEL_ATTRIBUTION]: record.attribution,
       });
-      duration.record(record.durationSeconds, job);
+      // The histograms: per job_name, unless the job asked for full histograms (histogram-layout.ts).
+      const histogramLabels: Attributes = fullHistograms(jobName) ? job : { [sc.LABEL_JOB_NAME]: jobName };
+      duration.record(record.durationSeconds, histogramLabels);
       const e = record.footprint.energy;
       for (const [component, key] of ENERGY_COMPONENTS) {
         const joules = e[key] * JOULES_PER_KWH;
@@ -219,7 +221,7 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
         budget.note(sc.METRIC_JOB_CARBON_INSTRUMENT, `${jobKey}${placeKey}${SEP}market`);
         carbon.add(fp.marketGrams, { ...job, [sc.LABEL_SCOPE]: "market", ...zoneSource });
       }
-      perRun.record(fp.co2eGrams, job);
+      perRun.record(fp.co2eGrams, histogramLabels);
       if (record.functionalUnits !== undefined && record.functionalUnits > 0)
         units.add(record.functionalUnits, job);
       if (record.bestHourGrams !== undefined) bestHour.add(record.bestHourGrams, job);

@@ -5,19 +5,17 @@
  * serializes inside a promise callback, so a serializer failure (`RangeError: Invalid string
  * length` on a huge label) would be an unhandled rejection that ends the process. Here it is a 500.
  */
-import { createServer, type Server, type ServerResponse } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { diag } from "@opentelemetry/api";
-import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
+import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import type { Resource } from "@opentelemetry/resources";
-import { MeterProvider, type ResourceMetrics } from "@opentelemetry/sdk-metrics";
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { httpOrigin } from "../util/host-port.ts";
-import { type CarbonMetrics, createCarbonMetrics } from "./carbon-metrics.ts";
+import { type CarbonMetrics, type CarbonMetricsOptions, createCarbonMetrics } from "./carbon-metrics.ts";
+import { SlicedExposition } from "./exposition.ts";
 import { CARBON_METER_NAME, carbonMetricViews } from "./views.ts";
 
 export const METRICS_PATH = "/metrics";
-/** Longest error text a failed scrape answers with (the error's message is cut to fit). */
-const SCRAPE_ERROR_MAX_CHARS = 500;
 
 /** A PrometheusExporter that never starts its own server. */
 export function createPrometheusReader(): PrometheusExporter {
@@ -30,55 +28,21 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Turns collected metrics into the text format. */
-export interface MetricsSerializer {
-  serialize(resourceMetrics: ResourceMetrics): string;
-}
-
-export interface ServeMetricsOptions {
-  /**
-   * @default a PrometheusSerializer with the exporter's defaults (no prefix, no timestamps,
-   * target_info and scope info kept), i.e. the same text the exporter's own handler writes
-   */
-  serializer?: MetricsSerializer;
-}
-
-/** Answers one scrape; never rejects and never throws (a failure is a 500 with its reason). */
-async function answerScrape(
-  exporter: PrometheusExporter,
-  serializer: MetricsSerializer,
-  res: ServerResponse,
-): Promise<void> {
-  try {
-    const { resourceMetrics, errors } = await exporter.collect();
-    if (errors.length) diag.error("otel-co2e: metrics collection errors", ...errors);
-    const body = serializer.serialize(resourceMetrics);
-    res.writeHead(200, { "content-type": "text/plain" });
-    res.end(body);
-  } catch (error) {
-    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    diag.error(`otel-co2e: /metrics scrape failed: ${text.slice(0, SCRAPE_ERROR_MAX_CHARS)}`);
-    try {
-      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
-      res.end(`# metrics could not be served: ${text.slice(0, SCRAPE_ERROR_MAX_CHARS)}\n`);
-    } catch {
-      res.destroy();
-    }
-  }
-}
-
-/** Serves exporter's text format on GET /metrics; everything else is 404. Rejects on listen errors. */
+/**
+ * Serves the exporter's collection in Prometheus text format on GET /metrics, rendered in slices
+ * so that a scrape does not hold the event loop (exposition.ts); everything else is 404. Rejects
+ * on listen errors.
+ */
 export function serveMetrics(
   exporter: PrometheusExporter,
   host: string,
   port: number,
-  options: ServeMetricsOptions = {},
 ): Promise<MetricsServer> {
-  const serializer = options.serializer ?? new PrometheusSerializer();
+  const exposition = new SlicedExposition(exporter);
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? "").split("?")[0];
     if (req.method === "GET" && path === METRICS_PATH) {
-      void answerScrape(exporter, serializer, res);
+      exposition.handle(req, res);
       return;
     }
     res.statusCode = 404;
@@ -117,6 +81,8 @@ export async function createPrometheusMetrics(options: {
   port: number;
   jobNameLimit: number;
   warn?: (msg: string) => void;
+  /** job_name patterns whose histograms keep service_name (metrics.fullHistograms). @default [] */
+  fullHistograms?: readonly string[];
   /** Resource on target_info. @default the SDK's default resource */
   resource?: Resource;
 }): Promise<PrometheusMetrics> {
@@ -133,10 +99,9 @@ export async function createPrometheusMetrics(options: {
     await meterProvider.shutdown().catch(() => {});
     throw error;
   }
-  const metricsOptions: { jobNameLimit: number; warn?: (msg: string) => void } = {
-    jobNameLimit: options.jobNameLimit,
-  };
+  const metricsOptions: CarbonMetricsOptions = { jobNameLimit: options.jobNameLimit };
   if (options.warn) metricsOptions.warn = options.warn;
+  if (options.fullHistograms) metricsOptions.fullHistograms = options.fullHistograms;
   const metrics = createCarbonMetrics(meterProvider.getMeter(CARBON_METER_NAME), metricsOptions);
   let closed: Promise<void> | undefined;
   return {

@@ -116,6 +116,7 @@ export function createCarbonComponents(options: CarbonComponentsOptions = {}): C
     if (attached) return attached;
     attached = createCarbonMetrics(meterProvider.getMeter(CARBON_METER_NAME), {
       jobNameLimit: config.metrics.jobNameLimit,
+      fullHistograms: config.metrics.fullHistograms,
       warn: (msg) => diag.warn(msg),
     });
     observer.metrics = attached;

@@ -130,7 +130,7 @@ describe("an 11 MiB job name", () => {
 });
 
 describe("the /metrics handler", () => {
-  it("answers 500 with the reason when the serializer throws, and the process stays up", () => {
+  it("answers 500 with the reason when rendering throws, and the process stays up", () => {
     // A child process, so that a crash (an unhandled rejection ends a Node process) is seen as one.
     const script = `
       import { MeterProvider } from "@opentelemetry/sdk-metrics";
@@ -138,9 +138,14 @@ describe("the /metrics handler", () => {
       const exporter = createPrometheusReader();
       const provider = new MeterProvider({ readers: [exporter] });
       provider.getMeter("m").createCounter("c").add(1);
-      const server = await serveMetrics(exporter, "127.0.0.1", 0, {
-        serializer: { serialize() { throw new RangeError("Invalid string length"); } },
-      });
+      // The collection renders into text that cannot be built (what an 11 MiB label once caused).
+      const collect = exporter.collect.bind(exporter);
+      exporter.collect = async () => {
+        const { resourceMetrics, errors } = await collect();
+        const failing = { ...resourceMetrics, get scopeMetrics() { throw new RangeError("Invalid string length"); } };
+        return { resourceMetrics: failing, errors };
+      };
+      const server = await serveMetrics(exporter, "127.0.0.1", 0);
       const answers = [];
       for (let i = 0; i < 3; i++) {
         const res = await fetch(server.url);

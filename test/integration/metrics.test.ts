@@ -105,11 +105,13 @@ describe("Prometheus /metrics over HTTP", () => {
     expect(op).toBeGreaterThan(grams);
     expect(find(samples, sc.PROM_JOB_CARBON, { ...job, scope: "market" })).toHaveLength(1);
     expect(one(samples, sc.PROM_JOB_FUNCTIONAL_UNITS, job)).toBe(25);
-    expect(one(samples, `${sc.PROM_JOB_CARBON_PER_RUN}_count`, job)).toBe(2);
-    expect(one(samples, `${sc.PROM_JOB_CARBON_PER_RUN}_sum`, job)).toBeCloseTo(op, 6);
-    const les = find(samples, `${sc.PROM_JOB_CARBON_PER_RUN}_bucket`, job).map((s) => s.labels.le);
+    // The histograms are per job_name (no service_name) unless metrics.fullHistograms lists the job.
+    const histogramJob = { job_name: "report" };
+    expect(one(samples, `${sc.PROM_JOB_CARBON_PER_RUN}_count`, histogramJob)).toBe(2);
+    expect(one(samples, `${sc.PROM_JOB_CARBON_PER_RUN}_sum`, histogramJob)).toBeCloseTo(op, 6);
+    const les = find(samples, `${sc.PROM_JOB_CARBON_PER_RUN}_bucket`, histogramJob).map((s) => s.labels.le);
     expect(les).toEqual([...CARBON_PER_RUN_BUCKETS_GRAMS.map(String), "+Inf"]);
-    expect(one(samples, `${sc.PROM_JOB_DURATION}_count`, job)).toBe(2);
+    expect(one(samples, `${sc.PROM_JOB_DURATION}_count`, histogramJob)).toBe(2);
     expect(one(samples, sc.PROM_GRID_INTENSITY, { zone: "DE", source: "static" })).toBe(
       span.attributes[sc.ATTR_CARBON_INTENSITY],
     );
@@ -123,7 +125,8 @@ describe("Prometheus /metrics over HTTP", () => {
       [sc.PROM_JOB_RUNS]: ["attribution", "job_name", "service_name", "source", "status", "zone"],
       [sc.PROM_JOB_ENERGY]: ["component", "job_name", "service_name"],
       [sc.PROM_JOB_CARBON]: ["job_name", "scope", "service_name", "source", "zone"],
-      [`${sc.PROM_JOB_DURATION}_count`]: ["job_name", "service_name"],
+      [`${sc.PROM_JOB_DURATION}_count`]: ["job_name"],
+      [`${sc.PROM_JOB_CARBON_PER_RUN}_bucket`]: ["job_name", "le"],
       [sc.PROM_GRID_INTENSITY]: ["source", "zone"],
     };
     for (const [name, expected] of Object.entries(labelSets)) {

@@ -105,6 +105,22 @@ describe("startCarbonSdk", () => {
     await expect(fetch(sdk.metricsUrl ?? "")).rejects.toThrow();
   });
 
+  it("keeps service_name on the histograms of the jobs metrics.fullHistograms lists, not others", async () => {
+    sdk = startCarbonSdk({
+      serviceName: "sdk-test",
+      config: parseConfig({ zone: "SE", metrics: { fullHistograms: ["full-*"] } }),
+      traceExporters: ["none"],
+      prometheus: { host: "127.0.0.1", port: 0 },
+      gpu: false,
+    });
+    await sdk.ready;
+    withJob("full-job", () => 1);
+    withJob("plain-job", () => 1);
+    const text = await scrapeText(sdk.metricsUrl);
+    expect(text).toMatch(/co2e_job_carbon_per_run_grams_count\{job_name="full-job",service_name="sdk-test",/);
+    expect(text).toMatch(/co2e_job_duration_seconds_count\{job_name="plain-job",otel_scope_name=/);
+  });
+
   it("with OTEL_TRACES_EXPORTER=none the processor and the metrics still work", async () => {
     process.env.OTEL_TRACES_EXPORTER = "none";
     process.env.OTEL_EXPORTER_PROMETHEUS_PORT = "0";
