@@ -1,3 +1,5 @@
+export { type JobScope, jobContext } from "./context.ts";
+export { ATTRIBUTION_MODES, type AttributionMode, SAMPLER_DEFAULTS } from "./defaults.ts";
 export { JOB_TRACER_NAME, type JobHandle, type JobOptions, startJob, withJob } from "./job.ts";
 export {
   type CpuClock,
@@ -7,8 +9,8 @@ export {
   type JobMeasurement,
   JobMeter,
   type JobMeterOptions,
+  type MeterClocks,
 } from "./meter.ts";
-export { jobNetworkContext } from "./network.ts";
 export {
   beginSpanMeasurement,
   countersToAttributes,

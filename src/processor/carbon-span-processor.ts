@@ -74,6 +74,7 @@ export class CarbonSpanProcessor implements SpanProcessor {
     this.#meter = options.meter ?? defaultJobMeter();
     this.#meter.setIntervalMs(options.config.sampler.intervalMs);
     this.#meter.setMaxJobSeconds(options.config.sampler.maxJobSeconds);
+    this.#meter.setAttribution(options.config.sampler.attribution);
     // rapl: attach measured package energy to the meter when readable; otherwise the jobs carry no
     // job.cpu.joules and enrichment falls back to tdp. A meter that has a source keeps it.
     if (options.config.model.cpu.model === "rapl" && !this.#meter.hasCpuEnergy) {
@@ -116,7 +117,7 @@ export class CarbonSpanProcessor implements SpanProcessor {
 
   #enrich(span: Span): void {
     const options = this.#enrichOptions;
-    // carbon.attribution (shared/exclusive, written by the meter) is read from the span by enrichJobSpan.
+    // carbon.attribution (written by the meter) is read from the span by enrichJobSpan.
     const result = enrichJobSpan(
       {
         attributes: span.attributes,

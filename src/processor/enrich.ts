@@ -70,7 +70,12 @@ export function isJobSpan(attributes: Attributes): boolean {
 }
 
 export function isAttribution(value: AttributeValue | undefined): value is sc.Attribution {
-  return value === sc.ATTRIBUTION.exclusive || value === sc.ATTRIBUTION.shared;
+  return (
+    value === sc.ATTRIBUTION.exclusive ||
+    value === sc.ATTRIBUTION.eventLoop ||
+    value === sc.ATTRIBUTION.equal ||
+    value === sc.ATTRIBUTION.shared
+  );
 }
 
 function num(value: AttributeValue | undefined): number | undefined {
@@ -178,8 +183,8 @@ export interface EnrichOptions {
   intensity: IntensityLookup;
   bestHour?: BestHourLookup;
   /**
-   * Overrides the span's own `carbon.attribution`. Without it the span's value (`shared` from the
-   * in-process meter, or from any SDK) is kept; a span that says nothing is `exclusive`.
+   * Overrides the span's own `carbon.attribution`. Without it the span's value (from the in-process
+   * meter, or from any SDK) is kept; a span that says nothing is `exclusive`.
    */
   attribution?: sc.Attribution;
   /** Zone already resolved by the caller (the gateway resolves it before awaiting intensity). */
