@@ -31,7 +31,7 @@
  * counter ("share per job so far") makes a job's share that sum at its end minus the sum at its
  * start, O(1) per sample and per job.
  */
-import { type AsyncHook, createHook } from "node:async_hooks";
+import { type AsyncHook, createHook, executionAsyncId } from "node:async_hooks";
 import { isMainThread } from "node:worker_threads";
 import { diag } from "@opentelemetry/api";
 import { attributeBetween, type MachineCpuEnergy, type MachineCpuSnapshot } from "../power/attribution.ts";
@@ -337,6 +337,12 @@ export class JobMeter {
   #owner: Measurement | null = null;
   readonly #stack: (Measurement | null)[] = [];
   #depth = 0;
+  /**
+   * The hooks were enabled where executionAsyncId() is 0: inside a promise continuation (whose
+   * `after` will come) or in a script's top-level code (whose will not). The first `before` at depth
+   * 1 tells: the top-level frame is then dropped.
+   */
+  #provisional = false;
   #lastMark = 0;
   /** On-thread ms of the open epoch: all callbacks, and those outside every job. */
   #onThreadMs = 0;
@@ -491,6 +497,10 @@ export class JobMeter {
 
   #before(): void {
     this.#mark();
+    if (this.#provisional) {
+      this.#provisional = false;
+      if (this.#depth === 1) this.#depth = 0;
+    }
     const store = jobContext.getStore();
     this.#stack[this.#depth++] = this.#owner;
     this.#owner =
@@ -531,7 +541,10 @@ export class JobMeter {
   }
 
   #enableHooks(): void {
-    this.#depth = 0;
+    // Enabled from running code (a callback or a script's top level) outside every job so far.
+    this.#depth = 1;
+    this.#stack[0] = null;
+    this.#provisional = executionAsyncId() === 0;
     this.#owner = null;
     this.#lastMark = this.#nowMs();
     this.#hook?.enable();
@@ -706,6 +719,8 @@ export class JobMeter {
     this.#cpuStarted = true;
     this.lastCpuMicros = cpu;
     this.#lastMs = now;
+    // On-thread time before the first job is outside every interval.
+    this.#lastMark = now;
     this.#onThreadMs = 0;
     this.#unattributedMs = 0;
     if (this.#gpu) this.#lastGpuJoules = this.#gpu.totalJoules();
@@ -777,7 +792,17 @@ export class JobMeter {
 
   #startTimer(): void {
     // Outside every job's context: the sampler's own callbacks are nobody's.
-    this.#timer = jobContext.exit(() => setInterval(() => this.tick(), this.#intervalMs));
+    this.#timer = jobContext.exit(() =>
+      setInterval(() => {
+        // A timer callback runs straight from the event loop: exactly one frame deep. Anything
+        // else is drift (a callback that threw past its `after`): start again from here.
+        if (this.#hooked && this.#depth !== 1) {
+          this.#depth = 1;
+          this.#stack[0] = null;
+        }
+        this.tick();
+      }, this.#intervalMs),
+    );
     // Never keeps the process alive on its own.
     this.#timer.unref();
   }
