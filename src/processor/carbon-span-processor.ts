@@ -14,10 +14,12 @@ import type { IntensityProvider } from "../intensity/types.ts";
 import { defaultJobMeter, type JobMeter } from "../job/meter.ts";
 import { beginSpanMeasurement, finishSpanMeasurement } from "../job/spans.ts";
 import type { CarbonMetrics } from "../metrics/carbon-metrics.ts";
+import { cpuJoules } from "../model/cpu.ts";
 import { createMachineCpuEnergy, type MachineCpuEnergyOptions } from "../power/attribution.ts";
 import * as sc from "../semconv.ts";
 import { bestHourLookup } from "./best-hour.ts";
 import {
+  cpuModelParams,
   type EnrichOptions,
   enrichJobSpan,
   isJobSpan,
@@ -61,7 +63,6 @@ export class CarbonSpanProcessor implements SpanProcessor {
   constructor(options: CarbonSpanProcessorOptions) {
     this.#config = options.config;
     this.#provider = options.provider;
-    this.#metrics = options.metrics;
     this.#logicalCores = options.logicalCores ?? resolveLogicalCores(options.config.model.cpu);
     const provider = options.provider;
     this.#enrichOptions = {
@@ -75,6 +76,7 @@ export class CarbonSpanProcessor implements SpanProcessor {
     this.#meter.setIntervalMs(options.config.sampler.intervalMs);
     this.#meter.setMaxJobSeconds(options.config.sampler.maxJobSeconds);
     this.#meter.setAttribution(options.config.sampler.attribution);
+    this.setMetrics(options.metrics);
     // rapl: attach measured package energy to the meter when readable; otherwise the jobs carry no
     // job.cpu.joules and enrichment falls back to tdp. A meter that has a source keeps it.
     if (options.config.model.cpu.model === "rapl" && !this.#meter.hasCpuEnergy) {
@@ -87,6 +89,14 @@ export class CarbonSpanProcessor implements SpanProcessor {
   /** Attaches the metrics once the meter provider exists (the SDK preset builds it after us). */
   setMetrics(metrics: CarbonMetrics | undefined): void {
     this.#metrics = metrics;
+    const meter = this.#meter;
+    // The CPU no job was charged for, with the energy of the same model (no measured joules for
+    // it: the rapl model falls back to its tdp figure; linear counts only the dynamic part).
+    const params = cpuModelParams(this.#config, this.#logicalCores, false);
+    metrics?.addUnattributedSource?.(meter, {
+      cpuSeconds: () => meter.unattributedCpuSeconds(),
+      joules: (cpuSeconds) => cpuJoules({ cpuSeconds, durationSeconds: 0 }, params),
+    });
   }
 
   onStart(span: Span, _parentContext: Context): void {

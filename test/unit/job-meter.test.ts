@@ -226,7 +226,10 @@ describe("JobMeter, event-loop mode", () => {
     near(cf2.cpuSeconds, 0.004);
     expect(cf1.attribution).toBe("equal");
     expect(ce.attribution).toBe("event-loop");
-    near(ce.cpuSeconds + cf1.cpuSeconds + cf2.cpuSeconds + meter.unattributedCpuSeconds(), machine.cpuSeconds() - cpu0);
+    near(
+      ce.cpuSeconds + cf1.cpuSeconds + cf2.cpuSeconds + meter.unattributedCpuSeconds(),
+      machine.cpuSeconds() - cpu0,
+    );
   });
 
   it("on-thread time of earlier intervals is settled at the ratio of its own interval", async () => {
