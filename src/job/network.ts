@@ -97,7 +97,8 @@ export class NetworkTracker {
     if (existing?.owner === owner) return;
     if (existing) this.release(socket);
     this.#claims.set(socket, { owner, baseWritten: bytesWritten(socket), baseRead: bytesRead(socket) });
-    (owner.sockets ??= new Set()).add(socket);
+    owner.sockets ??= new Set();
+    owner.sockets.add(socket);
     if (!this.#watched.has(socket)) {
       this.#watched.add(socket);
       socket.once("close", () => this.release(socket));
