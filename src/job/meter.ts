@@ -104,6 +104,14 @@ export interface JobMeterOptions {
    * @default SAMPLER_DEFAULTS.maxJobSeconds (config `sampler.maxJobSeconds`)
    */
   maxJobSeconds?: number;
+  /**
+   * Event-loop mode: a job ending less than this long after the last CPU reading is charged its
+   * on-thread time at the last interval's CPU-per-on-thread-time ratio instead of reading the
+   * clock again (the interval's close then takes the charge off, so totals still add up). 0 reads
+   * the clock at every job end.
+   * @default 1
+   */
+  minCpuReadMs?: number;
   /** Replaces the clocks (deterministic tests). Missing ones keep their default. */
   clocks?: Partial<MeterClocks>;
 }
@@ -189,9 +197,12 @@ interface Sums {
   wall: number;
 }
 
+const NO_BYTES = { bytesSent: 0, bytesReceived: 0 } as const;
+
 class Measurement implements JobMeasurement {
-  readonly network: JobNetwork;
   readonly meter: JobMeter;
+  /** Opened when a socket is first claimed in the job's context: most jobs open none. */
+  #network: JobNetwork | undefined;
   // Sums at the start (plain fields: no object per job).
   readonly startCpu: number;
   readonly startMemory: number;
@@ -233,7 +244,19 @@ class Measurement implements JobMeasurement {
     this.aloneAtStart = alone;
     this.cpuMicrosAtStart = meter.lastCpuMicros;
     this.epoch = meter.epoch;
-    this.network = meter.network.open();
+  }
+
+  get network(): JobNetwork {
+    if (!this.#network) {
+      this.#network = this.meter.network.open();
+      if (this.done) this.#network.close();
+    }
+    return this.#network;
+  }
+
+  /** Stops counting bytes; zero when no socket was claimed. */
+  closeNetwork(): { bytesSent: number; bytesReceived: number } {
+    return this.#network ? this.#network.close() : NO_BYTES;
   }
 
   run<T>(fn: () => T): T {
@@ -354,6 +377,16 @@ export class JobMeter {
   #epochBase = 0;
   /** Active jobs never entered through run(). */
   #untracked = 0;
+  /** Ratio of the last closed interval (CPU s per on-thread ms), for estimated finishes. */
+  #lastRatio = 0;
+  /** Estimated charges of jobs finished in the open interval, CPU s and on-thread ms. */
+  #chargedCpu = 0;
+  #chargedMs = 0;
+  /** An overcharge (≤ 0) carried into the next interval. */
+  #carryCpu = 0;
+  /** When the CPU clock was last read (wall ms), and how old a reading may be for an estimate. */
+  #lastCpuReadMs = Number.NEGATIVE_INFINITY;
+  readonly #minCpuReadMs: number;
   /** CPU seconds charged to no job (event-loop shares, and all CPU while no job was active). */
   #unattributedCpuSeconds = 0;
   /** Whether the CPU clock has been read once (the CPU before it is nobody's). */
@@ -365,6 +398,7 @@ export class JobMeter {
     this.#rssMaxAgeMs = options.rssMaxAgeMs;
     this.#readRssBytes = options.readRssBytes ?? defaultReadRssBytes;
     this.#maxJobMs = (options.maxJobSeconds ?? SAMPLER_DEFAULTS.maxJobSeconds) * 1000;
+    this.#minCpuReadMs = options.minCpuReadMs ?? 1;
     this.#gpu = options.gpu;
     this.#cpuEnergy = options.cpuEnergy;
     const clocks = options.clocks ?? {};
@@ -406,7 +440,8 @@ export class JobMeter {
    * CPU while no job was active (up to now). Monotonic.
    */
   unattributedCpuSeconds(): number {
-    if (this.#active.size > 0 || !this.#cpuStarted) return this.#unattributedCpuSeconds;
+    // While the hooks are on, the open interval is split when it closes: only closed ones count.
+    if (this.#active.size > 0 || this.#hooked || !this.#cpuStarted) return this.#unattributedCpuSeconds;
     return this.#unattributedCpuSeconds + Math.max(0, this.#cpuMicros() - this.lastCpuMicros) / 1e6;
   }
 
@@ -457,13 +492,21 @@ export class JobMeter {
   start(): JobMeasurement {
     const now = this.#nowMs();
     const alone = this.#active.size === 0;
-    if (alone) this.#reset(now);
-    else this.#sample(now, false);
+    if (alone && !this.#hooked) this.#reset(now);
+    else {
+      // Event-loop mode needs no CPU reading here: the open interval goes on, split by on-thread
+      // time when it closes (the new job's time starts at 0). Only the first job after a pause
+      // closes the pause's interval (all of it nobody's), unless the clock was read < minCpuReadMs ago.
+      const readCpu = this.#mode === "equal" || (alone && now - this.#lastCpuReadMs >= this.#minCpuReadMs);
+      this.#sample(now, false, readCpu);
+      if (alone) this.#peak.prune(this.#rssSeq);
+    }
     this.#starts++;
+    this.network.subscribe();
     const m = new Measurement(this, this.#sums, now, this.#rssSeq, this.#starts, alone);
     if (this.#cpuEnergy) {
       m.cpuEnergyAtStart = this.#cpuEnergy.snapshot();
-      if (m.cpuEnergyAtStart) m.processMicrosAtStart = this.#processMicros();
+      if (m.cpuEnergyAtStart) m.processMicrosAtStart = this.#processCpuMicros();
     }
     this.#active.add(m);
     this.#untracked++;
@@ -565,7 +608,17 @@ export class JobMeter {
     const now = this.#nowMs();
     if (this.#active.has(m)) {
       try {
-        this.#sample(now, false);
+        if (this.#canEstimate(m, now)) {
+          // A CPU reading less than minCpuReadMs old: the job's time in the open interval is
+          // charged at the last interval's ratio, and the interval's close takes it off.
+          this.#sample(now, false, false);
+          if (this.#hooked) this.#mark();
+          const charge = m.pendingMs * this.#lastRatio;
+          m.cpuSettled += charge;
+          this.#chargedCpu += charge;
+          this.#chargedMs += m.pendingMs;
+          m.pendingMs = 0;
+        } else this.#sample(now, false);
       } catch (error) {
         // A source failed (a GPU or energy reader): the job must still leave the active set, or
         // it would count as running forever.
@@ -603,7 +656,7 @@ export class JobMeter {
     this.#active.delete(m);
     const elapsedSeconds = Math.max(0, (now - m.startMs) / 1000);
     const memoryByteSeconds = this.#sums.memory - m.startMemory;
-    const net = m.network.close();
+    const net = m.closeNetwork();
     const counters: JobCounters = {
       cpuSeconds,
       memoryAvgBytes: elapsedSeconds > 0 ? Math.max(0, memoryByteSeconds / elapsedSeconds) : this.#lastRss,
@@ -639,7 +692,7 @@ export class JobMeter {
     m.done = true;
     if (!m.entered) this.#untracked--;
     try {
-      m.network.close();
+      m.closeNetwork();
     } finally {
       this.#afterRemoval();
     }
@@ -659,6 +712,12 @@ export class JobMeter {
    */
   tick(): void {
     if (this.#active.size === 0) {
+      try {
+        // Closes the interval since the last job ended: all of it is nobody's.
+        if (this.#hooked) this.#sample(this.#nowMs(), false, true);
+      } catch (error) {
+        this.#warnOnce("sample", "otel-co2e: job meter sample failed", error);
+      }
       this.#disableHooks();
       this.#stopTimer();
       return;
@@ -718,6 +777,10 @@ export class JobMeter {
     if (this.#cpuStarted) this.#unattributedCpuSeconds += Math.max(0, cpu - this.lastCpuMicros) / 1e6;
     this.#cpuStarted = true;
     this.lastCpuMicros = cpu;
+    this.#lastCpuReadMs = now;
+    this.#chargedCpu = 0;
+    this.#chargedMs = 0;
+    this.#carryCpu = 0;
     this.#lastMs = now;
     // On-thread time before the first job is outside every interval.
     this.#lastMark = now;
@@ -746,10 +809,8 @@ export class JobMeter {
   }
 
   /** Closes the interval since the last sample, splitting it among the jobs active during it. */
-  #sample(now: number, forceRss: boolean): void {
+  #sample(now: number, forceRss: boolean, readCpu = true): void {
     const n = this.#active.size;
-    const cpuNow = this.#cpuMicros();
-    const cpuSeconds = Math.max(0, cpuNow - this.lastCpuMicros) / 1e6;
     const rssBefore = this.#lastRss;
     this.#readRss(now, forceRss);
     const dtSeconds = Math.max(0, (now - this.#lastMs) / 1000);
@@ -757,31 +818,67 @@ export class JobMeter {
       this.#sums.wall += dtSeconds / n;
       // Trapezoid between the readings at both ends of the interval.
       this.#sums.memory += (((rssBefore + this.#lastRss) / 2) * dtSeconds) / n;
-      if (this.#mode === "equal") this.#sums.cpu += cpuSeconds / n;
-      else this.#closeEpoch(cpuSeconds);
-    } else this.#unattributedCpuSeconds += cpuSeconds;
+    }
     if (this.#gpu) {
       const joules = this.#gpu.totalJoules();
       if (n > 0) this.#sums.gpu += Math.max(0, joules - this.#lastGpuJoules) / n;
       this.#lastGpuJoules = joules;
     }
-    this.lastCpuMicros = cpuNow;
     this.#lastMs = now;
+    if (!readCpu) return;
+    const cpuNow = this.#cpuMicros();
+    const cpuSeconds = Math.max(0, cpuNow - this.lastCpuMicros) / 1e6;
+    this.lastCpuMicros = cpuNow;
+    this.#lastCpuReadMs = now;
+    if (n === 0) {
+      if (this.#hooked) this.#mark(); // the time up to now belongs to the interval closing
+      this.#unattributedCpuSeconds += Math.max(0, cpuSeconds - this.#chargedCpu + this.#carryCpu);
+      this.#chargedCpu = 0;
+      this.#chargedMs = 0;
+      this.#carryCpu = 0;
+      this.#onThreadMs = 0;
+      this.#unattributedMs = 0;
+    } else if (this.#mode === "equal") this.#sums.cpu += cpuSeconds / n;
+    else this.#closeEpoch(cpuSeconds);
+  }
+
+  /**
+   * Whether a finishing job can be charged without reading the CPU clock (≈ 1 µs, the largest part
+   * of a short job's cost): event-loop mode, a job entered through run() with its time in the open
+   * interval only, a ratio known from an earlier interval, and a reading younger than minCpuReadMs.
+   */
+  #canEstimate(m: Measurement, now: number): boolean {
+    return (
+      this.#mode === "event-loop" &&
+      this.#hooked &&
+      m.entered &&
+      m.epoch === this.epoch &&
+      this.#lastRatio > 0 &&
+      now - this.#lastCpuReadMs < this.#minCpuReadMs
+    );
   }
 
   /** Event-loop mode: splits the interval's CPU by on-thread time and opens the next epoch. */
-  #closeEpoch(cpuSeconds: number): void {
+  #closeEpoch(measuredSeconds: number): void {
     if (this.#hooked) this.#mark();
-    const onThreadMs = this.#onThreadMs;
+    // Jobs finished in this interval at the estimated ratio already took #chargedCpu of it; an
+    // overcharge is carried into the next interval, so the totals still add up.
+    const cpuSeconds = measuredSeconds - this.#chargedCpu + this.#carryCpu;
+    const onThreadMs = this.#onThreadMs - this.#chargedMs;
+    if (this.#onThreadMs > 0 && measuredSeconds > 0) this.#lastRatio = measuredSeconds / this.#onThreadMs;
+    this.#carryCpu = Math.min(0, cpuSeconds);
+    const available = Math.max(0, cpuSeconds);
+    this.#chargedCpu = 0;
+    this.#chargedMs = 0;
     let unattributed: number;
     if (onThreadMs > 0) {
-      const ratio = cpuSeconds / onThreadMs;
+      const ratio = available / onThreadMs;
       this.#ratios.push(ratio);
       unattributed = this.#unattributedMs * ratio;
     } else {
       // No callback ran (the CPU was GC, pool threads, the meter itself): nobody's on-thread time.
       this.#ratios.push(0);
-      unattributed = cpuSeconds;
+      unattributed = available;
     }
     if (this.#untracked > 0) this.#sums.untracked += unattributed / this.#untracked;
     else this.#unattributedCpuSeconds += unattributed;

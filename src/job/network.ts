@@ -77,8 +77,13 @@ export class NetworkTracker {
 
   /** A new account for a starting job; subscribes to the channels on first use. */
   open(): JobNetwork {
-    if (!this.#subscribed) this.#subscribe();
+    this.subscribe();
     return new NetworkAccount(this);
+  }
+
+  /** Subscribes to the channels once (before the first job runs, so its sockets are seen). */
+  subscribe(): void {
+    if (!this.#subscribed) this.#subscribe();
   }
 
   /** Credits the socket's bytes since the claim to its owner and forgets the claim. */

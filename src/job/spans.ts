@@ -66,17 +66,23 @@ export function finishSpanMeasurement(
   const counters = m.finish(options);
   const existing = (span as unknown as { attributes?: Attributes }).attributes;
   // One attribute at a time, skipping those the span has: no second object, no delete.
-  const set = (key: string, value: number | string | undefined): void => {
-    if (value !== undefined && existing?.[key] === undefined) span.setAttribute(key, value);
-  };
-  set(sc.ATTR_JOB_CPU_SECONDS, counters.cpuSeconds);
-  set(sc.ATTR_JOB_ATTRIBUTED_SECONDS, counters.attributedSeconds);
-  set(sc.ATTR_JOB_MEMORY_AVG_BYTES, Math.round(counters.memoryAvgBytes));
-  set(sc.ATTR_JOB_MEMORY_PEAK_BYTES, counters.memoryPeakBytes);
-  set(sc.ATTR_JOB_NETWORK_BYTES_SENT, counters.bytesSent);
-  set(sc.ATTR_JOB_NETWORK_BYTES_RECEIVED, counters.bytesReceived);
-  set(sc.ATTR_CARBON_ATTRIBUTION, counters.attribution);
-  set(sc.ATTR_JOB_GPU_JOULES, counters.gpuJoules);
-  set(sc.ATTR_JOB_CPU_JOULES, counters.cpuJoules);
+  setNew(span, existing, sc.ATTR_JOB_CPU_SECONDS, counters.cpuSeconds);
+  setNew(span, existing, sc.ATTR_JOB_ATTRIBUTED_SECONDS, counters.attributedSeconds);
+  setNew(span, existing, sc.ATTR_JOB_MEMORY_AVG_BYTES, Math.round(counters.memoryAvgBytes));
+  setNew(span, existing, sc.ATTR_JOB_MEMORY_PEAK_BYTES, counters.memoryPeakBytes);
+  setNew(span, existing, sc.ATTR_JOB_NETWORK_BYTES_SENT, counters.bytesSent);
+  setNew(span, existing, sc.ATTR_JOB_NETWORK_BYTES_RECEIVED, counters.bytesReceived);
+  setNew(span, existing, sc.ATTR_CARBON_ATTRIBUTION, counters.attribution);
+  setNew(span, existing, sc.ATTR_JOB_GPU_JOULES, counters.gpuJoules);
+  setNew(span, existing, sc.ATTR_JOB_CPU_JOULES, counters.cpuJoules);
   return counters;
+}
+
+function setNew(
+  span: Span,
+  existing: Attributes | undefined,
+  key: string,
+  value: number | string | undefined,
+): void {
+  if (value !== undefined && existing?.[key] === undefined) span.setAttribute(key, value);
 }

@@ -28,6 +28,8 @@ import {
   resolveJobZone,
 } from "./enrich.ts";
 
+const PRIORITY_KEYS: ReadonlySet<string> = new Set(PRIORITY_CARBON_ATTRIBUTES);
+
 export interface CarbonSpanProcessorOptions {
   config: Config;
   provider: IntensityProvider;
@@ -141,16 +143,16 @@ export class CarbonSpanProcessor implements SpanProcessor {
     // The span attribute count limit drops what comes last, so the figures the metrics and a
     // gateway need go first, then carbon.metrics.recorded, then the rest.
     const { attributes, record } = result;
-    const rest: Attributes = { ...attributes };
-    const first: Attributes = {};
+    // One attribute at a time (no copies of the object): the priority ones, then the rest.
     for (const key of PRIORITY_CARBON_ATTRIBUTES) {
-      if (attributes[key] === undefined) continue;
-      first[key] = attributes[key];
-      delete rest[key];
+      const value = attributes[key];
+      if (value !== undefined) span.setAttribute(key, value);
     }
-    span.setAttributes(first);
     if (record && this.#metrics) this.#record(span, record);
-    span.setAttributes(rest);
+    for (const key in attributes) {
+      const value = attributes[key];
+      if (value !== undefined && !PRIORITY_KEYS.has(key)) span.setAttribute(key, value);
+    }
   }
 
   /**

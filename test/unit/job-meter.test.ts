@@ -283,6 +283,28 @@ describe("JobMeter, event-loop mode", () => {
     for (const [i, c] of counters.entries()) near(c.cpuSeconds, truth[i]! / 1000, 1e-9);
   });
 
+  it("a job ending < minCpuReadMs after the last CPU reading is charged at the last ratio; totals still add up", () => {
+    const machine = fakeMachine();
+    const meter = meterOn(machine, { minCpuReadMs: 1 });
+    const cpu0 = machine.cpuSeconds();
+    const long = meter.start();
+    long.run(() => machine.work(2));
+    const first = meter.start();
+    first.run(() => machine.work(4));
+    machine.background(4); // ratio 1.5 for this interval (12 ms CPU over 8 ms on-thread... )
+    near(first.finish().cpuSeconds, 0.004 * (10 / 6)); // a real read: 10 ms CPU over 6 ms
+    const quick = meter.start();
+    quick.run(() => (machine.t.now += 0.1)); // 0.1 ms on-thread, no CPU moved yet: no read
+    machine.t.cpuMicros += 100;
+    near(quick.finish().cpuSeconds, 0.0001 * (10 / 6)); // estimated at the last ratio
+    long.run(() => machine.work(3));
+    const cl = long.finish(); // 1.1 ms after the read: a real read
+    near(
+      first.finish().cpuSeconds + quick.finish().cpuSeconds + cl.cpuSeconds + meter.unattributedCpuSeconds(),
+      machine.cpuSeconds() - cpu0,
+    );
+  });
+
   it("hooks are on only while jobs run: switched off by the first tick with no job active", () => {
     const machine = fakeMachine();
     const meter = meterOn(machine);
@@ -302,9 +324,11 @@ describe("JobMeter, event-loop mode", () => {
     m.run(() => machine.work(3));
     m.finish();
     machine.work(20);
-    const first = meter.unattributedCpuSeconds();
-    near(first, 0.02);
-    machine.background(5);
+    // While the hooks are on, the open interval counts when it closes: at the next tick here.
+    near(meter.unattributedCpuSeconds(), 0);
+    meter.tick();
+    near(meter.unattributedCpuSeconds(), 0.02);
+    machine.background(5); // hooks off: read live
     near(meter.unattributedCpuSeconds(), 0.025);
     const next = meter.start();
     near(meter.unattributedCpuSeconds(), 0.025);
