@@ -211,6 +211,10 @@ class Measurement implements JobMeasurement {
   readonly startUntracked: number;
   /** Event-loop mode: the share of unattributed CPU it took while it was never entered. */
   untrackedCpu = 0;
+  untrackedSettled = false;
+  /** The epoch it started in, and the unattributed on-thread ms of that epoch then. */
+  readonly startEpoch: number;
+  readonly unattributedMsAtStart: number;
   readonly startMs: number;
   readonly startSeq: number;
   readonly startsAtStart: number;
@@ -244,6 +248,8 @@ class Measurement implements JobMeasurement {
     this.aloneAtStart = alone;
     this.cpuMicrosAtStart = meter.lastCpuMicros;
     this.epoch = meter.epoch;
+    this.startEpoch = meter.epoch;
+    this.unattributedMsAtStart = meter.unattributedMs;
   }
 
   get network(): JobNetwork {
@@ -382,6 +388,8 @@ export class JobMeter {
   /** Estimated charges of jobs finished in the open interval, CPU s and on-thread ms. */
   #chargedCpu = 0;
   #chargedMs = 0;
+  /** Unattributed on-thread ms of the open interval already charged to never-entered jobs. */
+  #chargedUnattributedMs = 0;
   /** An overcharge (≤ 0) carried into the next interval. */
   #carryCpu = 0;
   /** When the CPU clock was last read (wall ms), and how old a reading may be for an estimate. */
@@ -411,6 +419,11 @@ export class JobMeter {
       () => this.leave(),
     );
     this.#mode = this.#hook ? (options.attribution ?? SAMPLER_DEFAULTS.attribution) : "equal";
+  }
+
+  /** @internal unattributed on-thread ms of the open epoch */
+  get unattributedMs(): number {
+    return this.#unattributedMs;
   }
 
   get cpuClock(): CpuClock {
@@ -502,6 +515,7 @@ export class JobMeter {
       if (alone) this.#peak.prune(this.#rssSeq);
     }
     this.#starts++;
+    if (this.#hooked) this.#mark();
     this.network.subscribe();
     const m = new Measurement(this, this.#sums, now, this.#rssSeq, this.#starts, alone);
     if (this.#cpuEnergy) {
@@ -612,12 +626,27 @@ export class JobMeter {
           // A CPU reading less than minCpuReadMs old: the job's time in the open interval is
           // charged at the last interval's ratio, and the interval's close takes it off.
           this.#sample(now, false, false);
-          if (this.#hooked) this.#mark();
-          const charge = m.pendingMs * this.#lastRatio;
-          m.cpuSettled += charge;
-          this.#chargedCpu += charge;
-          this.#chargedMs += m.pendingMs;
-          m.pendingMs = 0;
+          this.#mark();
+          if (m.entered) {
+            const charge = m.pendingMs * this.#lastRatio;
+            m.cpuSettled += charge;
+            this.#chargedCpu += charge;
+            this.#chargedMs += m.pendingMs;
+            m.pendingMs = 0;
+          } else {
+            // Its equal share of the unattributed time of the open interval since it started.
+            const sinceMs =
+              m.startEpoch === this.epoch
+                ? this.#unattributedMs - m.unattributedMsAtStart
+                : this.#unattributedMs;
+            const ms = Math.max(0, sinceMs - this.#chargedUnattributedMs) / this.#untracked;
+            const charge = ms * this.#lastRatio;
+            this.#untracked--;
+            m.untrackedCpu = this.#sums.untracked - m.startUntracked + charge;
+            m.untrackedSettled = true;
+            this.#chargedCpu += charge;
+            this.#chargedUnattributedMs += ms;
+          }
         } else this.#sample(now, false);
       } catch (error) {
         // A source failed (a GPU or energy reader): the job must still leave the active set, or
@@ -627,7 +656,7 @@ export class JobMeter {
       }
     }
     m.done = true;
-    if (!m.entered && this.#active.has(m)) {
+    if (!m.entered && !m.untrackedSettled && this.#active.has(m)) {
       this.#untracked--;
       m.untrackedCpu = this.#sums.untracked - m.startUntracked;
     }
@@ -780,6 +809,7 @@ export class JobMeter {
     this.#lastCpuReadMs = now;
     this.#chargedCpu = 0;
     this.#chargedMs = 0;
+    this.#chargedUnattributedMs = 0;
     this.#carryCpu = 0;
     this.#lastMs = now;
     // On-thread time before the first job is outside every interval.
@@ -835,6 +865,7 @@ export class JobMeter {
       this.#unattributedCpuSeconds += Math.max(0, cpuSeconds - this.#chargedCpu + this.#carryCpu);
       this.#chargedCpu = 0;
       this.#chargedMs = 0;
+      this.#chargedUnattributedMs = 0;
       this.#carryCpu = 0;
       this.#onThreadMs = 0;
       this.#unattributedMs = 0;
@@ -851,8 +882,7 @@ export class JobMeter {
     return (
       this.#mode === "event-loop" &&
       this.#hooked &&
-      m.entered &&
-      m.epoch === this.epoch &&
+      (m.entered ? m.epoch === this.epoch : this.#untracked > 0) &&
       this.#lastRatio > 0 &&
       now - this.#lastCpuReadMs < this.#minCpuReadMs
     );
@@ -864,17 +894,19 @@ export class JobMeter {
     // Jobs finished in this interval at the estimated ratio already took #chargedCpu of it; an
     // overcharge is carried into the next interval, so the totals still add up.
     const cpuSeconds = measuredSeconds - this.#chargedCpu + this.#carryCpu;
-    const onThreadMs = this.#onThreadMs - this.#chargedMs;
+    const onThreadMs = this.#onThreadMs - this.#chargedMs - this.#chargedUnattributedMs;
+    const unattributedMs = this.#unattributedMs - this.#chargedUnattributedMs;
     if (this.#onThreadMs > 0 && measuredSeconds > 0) this.#lastRatio = measuredSeconds / this.#onThreadMs;
     this.#carryCpu = Math.min(0, cpuSeconds);
     const available = Math.max(0, cpuSeconds);
     this.#chargedCpu = 0;
     this.#chargedMs = 0;
+    this.#chargedUnattributedMs = 0;
     let unattributed: number;
     if (onThreadMs > 0) {
       const ratio = available / onThreadMs;
       this.#ratios.push(ratio);
-      unattributed = this.#unattributedMs * ratio;
+      unattributed = unattributedMs * ratio;
     } else {
       // No callback ran (the CPU was GC, pool threads, the meter itself): nobody's on-thread time.
       this.#ratios.push(0);

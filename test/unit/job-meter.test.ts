@@ -305,6 +305,28 @@ describe("JobMeter, event-loop mode", () => {
     );
   });
 
+  it("a never-entered job ending < minCpuReadMs after a reading gets its estimated equal share; totals add up", () => {
+    const machine = fakeMachine();
+    const meter = meterOn(machine, { minCpuReadMs: 1 });
+    const cpu0 = machine.cpuSeconds();
+    const warm = meter.start();
+    warm.run(() => machine.work(2));
+    warm.finish(); // a real read: ratio 1 from now on
+    const foreign = meter.start(); // never entered: a span started by other code
+    machine.t.now += 0.2; // unattributed on-thread time, in the test's own callback
+    machine.t.cpuMicros += 200;
+    const c = foreign.finish(); // 0.2 ms after the read: estimated
+    expect(c.attribution).toBe("exclusive");
+    near(c.cpuSeconds, 0.0002);
+    machine.work(3);
+    meter.tick();
+    meter.tick();
+    near(
+      warm.finish().cpuSeconds + c.cpuSeconds + meter.unattributedCpuSeconds(),
+      machine.cpuSeconds() - cpu0,
+    );
+  });
+
   it("hooks are on only while jobs run: switched off by the first tick with no job active", () => {
     const machine = fakeMachine();
     const meter = meterOn(machine);
