@@ -6,7 +6,7 @@
  *
  * Never throws into user code and never drops a span: a failure becomes `carbon.error`.
  */
-import { type Attributes, type Context, diag, SpanStatusCode } from "@opentelemetry/api";
+import { type Context, diag, SpanStatusCode } from "@opentelemetry/api";
 import { hrTimeToMilliseconds } from "@opentelemetry/core";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
 import { type Config, resolveLogicalCores } from "../config.ts";
