@@ -51,9 +51,13 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * clock the time the thread is preempted inside a callback counts for that callback's job
  * (bench/attribution.bench.ts reports both clocks). Reconciliation holds with either.
  */
-function setup(config: ConfigInput = {}, hookClock: "wall" | "thread-cpu" = "wall") {
+function setup(
+  config: ConfigInput = {},
+  hookClock: "wall" | "thread-cpu" = "wall",
+  cpuClock: "process" | "thread" = "process",
+) {
   const meter = new JobMeter({
-    cpuClock: "process",
+    cpuClock,
     ...(hookClock === "thread-cpu" ? { clocks: { onThreadMs: () => threadSeconds() * 1000 } } : {}),
   });
   const exporter = new InMemorySpanExporter();
@@ -235,7 +239,9 @@ describe("alert level: per-run gCO₂e of a constant job, from the scraped metri
   it("stays within 5 % while a neighbour's load triples; co2e_unattributed_* are exported", async () => {
     const prom = await createPrometheusMetrics({ host: "127.0.0.1", port: 0, jobNameLimit: 10 });
     cleanups.push(() => prom.shutdown());
-    const { processor, tracer } = setup({}, "thread-cpu");
+    // This thread's clocks only: the per-run figure must not move with CPU that other threads of a
+    // shared test process burn meanwhile (the process clock spreads it over whoever ran).
+    const { processor, tracer } = setup({}, "thread-cpu", threadCpuUsage ? "thread" : "process");
     processor.setMetrics(prom.metrics);
     const perRun = async (): Promise<number> => {
       const text = await (await fetch(prom.url)).text();

@@ -53,10 +53,15 @@ function setup(rapl: { powercapRoot: string; procRoot: string }) {
   return { exporter, meter, tracer: tracerProvider.getTracer("test") };
 }
 
+/** Burns `ms` of this process's CPU time (not wall time: the machine may be shared). */
 function burnMs(ms: number): void {
-  const t = performance.now();
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const t = cpu();
   let x = 0;
-  while (performance.now() - t < ms) x += Math.sqrt(x + 1);
+  while (cpu() - t < ms) for (let i = 0; i < 1000; i++) x += Math.sqrt(x + i);
   if (x < 0) throw new Error("unreachable");
 }
 
@@ -121,7 +126,7 @@ describe("rapl CPU model end to end (in-process)", () => {
     // nobody's): nearly all of the package, never more.
     const joules = num(span, sc.ATTR_JOB_CPU_JOULES);
     expect(joules).toBeLessThanOrEqual(7 + 1e-9);
-    expect(joules).toBeGreaterThan(7 * 0.9);
+    expect(joules).toBeGreaterThan(7 * 0.8);
     expect(num(span, sc.ATTR_CARBON_ENERGY_CPU_KWH)).toBeCloseTo(joules / 3.6e6, 15);
   });
 
