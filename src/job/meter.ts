@@ -717,7 +717,7 @@ export class JobMeter {
       // counts in 10 ms ticks: see attributeBetween.
       const end = this.#cpuEnergy?.snapshot();
       if (end) {
-        const processCpuSeconds = Math.max(0, this.#processMicros() - m.processMicrosAtStart) / 1e6;
+        const processCpuSeconds = Math.max(0, this.#processCpuMicros() - m.processMicrosAtStart) / 1e6;
         counters.cpuJoules = attributeBetween(m.cpuEnergyAtStart, end, cpuSeconds, processCpuSeconds);
       }
     }
@@ -799,15 +799,6 @@ export class JobMeter {
     this.#warned.add(kind);
     if (error === undefined) diag.warn(message);
     else diag.warn(message, error);
-  }
-
-  /**
-   * The whole process's CPU clock, µs. With the process clock it is the meter's own last reading
-   * (the same reading the jobs' shares come from); a worker's thread clock reads it separately so
-   * that jobs in other threads count too.
-   */
-  #processMicros(): number {
-    return this.#cpuClock === "process" ? this.lastCpuMicros : this.#processCpuMicros();
   }
 
   /** First job after a pause: the CPU since the last sample was nobody's. */
