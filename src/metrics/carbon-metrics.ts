@@ -131,11 +131,14 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
         let seconds = 0;
         let energy = 0;
         for (const source of unattributed.values()) {
-          const s = source.cpuSeconds();
-          if (!(Number.isFinite(s) && s >= 0)) continue;
-          const j = source.joules(s);
-          seconds += s;
-          if (Number.isFinite(j) && j >= 0) energy += j;
+          // A source that throws or answers nonsense is skipped: a collection must not fail.
+          try {
+            const s = source.cpuSeconds();
+            if (!(Number.isFinite(s) && s >= 0)) continue;
+            const j = source.joules(s);
+            seconds += s;
+            if (Number.isFinite(j) && j >= 0) energy += j;
+          } catch {}
         }
         result.observe(cpu, seconds);
         result.observe(joules, energy);
