@@ -22,12 +22,12 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import type { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { AggregationType, MeterProvider, type ViewOptions } from "@opentelemetry/sdk-metrics";
 import { parseConfig } from "../src/config.ts";
+import type { JobRecord } from "../src/core/job-record.ts";
 import { startGateway } from "../src/gateway/server.ts";
 import { type CarbonMetrics, createCarbonMetrics } from "../src/metrics/carbon-metrics.ts";
 import { SlicedExposition } from "../src/metrics/exposition.ts";
 import { createPrometheusReader, serveMetrics } from "../src/metrics/prometheus.ts";
 import { CARBON_METER_NAME, carbonMetricViews } from "../src/metrics/views.ts";
-import type { JobRecord } from "../src/core/job-record.ts";
 import * as sc from "../src/semconv.ts";
 
 const TARGET_SAMPLES = 40_000;

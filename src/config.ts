@@ -12,7 +12,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { CLOUD_PROVIDERS, DEFAULTS } from "./defaults.ts";
+import { ATTRIBUTION_MODES, CLOUD_PROVIDERS, DEFAULTS, SAMPLER_DEFAULTS } from "./defaults.ts";
 import { Co2eError, ERROR_CODES } from "./errors.ts";
 import {
   CCF_AWS_MAX_WATTS_PER_VCPU,
@@ -141,12 +141,17 @@ export const configSchema = z
       .prefault({}),
     sampler: z
       .object({
-        intervalMs: z.number().int().min(10).default(1000),
+        intervalMs: z.number().int().min(10).default(SAMPLER_DEFAULTS.intervalMs),
         /**
          * A job measured longer than this is finished by the sampler (counters up to that age) so
          * that a span never ended cannot stay "active" forever and dilute every later job.
          */
-        maxJobSeconds: positive.default(24 * 60 * 60),
+        maxJobSeconds: positive.default(SAMPLER_DEFAULTS.maxJobSeconds),
+        /**
+         * How overlapping jobs share the CPU: `event-loop` (by the time the thread runs each job's
+         * callbacks) or `equal` (equal shares of every interval).
+         */
+        attribution: z.enum(ATTRIBUTION_MODES).default(SAMPLER_DEFAULTS.attribution),
       })
       .strict()
       .prefault({}),

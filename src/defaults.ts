@@ -28,3 +28,17 @@ export const DEFAULTS = {
 /** Cloud providers the region → zone table knows (config validates against it too). */
 export const CLOUD_PROVIDERS = ["aws", "gcp", "azure"] as const;
 export type CloudProvider = (typeof CLOUD_PROVIDERS)[number];
+
+/** How overlapping jobs share a thread's CPU (docs/jobs.md "Overlapping jobs"). */
+export const ATTRIBUTION_MODES = ["event-loop", "equal"] as const;
+export type AttributionMode = (typeof ATTRIBUTION_MODES)[number];
+
+/** The job sampler's defaults: the config schema (`sampler.*`) and the JobMeter both read them. */
+export const SAMPLER_DEFAULTS = {
+  /** Sampling interval while jobs run, ms. */
+  intervalMs: 1000,
+  /** A job still running after this long is finished by the sampler, s (24 h). */
+  maxJobSeconds: 24 * 60 * 60,
+  /** Split of each interval's CPU among the jobs active in it. */
+  attribution: "event-loop" as AttributionMode,
+} as const;

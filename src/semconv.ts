@@ -79,7 +79,11 @@ export const ATTR_CARBON_SCI_GRAMS_PER_UNIT = "carbon.sci.grams_per_unit" as con
 export const ATTR_CARBON_COST = "carbon.cost" as const;
 /** CPU model used: `tdp` | `linear` | `rapl`. */
 export const ATTR_CARBON_MODEL = "carbon.model" as const;
-/** `exclusive` (job ran alone in the process) | `shared` (CPU/memory split among overlapping jobs). */
+/**
+ * How the job's CPU was split from the process's: `exclusive` (no other job ran meanwhile),
+ * `event-loop` (overlapping jobs: by the time the thread ran each job's callbacks) or `equal`
+ * (overlapping jobs: equal shares). Memory and wall time are split equally in every case.
+ */
 export const ATTR_CARBON_ATTRIBUTION = "carbon.attribution" as const;
 /**
  * true when the enriching process already counted this job in its own metrics (the in-process
@@ -96,7 +100,13 @@ export const INTENSITY_SOURCE = {
 } as const;
 export type IntensitySource = (typeof INTENSITY_SOURCE)[keyof typeof INTENSITY_SOURCE];
 
-export const ATTRIBUTION = { exclusive: "exclusive", shared: "shared" } as const;
+export const ATTRIBUTION = {
+  exclusive: "exclusive",
+  eventLoop: "event-loop",
+  equal: "equal",
+  /** Written by versions before event-loop accounting (an equal split); accepted, never written. */
+  shared: "shared",
+} as const;
 export type Attribution = (typeof ATTRIBUTION)[keyof typeof ATTRIBUTION];
 
 // ---------------------------------------------------------------------------------------------
@@ -125,6 +135,15 @@ export const METRIC_GRID_INTENSITY_INSTRUMENT = "co2e_grid_intensity_grams_per_k
 export const PROM_GRID_INTENSITY = "co2e_grid_intensity_grams_per_kwh" as const;
 export const METRIC_INTENSITY_REQUESTS_INSTRUMENT = "co2e_intensity_requests" as const;
 export const PROM_INTENSITY_REQUESTS = "co2e_intensity_requests_total" as const;
+/**
+ * CPU time of the process charged to no job (work outside every job, and all CPU while no job ran),
+ * seconds: with the jobs' `job.cpu.seconds` it adds up to the measured CPU clock.
+ */
+export const METRIC_UNATTRIBUTED_CPU_INSTRUMENT = "co2e_unattributed_cpu_seconds" as const;
+export const PROM_UNATTRIBUTED_CPU = "co2e_unattributed_cpu_seconds_total" as const;
+/** CPU energy of that unattributed time under the configured CPU model, joules (before PUE). */
+export const METRIC_UNATTRIBUTED_ENERGY_INSTRUMENT = "co2e_unattributed_energy_joules" as const;
+export const PROM_UNATTRIBUTED_ENERGY = "co2e_unattributed_energy_joules_total" as const;
 
 /** Gateway requests by HTTP status code (label `code`). */
 export const METRIC_GATEWAY_REQUESTS_INSTRUMENT = "co2e_gateway_requests" as const;
@@ -142,7 +161,7 @@ export const LABEL_JOB_NAME = "job_name" as const;
 export const LABEL_SERVICE_NAME = "service_name" as const;
 /** `ok` | `error`, from the span status. */
 export const LABEL_STATUS = "status" as const;
-/** `exclusive` | `shared` on co2e_job_runs_total. */
+/** `exclusive` | `event-loop` | `equal` (`shared` from older producers) on co2e_job_runs_total. */
 export const LABEL_ATTRIBUTION = "attribution" as const;
 /** `cpu` | `memory` | `gpu` | `network` | `overhead` on co2e_job_energy_joules_total. */
 export const LABEL_COMPONENT = "component" as const;

@@ -29,9 +29,14 @@ export function isJobSpan(attributes: Attributes): boolean {
   return typeof attributes[sc.ATTR_JOB_NAME] === "string";
 }
 
-/** `exclusive` or `shared`, the only values `carbon.attribution` may hold. */
+/** The values `carbon.attribution` may hold (`shared` from older producers is still read). */
 export function isAttribution(value: AttributeValue | undefined): value is sc.Attribution {
-  return value === sc.ATTRIBUTION.exclusive || value === sc.ATTRIBUTION.shared;
+  return (
+    value === sc.ATTRIBUTION.exclusive ||
+    value === sc.ATTRIBUTION.eventLoop ||
+    value === sc.ATTRIBUTION.equal ||
+    value === sc.ATTRIBUTION.shared
+  );
 }
 
 /** A finite number from an attribute value (OTLP JSON carries 64-bit integers as strings). */

@@ -15,7 +15,6 @@ import {
 } from "@opentelemetry/api";
 import * as sc from "../semconv.ts";
 import type { JobMeter } from "./meter.ts";
-import { jobNetworkContext } from "./network.ts";
 import { beginSpanMeasurement, finishSpanMeasurement } from "./spans.ts";
 
 /** Name of the tracer the job API uses when none is given. */
@@ -133,9 +132,9 @@ function openJob(name: string, options: JobOptions): InternalJobHandle {
   return {
     span,
     run<T>(fn: () => T): T {
-      return context.with(spanContext, () =>
-        measurement ? jobNetworkContext.run(measurement.network, fn) : fn(),
-      );
+      return measurement
+        ? context.with(spanContext, measurement.run<T>, measurement, fn)
+        : context.with(spanContext, fn);
     },
     setFunctionalUnits(units: number): void {
       span.setAttribute(sc.ATTR_JOB_FUNCTIONAL_UNITS, units);

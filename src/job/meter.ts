@@ -1,26 +1,46 @@
 /**
  * The shared per-thread job meter: one sampler splits the thread's (or process's) CPU time, resident
- * memory and GPU energy among the jobs active in each interval.
+ * memory and GPU energy among the jobs active in each interval (rules in docs/jobs.md).
  *
- * Attribution rule (documented in docs/jobs.md): every interval between two samples is split in
- * EQUAL shares among the jobs active during it. A sample is taken at every job start and end and
- * every `intervalMs` while at least one job runs, so the set of active jobs is constant inside an
- * interval. Because every active job receives the same share, the meter keeps one running sum per
- * counter ("share per job so far") and a job's usage is that sum at its end minus the sum at its
- * start: O(1) per sample and per job, whatever the number of concurrent jobs, and the shares of all
- * jobs add up exactly to the measured total over the same time. Wall time is split the same way
- * (`attributedSeconds`): four jobs sharing a minute are attributed a quarter-minute each, so the
- * time-based terms of the model (linear idle power, embodied carbon) are paid once, not 4×.
+ * CPU, `event-loop` mode (the default). While at least one job is active, async_hooks `before` and
+ * `after` callbacks read one clock (performance.now(): ≈ 50 ns and no allocation, against ≈ 500 ns
+ * and an object for threadCpuUsage) and charge the time spent running each callback to the job
+ * whose async context it runs in (the innermost job, read from `jobContext`), or to no job
+ * ("unattributed") when it runs outside every job. `run()` of a job enters and leaves the same way,
+ * so a job's synchronous code counts too. Time outside any callback (waiting for I/O, GC between
+ * callbacks) is nobody's on-thread time. Each interval between two samples then closes: its measured
+ * CPU (the process or thread clock) is split in proportion to the on-thread time of the jobs and of
+ * the unattributed work, so the job shares plus the unattributed share equal the measured total;
+ * GC, libuv pool and helper-thread time are spread in the same proportion.
  *
- * Synchronous jobs: a job whose callback returns without yielding blocks the thread, so the other
- * "active" jobs cannot have run JavaScript meanwhile. When such a job ends and no job started during
- * it, it receives all the CPU of its window and the others none (the sum still adds up). Memory stays
- * split: the waiting jobs still hold theirs.
+ * A job's on-thread time accumulates per interval ("epoch") and is settled lazily: the first time
+ * the job runs in a later epoch, at its end, or at the next periodic tick (which settles every
+ * active job and forgets the epoch ratios). Per callback: a clock read, additions and a comparison.
+ *
+ * A job span that was never entered through `run()` (started by other code with a `job.name`
+ * attribute) has no known async context: it receives an equal share of the unattributed CPU of the
+ * intervals it was active in, with the other such jobs (and says `equal`).
+ *
+ * CPU, `equal` mode (config `sampler.attribution: equal`, and wherever async_hooks are unusable):
+ * every interval's CPU is split in equal shares among the jobs active in it. A job that held the
+ * thread from start to end without yielding (withJob knows) gets all the CPU of its window instead.
+ *
+ * Memory, GPU energy and wall time are split equally among the active jobs in both modes: a sample
+ * is taken at every job start and end (with the RSS reading the sampler last took) and every
+ * `intervalMs`, so the set of active jobs is constant inside an interval; one running sum per
+ * counter ("share per job so far") makes a job's share that sum at its end minus the sum at its
+ * start, O(1) per sample and per job.
  */
+import { type AsyncHook, createHook, executionAsyncId } from "node:async_hooks";
 import { isMainThread } from "node:worker_threads";
 import { diag } from "@opentelemetry/api";
+import { type AttributionMode, SAMPLER_DEFAULTS } from "../defaults.ts";
 import { attributeBetween, type MachineCpuEnergy, type MachineCpuSnapshot } from "../power/attribution.ts";
+import * as sc from "../semconv.ts";
+import { type JobScope, jobContext } from "./context.ts";
 import { type JobNetwork, NetworkTracker } from "./network.ts";
+
+export type { AttributionMode } from "../defaults.ts";
 
 /** Cumulative GPU energy source (src/gpu/nvidia-smi.ts implements it). */
 export interface GpuEnergySource {
@@ -31,10 +51,28 @@ export interface GpuEnergySource {
 /** Which CPU clock the meter reads. */
 export type CpuClock = "process" | "thread";
 
+/** The clocks the meter reads; tests inject their own. */
+export interface MeterClocks {
+  /** Monotonic wall clock, ms. @default performance.now */
+  nowMs: () => number;
+  /**
+   * The clock the async_hooks callbacks read, ms. The default, performance.now() (≈ 50 ns, no
+   * allocation), counts time the thread was preempted inside a callback as that callback's: right
+   * when the process has its cores, noisy per job on an oversubscribed machine. A thread CPU clock
+   * (threadCpuUsage: ≈ 500 ns and an object per read, twice per callback) stays right there.
+   * @default nowMs
+   */
+  onThreadMs: () => number;
+  /** The meter's CPU clock (see cpuClock), µs. */
+  cpuMicros: () => number;
+  /** The whole process's CPU clock, µs (rapl model only). @default process.cpuUsage */
+  processCpuMicros: () => number;
+}
+
 export interface JobMeterOptions {
   /**
    * Sampling interval while jobs run, ms.
-   * @default 1000
+   * @default SAMPLER_DEFAULTS.intervalMs (config `sampler.intervalMs`)
    */
   intervalMs?: number;
   /**
@@ -43,7 +81,12 @@ export interface JobMeterOptions {
    * @default "process" in the main thread, "thread" in a worker when available
    */
   cpuClock?: CpuClock;
-  /** Measured GPU energy, shared among overlapping jobs like CPU. */
+  /**
+   * How the CPU of an interval is split among overlapping jobs.
+   * @default SAMPLER_DEFAULTS.attribution (config `sampler.attribution`)
+   */
+  attribution?: AttributionMode;
+  /** Measured GPU energy, shared among overlapping jobs like memory. */
   gpu?: GpuEnergySource;
   /**
    * Machine package energy + busy time (RAPL and /proc/stat, `rapl` CPU model): each job gets the
@@ -51,8 +94,9 @@ export interface JobMeterOptions {
    */
   cpuEnergy?: MachineCpuEnergy;
   /**
-   * An RSS reading younger than this is reused at job start/end (a reading costs ≈ 8 µs).
-   * @default 10
+   * At a job's start or end the sampler's last RSS reading is used while it is younger than this;
+   * an older one is read again (a reading costs ≈ 8 µs).
+   * @default intervalMs
    */
   rssMaxAgeMs?: number;
   /**
@@ -65,9 +109,19 @@ export interface JobMeterOptions {
    * A job still running after this many seconds is finished by the next periodic sample (its
    * counters cover that long) and stops counting as active: a span that is never ended would
    * otherwise dilute every later job's shares forever.
-   * @default 86400 (config `sampler.maxJobSeconds`)
+   * @default SAMPLER_DEFAULTS.maxJobSeconds (config `sampler.maxJobSeconds`)
    */
   maxJobSeconds?: number;
+  /**
+   * Event-loop mode: a job ending less than this long after the last CPU reading is charged its
+   * on-thread time at the last interval's CPU-per-on-thread-time ratio instead of reading the
+   * clock again (the interval's close then takes the charge off, so totals still add up). 0 reads
+   * the clock at every job end.
+   * @default 1
+   */
+  minCpuReadMs?: number;
+  /** Replaces the clocks (deterministic tests). Missing ones keep their default. */
+  clocks?: Partial<MeterClocks>;
 }
 
 /** Counters of one finished job. */
@@ -84,6 +138,11 @@ export interface JobCounters {
   cpuJoules?: number;
   /** true when another job was active at any time during this one. */
   shared: boolean;
+  /**
+   * `exclusive`: no other job was active at any time during this one; `event-loop`: its CPU is its
+   * share of on-thread time; `equal`: an equal share of the CPU (equal mode, or a job never entered).
+   */
+  attribution: sc.Attribution;
   /** Wall time between the meter's start and end samples, s. */
   elapsedSeconds: number;
   /**
@@ -95,13 +154,18 @@ export interface JobCounters {
 }
 
 /** One running job in the meter. */
-export interface JobMeasurement {
+export interface JobMeasurement extends JobScope {
   /** Network attribution for sockets used inside this job's async context. */
   readonly network: JobNetwork;
   /**
+   * Runs fn inside the job's async context: its callbacks (and fn's own synchronous time) are
+   * charged to this job, and sockets it claims count towards it.
+   */
+  run<T>(fn: () => T): T;
+  /**
    * Stops measuring and returns the counters. Idempotent: later calls return the same counters.
    * `synchronous`: the job ran start to end without yielding to the event loop (withJob knows this
-   * when its callback returns a non-promise); see JobMeter's note on synchronous jobs.
+   * when its callback returns a non-promise); only the equal mode needs it.
    */
   finish(options?: { synchronous?: boolean }): JobCounters;
 }
@@ -113,14 +177,26 @@ function defaultCpuClock(): CpuClock {
   return !isMainThread && typeof threadCpuUsage === "function" ? "thread" : "process";
 }
 
-function cpuMicros(clock: CpuClock): number {
-  const u = clock === "thread" && threadCpuUsage ? threadCpuUsage.call(process) : process.cpuUsage();
+function processCpuMicros(): number {
+  const u = process.cpuUsage();
   return u.user + u.system;
 }
 
+function threadCpuMicros(): number {
+  const u = threadCpuUsage ? threadCpuUsage.call(process) : process.cpuUsage();
+  return u.user + u.system;
+}
+
+function defaultReadRssBytes(): number {
+  return process.memoryUsage.rss();
+}
+
+/** Running sums, "share per job so far" (equal split among the jobs active in each interval). */
 interface Sums {
-  /** Σ cpuSeconds / activeJobs over intervals. */
+  /** Σ cpuSeconds / activeJobs (equal mode). */
   cpu: number;
+  /** Σ unattributed cpuSeconds / never-entered jobs (event-loop mode). */
+  untracked: number;
   /** Σ rss × dt / activeJobs, byte-seconds. */
   memory: number;
   /** Σ gpuJoules / activeJobs. */
@@ -129,43 +205,85 @@ interface Sums {
   wall: number;
 }
 
+const NO_BYTES = { bytesSent: 0, bytesReceived: 0 } as const;
+
 class Measurement implements JobMeasurement {
-  readonly network: JobNetwork;
-  readonly #meter: JobMeter;
-  readonly startSums: Sums;
+  readonly meter: JobMeter;
+  /** Opened when a socket is first claimed in the job's context: most jobs open none. */
+  #network: JobNetwork | undefined;
+  // Sums at the start (plain fields: no object per job).
+  readonly startCpu: number;
+  readonly startMemory: number;
+  readonly startGpu: number;
+  readonly startWall: number;
+  readonly startUntracked: number;
+  /** Event-loop mode: the share of unattributed CPU it took while it was never entered. */
+  untrackedCpu = 0;
+  untrackedSettled = false;
+  /** The epoch it started in, and the unattributed on-thread ms of that epoch then. */
+  readonly startEpoch: number;
+  readonly unattributedMsAtStart: number;
   readonly startMs: number;
   readonly startSeq: number;
   readonly startsAtStart: number;
   readonly aloneAtStart: boolean;
-  /** Raw clock reading at the start sample, µs. */
+  /** Raw clock reading at the start sample, µs (equal mode's synchronous rule). */
   readonly cpuMicrosAtStart: number;
   /** Package energy and machine busy time at the start (rapl model only). */
   cpuEnergyAtStart: MachineCpuSnapshot | undefined;
   /** Process CPU clock at the start, µs (rapl model only): floor of the machine's busy time. */
   processMicrosAtStart = 0;
+  /** Entered through run() at least once: its callbacks are known (event-loop mode). */
+  entered = false;
+  /** Stopped: later callbacks in its context are unattributed. */
+  done = false;
+  /** Event-loop mode: CPU seconds settled so far, on-thread ms of the open epoch, that epoch. */
+  cpuSettled = 0;
+  pendingMs = 0;
+  epoch: number;
   result: JobCounters | undefined;
 
-  constructor(
-    meter: JobMeter,
-    sums: Sums,
-    nowMs: number,
-    seq: number,
-    starts: number,
-    alone: boolean,
-    cpuMicrosAtStart: number,
-  ) {
-    this.#meter = meter;
-    this.cpuMicrosAtStart = cpuMicrosAtStart;
-    this.startSums = sums;
+  constructor(meter: JobMeter, sums: Sums, nowMs: number, seq: number, starts: number, alone: boolean) {
+    this.meter = meter;
+    this.startCpu = sums.cpu;
+    this.startMemory = sums.memory;
+    this.startGpu = sums.gpu;
+    this.startWall = sums.wall;
+    this.startUntracked = sums.untracked;
     this.startMs = nowMs;
     this.startSeq = seq;
     this.startsAtStart = starts;
     this.aloneAtStart = alone;
-    this.network = meter.network.open();
+    this.cpuMicrosAtStart = meter.lastCpuMicros;
+    this.epoch = meter.epoch;
+    this.startEpoch = meter.epoch;
+    this.unattributedMsAtStart = meter.unattributedMs;
+  }
+
+  get network(): JobNetwork {
+    if (!this.#network) {
+      this.#network = this.meter.network.open();
+      if (this.done) this.#network.close();
+    }
+    return this.#network;
+  }
+
+  /** Stops counting bytes; zero when no socket was claimed. */
+  closeNetwork(): { bytesSent: number; bytesReceived: number } {
+    return this.#network ? this.#network.close() : NO_BYTES;
+  }
+
+  run<T>(fn: () => T): T {
+    this.meter.enter(this);
+    try {
+      return jobContext.run(this, fn);
+    } finally {
+      this.meter.leave();
+    }
   }
 
   finish(options?: { synchronous?: boolean }): JobCounters {
-    if (!this.result) this.result = this.#meter.finishMeasurement(this, options?.synchronous === true);
+    if (!this.result) this.result = this.meter.finishMeasurement(this, options?.synchronous === true);
     return this.result;
   }
 }
@@ -208,18 +326,26 @@ class PeakTracker {
   }
 }
 
-const DEFAULT_MAX_JOB_SECONDS = 24 * 60 * 60;
-
-function defaultReadRssBytes(): number {
-  return process.memoryUsage.rss();
+/** Creates the before/after hook, or undefined where async_hooks cannot be used. */
+function tryCreateHook(before: () => void, after: () => void): AsyncHook | undefined {
+  try {
+    return createHook({ before, after });
+  } catch {
+    return undefined;
+  }
 }
 
 export class JobMeter {
   readonly network: NetworkTracker;
   #intervalMs: number;
   readonly #cpuClock: CpuClock;
-  readonly #rssMaxAgeMs: number;
+  #mode: AttributionMode;
+  readonly #rssMaxAgeMs: number | undefined;
   readonly #readRssBytes: () => number;
+  readonly #nowMs: () => number;
+  readonly #hookClock: () => number;
+  readonly #cpuMicros: () => number;
+  readonly #processCpuMicros: () => number;
   #maxJobMs: number;
   /** Warnings already sent to diag: each kind once per meter. */
   readonly #warned = new Set<string>();
@@ -228,9 +354,10 @@ export class JobMeter {
 
   /** Jobs running, in start order (the first is the oldest, for peak pruning). */
   readonly #active = new Set<Measurement>();
-  #sums: Sums = { cpu: 0, memory: 0, gpu: 0, wall: 0 };
+  readonly #sums: Sums = { cpu: 0, untracked: 0, memory: 0, gpu: 0, wall: 0 };
   #lastMs = 0;
-  #lastCpuMicros = 0;
+  /** @internal the CPU clock at the last sample, µs */
+  lastCpuMicros = 0;
   #lastGpuJoules = 0;
   #lastRss = 0;
   #lastRssMs = Number.NEGATIVE_INFINITY;
@@ -241,32 +368,120 @@ export class JobMeter {
   readonly #peak = new PeakTracker();
   #timer: NodeJS.Timeout | undefined;
 
+  // Event-loop accounting.
+  readonly #hook: AsyncHook | undefined;
+  #hooked = false;
+  /** Owner of the callback running now (null: outside every job) and the owners it interrupted. */
+  #owner: Measurement | null = null;
+  readonly #stack: (Measurement | null)[] = [];
+  #depth = 0;
+  /**
+   * The hooks were enabled where executionAsyncId() is 0: inside a promise continuation (whose
+   * `after` will come) or in a script's top-level code (whose will not). The first `before` at depth
+   * 1 tells: the top-level frame is then dropped.
+   */
+  #provisional = false;
+  #lastMark = 0;
+  /** On-thread ms of the open epoch: all callbacks, and those outside every job. */
+  #onThreadMs = 0;
+  #unattributedMs = 0;
+  /** @internal the open epoch */
+  epoch = 0;
+  /** CPU seconds per on-thread ms of each closed epoch since #epochBase. */
+  readonly #ratios: number[] = [];
+  #epochBase = 0;
+  /** Active jobs never entered through run(). */
+  #untracked = 0;
+  /** Ratio of the last closed interval (CPU s per on-thread ms), for estimated finishes. */
+  #lastRatio = 0;
+  /** Estimated charges of jobs finished in the open interval, CPU s and on-thread ms. */
+  #chargedCpu = 0;
+  #chargedMs = 0;
+  /** Unattributed on-thread ms of the open interval already charged to never-entered jobs. */
+  #chargedUnattributedMs = 0;
+  /** An overcharge (≤ 0) carried into the next interval. */
+  #carryCpu = 0;
+  /** When the CPU clock was last read (wall ms), and how old a reading may be for an estimate. */
+  #lastCpuReadMs = Number.NEGATIVE_INFINITY;
+  readonly #minCpuReadMs: number;
+  /** CPU seconds charged to no job (event-loop shares, and all CPU while no job was active). */
+  #unattributedCpuSeconds = 0;
+  /** Whether the CPU clock has been read once (the CPU before it is nobody's). */
+  #cpuStarted = false;
+
   constructor(options: JobMeterOptions = {}) {
-    this.#intervalMs = options.intervalMs ?? 1000;
+    this.#intervalMs = options.intervalMs ?? SAMPLER_DEFAULTS.intervalMs;
     this.#cpuClock = options.cpuClock ?? defaultCpuClock();
-    this.#rssMaxAgeMs = options.rssMaxAgeMs ?? 10;
+    this.#rssMaxAgeMs = options.rssMaxAgeMs;
     this.#readRssBytes = options.readRssBytes ?? defaultReadRssBytes;
-    this.#maxJobMs = (options.maxJobSeconds ?? DEFAULT_MAX_JOB_SECONDS) * 1000;
+    this.#maxJobMs = (options.maxJobSeconds ?? SAMPLER_DEFAULTS.maxJobSeconds) * 1000;
+    this.#minCpuReadMs = options.minCpuReadMs ?? 1;
     this.#gpu = options.gpu;
     this.#cpuEnergy = options.cpuEnergy;
+    const clocks = options.clocks ?? {};
+    this.#nowMs = clocks.nowMs ?? (() => performance.now());
+    this.#hookClock = clocks.onThreadMs ?? clocks.nowMs ?? (() => performance.now());
+    this.#cpuMicros = clocks.cpuMicros ?? (this.#cpuClock === "thread" ? threadCpuMicros : processCpuMicros);
+    this.#processCpuMicros = clocks.processCpuMicros ?? processCpuMicros;
     this.network = new NetworkTracker();
+    this.#hook = tryCreateHook(
+      () => this.#before(),
+      () => this.leave(),
+    );
+    this.#mode = this.#hook ? (options.attribution ?? SAMPLER_DEFAULTS.attribution) : "equal";
+  }
+
+  /** @internal unattributed on-thread ms of the open epoch */
+  get unattributedMs(): number {
+    return this.#unattributedMs;
   }
 
   get cpuClock(): CpuClock {
     return this.#cpuClock;
   }
 
+  /** The mode in use: `equal` when asked for, or when async_hooks are not available. */
+  get attribution(): AttributionMode {
+    return this.#mode;
+  }
+
   get activeJobs(): number {
     return this.#active.size;
+  }
+
+  /** Whether the async_hooks callbacks are enabled now (only while jobs run, see tick()). */
+  get hooksEnabled(): boolean {
+    return this.#hooked;
   }
 
   get hasGpu(): boolean {
     return this.#gpu !== undefined;
   }
 
+  /**
+   * CPU seconds charged to no job so far: the unattributed share of every interval, and all the
+   * CPU while no job was active (up to now). Monotonic.
+   */
+  unattributedCpuSeconds(): number {
+    // While the hooks are on, the open interval is split when it closes: only closed ones count.
+    if (this.#active.size > 0 || this.#hooked || !this.#cpuStarted) return this.#unattributedCpuSeconds;
+    return this.#unattributedCpuSeconds + Math.max(0, this.#cpuMicros() - this.lastCpuMicros) / 1e6;
+  }
+
+  /** Switches the CPU split for jobs started from now on (a mode without hooks stays `equal`). */
+  setAttribution(mode: AttributionMode): void {
+    if (mode === this.#mode || (mode === "event-loop" && !this.#hook)) return;
+    if (this.#active.size > 0) {
+      this.#warnOnce("mode", "otel-co2e: sampler.attribution changes only while no job runs; kept");
+      return;
+    }
+    this.#mode = mode;
+    this.#disableHooks();
+  }
+
   /** Attaches (or detaches) the GPU source. Jobs already running report GPU energy from the next sample. */
   setGpu(gpu: GpuEnergySource | undefined): void {
-    if (this.#active.size > 0) this.#sample(performance.now(), false);
+    if (this.#active.size > 0) this.#sample(this.#nowMs(), false);
     this.#gpu = gpu;
     this.#lastGpuJoules = gpu ? gpu.totalJoules() : 0;
   }
@@ -298,33 +513,151 @@ export class JobMeter {
 
   /** Starts measuring one job. */
   start(): JobMeasurement {
-    const now = performance.now();
+    const now = this.#nowMs();
     const alone = this.#active.size === 0;
-    if (alone) this.#reset(now);
-    else this.#sample(now, false);
+    if (alone && !this.#hooked) this.#reset(now);
+    else {
+      // Event-loop mode needs no CPU reading here: the open interval goes on, split by on-thread
+      // time when it closes (the new job's time starts at 0). Only the first job after a pause
+      // closes the pause's interval (all of it nobody's), unless the clock was read < minCpuReadMs ago.
+      const readCpu = this.#mode === "equal" || (alone && now - this.#lastCpuReadMs >= this.#minCpuReadMs);
+      this.#sample(now, false, readCpu);
+      if (alone) this.#peak.prune(this.#rssSeq);
+    }
     this.#starts++;
-    const m = new Measurement(
-      this,
-      { ...this.#sums },
-      now,
-      this.#rssSeq,
-      this.#starts,
-      alone,
-      this.#lastCpuMicros,
-    );
-    m.cpuEnergyAtStart = this.#cpuEnergy?.snapshot();
-    if (m.cpuEnergyAtStart) m.processMicrosAtStart = this.#processMicros();
+    if (this.#hooked) this.#mark();
+    this.network.subscribe();
+    const m = new Measurement(this, this.#sums, now, this.#rssSeq, this.#starts, alone);
+    if (this.#cpuEnergy) {
+      m.cpuEnergyAtStart = this.#cpuEnergy.snapshot();
+      if (m.cpuEnergyAtStart) m.processMicrosAtStart = this.#processCpuMicros();
+    }
     this.#active.add(m);
+    this.#untracked++;
     if (!this.#timer) this.#startTimer();
+    if (this.#mode === "event-loop" && !this.#hooked) this.#enableHooks();
     return m;
+  }
+
+  /** @internal Measurement.run: the job's code starts running (a `before` of our own). */
+  enter(m: Measurement): void {
+    if (!m.entered) {
+      m.entered = true;
+      if (!m.done) this.#track(m);
+    }
+    if (!this.#hooked) return;
+    this.#mark();
+    this.#stack[this.#depth++] = this.#owner;
+    this.#owner = m.done ? null : m;
+  }
+
+  /** @internal the async_hooks `after`, and the end of Measurement.run. */
+  leave(): void {
+    if (this.#depth === 0) {
+      // An `after` whose `before` ran while the hooks were off: nothing to close.
+      this.#lastMark = this.#hookClock();
+      return;
+    }
+    this.#mark();
+    this.#owner = this.#stack[--this.#depth] ?? null;
+  }
+
+  #before(): void {
+    this.#mark();
+    if (this.#provisional) {
+      this.#provisional = false;
+      if (this.#depth === 1) this.#depth = 0;
+    }
+    const store = jobContext.getStore();
+    this.#stack[this.#depth++] = this.#owner;
+    this.#owner =
+      store instanceof Measurement && store.meter === this && store.entered && !store.done ? store : null;
+  }
+
+  /** Charges the time since the last mark to the owner of the callback running (none at depth 0). */
+  #mark(): void {
+    const now = this.#hookClock();
+    const dt = now - this.#lastMark;
+    this.#lastMark = now;
+    if (this.#depth === 0 || !(dt > 0)) return;
+    this.#onThreadMs += dt;
+    const owner = this.#owner;
+    if (owner === null || owner.done) this.#unattributedMs += dt;
+    else {
+      if (owner.epoch !== this.epoch) this.#settle(owner);
+      owner.pendingMs += dt;
+    }
+  }
+
+  /** Moves a job's on-thread time of a closed epoch into CPU seconds. */
+  #settle(m: Measurement): void {
+    if (m.pendingMs > 0) m.cpuSettled += m.pendingMs * (this.#ratios[m.epoch - this.#epochBase] ?? 0);
+    m.pendingMs = 0;
+    m.epoch = this.epoch;
+  }
+
+  /**
+   * A job leaves the never-entered group, keeping the unattributed share it took while in it. (For
+   * the rest of the open interval the group's share is split among the others: no sample needed,
+   * the totals still add up.)
+   */
+  #track(m: Measurement): void {
+    if (!this.#active.has(m)) return;
+    this.#untracked--;
+    m.untrackedCpu = this.#sums.untracked - m.startUntracked;
+  }
+
+  #enableHooks(): void {
+    // Enabled from running code (a callback or a script's top level) outside every job so far.
+    this.#depth = 1;
+    this.#stack[0] = null;
+    this.#provisional = executionAsyncId() === 0;
+    this.#owner = null;
+    this.#lastMark = this.#hookClock();
+    this.#hook?.enable();
+    this.#hooked = true;
+  }
+
+  #disableHooks(): void {
+    if (!this.#hooked) return;
+    this.#hook?.disable();
+    this.#hooked = false;
+    this.#depth = 0;
+    this.#owner = null;
+    this.#stack.length = 0;
   }
 
   /** @internal called by Measurement.finish */
   finishMeasurement(m: Measurement, synchronous: boolean): JobCounters {
-    const now = performance.now();
+    const now = this.#nowMs();
     if (this.#active.has(m)) {
       try {
-        this.#sample(now, false);
+        if (this.#canEstimate(m, now)) {
+          // A CPU reading less than minCpuReadMs old: the job's time in the open interval is
+          // charged at the last interval's ratio, and the interval's close takes it off.
+          this.#sample(now, false, false);
+          this.#mark();
+          if (m.entered) {
+            const charge = m.pendingMs * this.#lastRatio;
+            m.cpuSettled += charge;
+            this.#chargedCpu += charge;
+            this.#chargedMs += m.pendingMs;
+            m.pendingMs = 0;
+          } else {
+            // Its equal share of the unattributed time of the open interval since it started.
+            const sinceMs =
+              m.startEpoch === this.epoch
+                ? this.#unattributedMs - m.unattributedMsAtStart
+                : this.#unattributedMs;
+            const ms = Math.max(0, sinceMs - this.#chargedUnattributedMs) / this.#untracked;
+            const charge = ms * this.#lastRatio;
+            this.#untracked--;
+            m.untrackedCpu = this.#sums.untracked - m.startUntracked + charge;
+            m.untrackedSettled = true;
+            this.#chargedCpu += charge;
+            this.#chargedUnattributedMs += ms;
+          }
+        } else this.#sample(now, false);
       } catch (error) {
         // A source failed (a GPU or energy reader): the job must still leave the active set, or
         // it would count as running forever.
@@ -332,33 +665,51 @@ export class JobMeter {
         throw error;
       }
     }
-    let cpuSeconds = Math.max(0, this.#sums.cpu - m.startSums.cpu);
-    if (synchronous && this.#starts === m.startsAtStart && this.#active.size > 1) {
-      // The job held the thread from its start to its end and no job started meanwhile, so the
-      // jobs that were also "active" could not run: it gets the whole CPU of its window, and the
-      // equal share every other active job received for that window (= this job's share) is
-      // taken back from the running sum.
-      this.#sums.cpu -= cpuSeconds;
-      cpuSeconds = Math.max(0, (this.#lastCpuMicros - m.cpuMicrosAtStart) / 1e6);
+    m.done = true;
+    if (!m.entered && !m.untrackedSettled && this.#active.has(m)) {
+      this.#untracked--;
+      m.untrackedCpu = this.#sums.untracked - m.startUntracked;
     }
+    const shared = !(m.aloneAtStart && this.#starts === m.startsAtStart);
+    let cpuSeconds: number;
+    let attribution: sc.Attribution;
+    if (this.#mode === "event-loop") {
+      this.#settle(m);
+      // A job never entered took an equal share of the unattributed CPU with the others like it.
+      cpuSeconds = Math.max(0, m.cpuSettled + m.untrackedCpu);
+      attribution = m.entered ? sc.ATTRIBUTION.eventLoop : sc.ATTRIBUTION.equal;
+    } else {
+      cpuSeconds = Math.max(0, this.#sums.cpu - m.startCpu);
+      if (synchronous && this.#starts === m.startsAtStart && this.#active.size > 1) {
+        // The job held the thread from its start to its end and no job started meanwhile, so the
+        // jobs that were also "active" could not run: it gets the whole CPU of its window, and the
+        // equal share every other active job received for that window (= this job's share) is
+        // taken back from the running sum.
+        this.#sums.cpu -= cpuSeconds;
+        cpuSeconds = Math.max(0, (this.lastCpuMicros - m.cpuMicrosAtStart) / 1e6);
+      }
+      attribution = sc.ATTRIBUTION.equal;
+    }
+    if (!shared) attribution = sc.ATTRIBUTION.exclusive;
     const peak = Math.max(this.#peak.maxSince(m.startSeq), this.#lastRss);
     this.#active.delete(m);
     const elapsedSeconds = Math.max(0, (now - m.startMs) / 1000);
-    const memoryByteSeconds = this.#sums.memory - m.startSums.memory;
-    const net = m.network.close();
+    const memoryByteSeconds = this.#sums.memory - m.startMemory;
+    const net = m.closeNetwork();
     const counters: JobCounters = {
       cpuSeconds,
       memoryAvgBytes: elapsedSeconds > 0 ? Math.max(0, memoryByteSeconds / elapsedSeconds) : this.#lastRss,
       memoryPeakBytes: peak,
       bytesSent: net.bytesSent,
       bytesReceived: net.bytesReceived,
-      shared: !(m.aloneAtStart && this.#starts === m.startsAtStart),
+      shared,
+      attribution,
       elapsedSeconds,
       // Wall time stays split equally even for a synchronous job: the waiting jobs still hold
       // their share of the machine (memory, reserved vCPUs) while it runs.
-      attributedSeconds: Math.min(elapsedSeconds, Math.max(0, this.#sums.wall - m.startSums.wall)),
+      attributedSeconds: Math.min(elapsedSeconds, Math.max(0, this.#sums.wall - m.startWall)),
     };
-    if (this.#gpu) counters.gpuJoules = Math.max(0, this.#sums.gpu - m.startSums.gpu);
+    if (this.#gpu) counters.gpuJoules = Math.max(0, this.#sums.gpu - m.startGpu);
     if (m.cpuEnergyAtStart) {
       // Over the job's own window: its CPU time (already its share of the process's) against the
       // machine's busy time, applied to the package energy of the same window. The process's own
@@ -366,7 +717,7 @@ export class JobMeter {
       // counts in 10 ms ticks: see attributeBetween.
       const end = this.#cpuEnergy?.snapshot();
       if (end) {
-        const processCpuSeconds = Math.max(0, this.#processMicros() - m.processMicrosAtStart) / 1e6;
+        const processCpuSeconds = Math.max(0, this.#processCpuMicros() - m.processMicrosAtStart) / 1e6;
         counters.cpuJoules = attributeBetween(m.cpuEnergyAtStart, end, cpuSeconds, processCpuSeconds);
       }
     }
@@ -377,35 +728,51 @@ export class JobMeter {
   /** Removes a job whose counters cannot be computed. */
   #drop(m: Measurement): void {
     if (!this.#active.delete(m)) return;
+    m.done = true;
+    if (!m.entered) this.#untracked--;
     try {
-      m.network.close();
+      m.closeNetwork();
     } finally {
       this.#afterRemoval();
     }
   }
 
   #afterRemoval(): void {
-    if (this.#active.size === 0) this.#stopTimer();
-    else {
-      const oldest = this.#active.values().next().value;
-      if (oldest) this.#peak.prune(oldest.startSeq);
-    }
+    // The timer and the hooks stay on until a tick finds no job: back-to-back jobs do not pay for
+    // switching them (enable + disable ≈ 4 µs).
+    const oldest = this.#active.values().next().value;
+    if (oldest) this.#peak.prune(oldest.startSeq);
   }
 
   /**
    * Called by the timer: a periodic sample with a fresh RSS reading, then jobs older than
-   * maxJobSeconds are finished. Never throws: it runs in a timer, where a throw kills the process.
+   * maxJobSeconds are finished. With no job active it switches the hooks and the timer off. Never
+   * throws: it runs in a timer, where a throw kills the process.
    */
   tick(): void {
-    if (this.#active.size === 0) return;
+    if (this.#active.size === 0) {
+      try {
+        // Closes the interval since the last job ended: all of it is nobody's.
+        if (this.#hooked) this.#sample(this.#nowMs(), false, true);
+      } catch (error) {
+        this.#warnOnce("sample", "otel-co2e: job meter sample failed", error);
+      }
+      this.#disableHooks();
+      this.#stopTimer();
+      return;
+    }
     try {
-      this.#sample(performance.now(), true);
+      this.#sample(this.#nowMs(), true);
       // Keeps the RAPL counters' wrap-around tracked during long jobs (one read per wrap is enough).
       this.#cpuEnergy?.snapshot();
     } catch (error) {
       this.#warnOnce("sample", "otel-co2e: job meter sample failed; jobs keep their earlier counters", error);
     }
-    this.#expireOldJobs(performance.now());
+    // Every running job's on-thread time into CPU seconds: the epoch ratios can be forgotten.
+    for (const m of this.#active) this.#settle(m);
+    this.#ratios.length = 0;
+    this.#epochBase = this.epoch;
+    this.#expireOldJobs(this.#nowMs());
   }
 
   /**
@@ -434,26 +801,29 @@ export class JobMeter {
     else diag.warn(message, error);
   }
 
-  /**
-   * The whole process's CPU clock, µs. With the process clock it is the meter's own last reading
-   * (the same reading the jobs' shares come from); a worker's thread clock reads it separately so
-   * that jobs in other threads count too.
-   */
-  #processMicros(): number {
-    return this.#cpuClock === "process" ? this.#lastCpuMicros : cpuMicros("process");
-  }
-
+  /** First job after a pause: the CPU since the last sample was nobody's. */
   #reset(now: number): void {
+    const cpu = this.#cpuMicros();
+    if (this.#cpuStarted) this.#unattributedCpuSeconds += Math.max(0, cpu - this.lastCpuMicros) / 1e6;
+    this.#cpuStarted = true;
+    this.lastCpuMicros = cpu;
+    this.#lastCpuReadMs = now;
+    this.#chargedCpu = 0;
+    this.#chargedMs = 0;
+    this.#chargedUnattributedMs = 0;
+    this.#carryCpu = 0;
     this.#lastMs = now;
-    this.#lastCpuMicros = cpuMicros(this.#cpuClock);
+    // On-thread time before the first job is outside every interval.
+    this.#lastMark = this.#hookClock();
+    this.#onThreadMs = 0;
+    this.#unattributedMs = 0;
     if (this.#gpu) this.#lastGpuJoules = this.#gpu.totalJoules();
-    // A reading younger than rssMaxAgeMs is reused: back-to-back short jobs do not pay ≈8 µs each.
     this.#readRss(now, false);
     this.#peak.prune(this.#rssSeq);
   }
 
   #readRss(now: number, force: boolean): void {
-    if (!force && now - this.#lastRssMs < this.#rssMaxAgeMs) return;
+    if (!force && now - this.#lastRssMs < (this.#rssMaxAgeMs ?? this.#intervalMs)) return;
     let rss: number;
     try {
       rss = this.#readRssBytes();
@@ -470,15 +840,13 @@ export class JobMeter {
   }
 
   /** Closes the interval since the last sample, splitting it among the jobs active during it. */
-  #sample(now: number, forceRss: boolean): void {
+  #sample(now: number, forceRss: boolean, readCpu = true): void {
     const n = this.#active.size;
-    const cpuNow = cpuMicros(this.#cpuClock);
     const rssBefore = this.#lastRss;
     this.#readRss(now, forceRss);
     const dtSeconds = Math.max(0, (now - this.#lastMs) / 1000);
     if (n > 0) {
       this.#sums.wall += dtSeconds / n;
-      this.#sums.cpu += Math.max(0, cpuNow - this.#lastCpuMicros) / 1e6 / n;
       // Trapezoid between the readings at both ends of the interval.
       this.#sums.memory += (((rssBefore + this.#lastRss) / 2) * dtSeconds) / n;
     }
@@ -487,12 +855,84 @@ export class JobMeter {
       if (n > 0) this.#sums.gpu += Math.max(0, joules - this.#lastGpuJoules) / n;
       this.#lastGpuJoules = joules;
     }
-    this.#lastCpuMicros = cpuNow;
     this.#lastMs = now;
+    if (!readCpu) return;
+    const cpuNow = this.#cpuMicros();
+    const cpuSeconds = Math.max(0, cpuNow - this.lastCpuMicros) / 1e6;
+    this.lastCpuMicros = cpuNow;
+    this.#lastCpuReadMs = now;
+    if (n === 0) {
+      if (this.#hooked) this.#mark(); // the time up to now belongs to the interval closing
+      this.#unattributedCpuSeconds += Math.max(0, cpuSeconds - this.#chargedCpu + this.#carryCpu);
+      this.#chargedCpu = 0;
+      this.#chargedMs = 0;
+      this.#chargedUnattributedMs = 0;
+      this.#carryCpu = 0;
+      this.#onThreadMs = 0;
+      this.#unattributedMs = 0;
+    } else if (this.#mode === "equal") this.#sums.cpu += cpuSeconds / n;
+    else this.#closeEpoch(cpuSeconds);
+  }
+
+  /**
+   * Whether a finishing job can be charged without reading the CPU clock (≈ 1 µs, the largest part
+   * of a short job's cost): event-loop mode, a job entered through run() with its time in the open
+   * interval only, a ratio known from an earlier interval, and a reading younger than minCpuReadMs.
+   */
+  #canEstimate(m: Measurement, now: number): boolean {
+    return (
+      this.#mode === "event-loop" &&
+      this.#hooked &&
+      (m.entered ? m.epoch === this.epoch : this.#untracked > 0) &&
+      this.#lastRatio > 0 &&
+      now - this.#lastCpuReadMs < this.#minCpuReadMs
+    );
+  }
+
+  /** Event-loop mode: splits the interval's CPU by on-thread time and opens the next epoch. */
+  #closeEpoch(measuredSeconds: number): void {
+    if (this.#hooked) this.#mark();
+    // Jobs finished in this interval at the estimated ratio already took #chargedCpu of it; an
+    // overcharge is carried into the next interval, so the totals still add up.
+    const cpuSeconds = measuredSeconds - this.#chargedCpu + this.#carryCpu;
+    const onThreadMs = this.#onThreadMs - this.#chargedMs - this.#chargedUnattributedMs;
+    const unattributedMs = this.#unattributedMs - this.#chargedUnattributedMs;
+    if (this.#onThreadMs > 0 && measuredSeconds > 0) this.#lastRatio = measuredSeconds / this.#onThreadMs;
+    this.#carryCpu = Math.min(0, cpuSeconds);
+    const available = Math.max(0, cpuSeconds);
+    this.#chargedCpu = 0;
+    this.#chargedMs = 0;
+    this.#chargedUnattributedMs = 0;
+    let unattributed: number;
+    if (onThreadMs > 0) {
+      const ratio = available / onThreadMs;
+      this.#ratios.push(ratio);
+      unattributed = unattributedMs * ratio;
+    } else {
+      // No callback ran (the CPU was GC, pool threads, the meter itself): nobody's on-thread time.
+      this.#ratios.push(0);
+      unattributed = available;
+    }
+    if (this.#untracked > 0) this.#sums.untracked += unattributed / this.#untracked;
+    else this.#unattributedCpuSeconds += unattributed;
+    this.epoch++;
+    this.#onThreadMs = 0;
+    this.#unattributedMs = 0;
   }
 
   #startTimer(): void {
-    this.#timer = setInterval(() => this.tick(), this.#intervalMs);
+    // Outside every job's context: the sampler's own callbacks are nobody's.
+    this.#timer = jobContext.exit(() =>
+      setInterval(() => {
+        // A timer callback runs straight from the event loop: exactly one frame deep. Anything
+        // else is drift (a callback that threw past its `after`): start again from here.
+        if (this.#hooked && this.#depth !== 1) {
+          this.#depth = 1;
+          this.#stack[0] = null;
+        }
+        this.tick();
+      }, this.#intervalMs),
+    );
     // Never keeps the process alive on its own.
     this.#timer.unref();
   }

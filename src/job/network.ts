@@ -14,9 +14,9 @@
  * moved by child processes or other threads. Counts are the TCP payload bytes Node wrote and read:
  * for TLS that is the encrypted stream; TCP/IP headers are not included.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { subscribe } from "node:diagnostics_channel";
 import type { Socket } from "node:net";
+import { jobContext } from "./context.ts";
 
 /** The network side of one running job. */
 export interface JobNetwork {
@@ -24,9 +24,6 @@ export interface JobNetwork {
   /** Stops counting; sockets still open are credited up to now. */
   close(): { bytesSent: number; bytesReceived: number };
 }
-
-/** The job whose async context is current (innermost job wins). */
-export const jobNetworkContext = new AsyncLocalStorage<JobNetwork>();
 
 interface Claim {
   owner: NetworkAccount;
@@ -48,7 +45,8 @@ class NetworkAccount implements JobNetwork {
   closed = false;
   bytesSent = 0;
   bytesReceived = 0;
-  readonly sockets = new Set<Socket>();
+  /** Created on the first claim: most jobs open no socket. */
+  sockets: Set<Socket> | undefined;
   readonly #tracker: NetworkTracker;
 
   constructor(tracker: NetworkTracker) {
@@ -58,8 +56,8 @@ class NetworkAccount implements JobNetwork {
   close(): { bytesSent: number; bytesReceived: number } {
     if (!this.closed) {
       this.closed = true;
-      for (const socket of this.sockets) this.#tracker.release(socket);
-      this.sockets.clear();
+      if (this.sockets) for (const socket of this.sockets) this.#tracker.release(socket);
+      this.sockets = undefined;
     }
     return { bytesSent: this.bytesSent, bytesReceived: this.bytesReceived };
   }
@@ -79,8 +77,13 @@ export class NetworkTracker {
 
   /** A new account for a starting job; subscribes to the channels on first use. */
   open(): JobNetwork {
-    if (!this.#subscribed) this.#subscribe();
+    this.subscribe();
     return new NetworkAccount(this);
+  }
+
+  /** Subscribes to the channels once (before the first job runs, so its sockets are seen). */
+  subscribe(): void {
+    if (!this.#subscribed) this.#subscribe();
   }
 
   /** Credits the socket's bytes since the claim to its owner and forgets the claim. */
@@ -90,7 +93,7 @@ export class NetworkTracker {
     this.#claims.delete(socket);
     claim.owner.bytesSent += Math.max(0, bytesWritten(socket) - claim.baseWritten);
     claim.owner.bytesReceived += Math.max(0, bytesRead(socket) - claim.baseRead);
-    claim.owner.sockets.delete(socket);
+    claim.owner.sockets?.delete(socket);
   }
 
   claim(socket: Socket, owner: NetworkAccount): void {
@@ -99,6 +102,7 @@ export class NetworkTracker {
     if (existing?.owner === owner) return;
     if (existing) this.release(socket);
     this.#claims.set(socket, { owner, baseWritten: bytesWritten(socket), baseRead: bytesRead(socket) });
+    owner.sockets ??= new Set();
     owner.sockets.add(socket);
     if (!this.#watched.has(socket)) {
       this.#watched.add(socket);
@@ -107,8 +111,8 @@ export class NetworkTracker {
   }
 
   #current(): NetworkAccount | undefined {
-    const store = jobNetworkContext.getStore();
-    return store instanceof NetworkAccount && !store.closed ? store : undefined;
+    const network = jobContext.getStore()?.network;
+    return network instanceof NetworkAccount && !network.closed ? network : undefined;
   }
 
   #subscribe(): void {

@@ -44,7 +44,7 @@ export function countersToAttributes(c: JobCounters): Attributes {
     [sc.ATTR_JOB_MEMORY_PEAK_BYTES]: c.memoryPeakBytes,
     [sc.ATTR_JOB_NETWORK_BYTES_SENT]: c.bytesSent,
     [sc.ATTR_JOB_NETWORK_BYTES_RECEIVED]: c.bytesReceived,
-    [sc.ATTR_CARBON_ATTRIBUTION]: c.shared ? sc.ATTRIBUTION.shared : sc.ATTRIBUTION.exclusive,
+    [sc.ATTR_CARBON_ATTRIBUTION]: c.attribution,
   };
   if (c.gpuJoules !== undefined) attributes[sc.ATTR_JOB_GPU_JOULES] = c.gpuJoules;
   if (c.cpuJoules !== undefined) attributes[sc.ATTR_JOB_CPU_JOULES] = c.cpuJoules;
@@ -64,11 +64,25 @@ export function finishSpanMeasurement(
   running.delete(span);
   abandoned.unregister(span);
   const counters = m.finish(options);
-  const existing = (span as unknown as { attributes?: Attributes }).attributes ?? {};
-  const attributes = countersToAttributes(counters);
-  for (const key of Object.keys(attributes)) {
-    if (existing[key] !== undefined) delete attributes[key];
-  }
-  span.setAttributes(attributes);
+  const existing = (span as unknown as { attributes?: Attributes }).attributes;
+  // One attribute at a time, skipping those the span has: no second object, no delete.
+  setNew(span, existing, sc.ATTR_JOB_CPU_SECONDS, counters.cpuSeconds);
+  setNew(span, existing, sc.ATTR_JOB_ATTRIBUTED_SECONDS, counters.attributedSeconds);
+  setNew(span, existing, sc.ATTR_JOB_MEMORY_AVG_BYTES, Math.round(counters.memoryAvgBytes));
+  setNew(span, existing, sc.ATTR_JOB_MEMORY_PEAK_BYTES, counters.memoryPeakBytes);
+  setNew(span, existing, sc.ATTR_JOB_NETWORK_BYTES_SENT, counters.bytesSent);
+  setNew(span, existing, sc.ATTR_JOB_NETWORK_BYTES_RECEIVED, counters.bytesReceived);
+  setNew(span, existing, sc.ATTR_CARBON_ATTRIBUTION, counters.attribution);
+  setNew(span, existing, sc.ATTR_JOB_GPU_JOULES, counters.gpuJoules);
+  setNew(span, existing, sc.ATTR_JOB_CPU_JOULES, counters.cpuJoules);
   return counters;
+}
+
+function setNew(
+  span: Span,
+  existing: Attributes | undefined,
+  key: string,
+  value: number | string | undefined,
+): void {
+  if (value !== undefined && existing?.[key] === undefined) span.setAttribute(key, value);
 }

@@ -21,6 +21,18 @@ import { carbonCardinalityLimit } from "./views.ts";
 export interface CarbonMetrics {
   recordJob(record: JobRecord): void;
   readonly intensityObserver: IntensityObserver;
+  /**
+   * Exports the CPU a job meter charged to no job (co2e_unattributed_*), read at each collection.
+   * One source per key (a meter): a second call with the same key replaces the first.
+   */
+  addUnattributedSource?(key: object, source: UnattributedCpuSource): void;
+}
+
+/** The CPU a job meter charged to no job, cumulative, and its CPU energy. */
+export interface UnattributedCpuSource {
+  cpuSeconds(): number;
+  /** CPU energy of cpuSeconds under the configured model, joules (before PUE). */
+  joules(cpuSeconds: number): number;
 }
 
 export interface CarbonMetricsOptions {
@@ -150,6 +162,37 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
     unit: "{request}",
   });
 
+  // Created with the first source: a gateway, which has no meter, exports no such family.
+  const unattributed = new Map<object, UnattributedCpuSource>();
+  let unattributedObserved = false;
+  const observeUnattributed = (): void => {
+    const cpu = meter.createObservableCounter(sc.METRIC_UNATTRIBUTED_CPU_INSTRUMENT, {
+      description: "CPU time charged to no job (outside every job, or while none ran), seconds.",
+    });
+    const joules = meter.createObservableCounter(sc.METRIC_UNATTRIBUTED_ENERGY_INSTRUMENT, {
+      description: "CPU energy of the CPU time charged to no job, joules (before PUE).",
+    });
+    meter.addBatchObservableCallback(
+      (result) => {
+        let seconds = 0;
+        let energy = 0;
+        for (const source of unattributed.values()) {
+          // A source that throws or answers nonsense is skipped: a collection must not fail.
+          try {
+            const s = source.cpuSeconds();
+            if (!(Number.isFinite(s) && s >= 0)) continue;
+            const j = source.joules(s);
+            seconds += s;
+            if (Number.isFinite(j) && j >= 0) energy += j;
+          } catch {}
+        }
+        result.observe(cpu, seconds);
+        result.observe(joules, energy);
+      },
+      [cpu, joules],
+    );
+  };
+
   const onValue = (value: IntensityValue): void => {
     if (!Number.isFinite(value.gramsPerKwh)) return;
     grid.record(value.gramsPerKwh, {
@@ -160,6 +203,13 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
   const refused = new Set<string>();
 
   return {
+    addUnattributedSource(key: object, source: UnattributedCpuSource): void {
+      if (unattributed.size === 0 && !unattributedObserved) {
+        unattributedObserved = true;
+        observeUnattributed();
+      }
+      unattributed.set(key, source);
+    },
     intensityObserver: {
       onRequest(provider: string, outcome: IntensityRequestOutcome): void {
         requests.add(1, { [sc.LABEL_PROVIDER]: labelValue(provider), [sc.LABEL_OUTCOME]: outcome });

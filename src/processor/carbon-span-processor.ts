@@ -6,7 +6,7 @@
  *
  * Never throws into user code and never drops a span: a failure becomes `carbon.error`.
  */
-import { type Attributes, type Context, diag, SpanStatusCode } from "@opentelemetry/api";
+import { type Context, diag, SpanStatusCode } from "@opentelemetry/api";
 import { hrTimeToMilliseconds } from "@opentelemetry/core";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
 import { type Config, resolveLogicalCores } from "../config.ts";
@@ -15,10 +15,19 @@ import type { IntensityProvider } from "../intensity/types.ts";
 import { defaultJobMeter, type JobMeter } from "../job/meter.ts";
 import { beginSpanMeasurement, finishSpanMeasurement } from "../job/spans.ts";
 import type { CarbonMetrics } from "../metrics/carbon-metrics.ts";
+import { cpuJoules } from "../model/cpu.ts";
 import { createMachineCpuEnergy, type MachineCpuEnergyOptions } from "../power/attribution.ts";
 import * as sc from "../semconv.ts";
 import { bestHourLookup } from "./best-hour.ts";
-import { type EnrichOptions, enrichJobSpan, PRIORITY_CARBON_ATTRIBUTES, resolveJobZone } from "./enrich.ts";
+import {
+  cpuModelParams,
+  type EnrichOptions,
+  enrichJobSpan,
+  PRIORITY_CARBON_ATTRIBUTES,
+  resolveJobZone,
+} from "./enrich.ts";
+
+const PRIORITY_KEYS: ReadonlySet<string> = new Set(PRIORITY_CARBON_ATTRIBUTES);
 
 export interface CarbonSpanProcessorOptions {
   config: Config;
@@ -55,7 +64,6 @@ export class CarbonSpanProcessor implements SpanProcessor {
   constructor(options: CarbonSpanProcessorOptions) {
     this.#config = options.config;
     this.#provider = options.provider;
-    this.#metrics = options.metrics;
     this.#logicalCores = options.logicalCores ?? resolveLogicalCores(options.config.model.cpu);
     const provider = options.provider;
     this.#enrichOptions = {
@@ -68,6 +76,8 @@ export class CarbonSpanProcessor implements SpanProcessor {
     this.#meter = options.meter ?? defaultJobMeter();
     this.#meter.setIntervalMs(options.config.sampler.intervalMs);
     this.#meter.setMaxJobSeconds(options.config.sampler.maxJobSeconds);
+    this.#meter.setAttribution(options.config.sampler.attribution);
+    this.setMetrics(options.metrics);
     // rapl: attach measured package energy to the meter when readable; otherwise the jobs carry no
     // job.cpu.joules and enrichment falls back to tdp. A meter that has a source keeps it.
     if (options.config.model.cpu.model === "rapl" && !this.#meter.hasCpuEnergy) {
@@ -80,6 +90,14 @@ export class CarbonSpanProcessor implements SpanProcessor {
   /** Attaches the metrics once the meter provider exists (the SDK preset builds it after us). */
   setMetrics(metrics: CarbonMetrics | undefined): void {
     this.#metrics = metrics;
+    const meter = this.#meter;
+    // The CPU no job was charged for, with the energy of the same model (no measured joules for
+    // it: the rapl model falls back to its tdp figure; linear counts only the dynamic part).
+    const params = cpuModelParams(this.#config, this.#logicalCores, false);
+    metrics?.addUnattributedSource?.(meter, {
+      cpuSeconds: () => meter.unattributedCpuSeconds(),
+      joules: (cpuSeconds) => cpuJoules({ cpuSeconds, durationSeconds: 0 }, params),
+    });
   }
 
   onStart(span: Span, _parentContext: Context): void {
@@ -110,7 +128,7 @@ export class CarbonSpanProcessor implements SpanProcessor {
 
   #enrich(span: Span): void {
     const options = this.#enrichOptions;
-    // carbon.attribution (shared/exclusive, written by the meter) is read from the span by enrichJobSpan.
+    // carbon.attribution (written by the meter) is read from the span by enrichJobSpan.
     const result = enrichJobSpan(
       {
         attributes: span.attributes,
@@ -124,16 +142,16 @@ export class CarbonSpanProcessor implements SpanProcessor {
     // The span attribute count limit drops what comes last, so the figures the metrics and a
     // gateway need go first, then carbon.metrics.recorded, then the rest.
     const { attributes, record } = result;
-    const rest: Attributes = { ...attributes };
-    const first: Attributes = {};
+    // One attribute at a time (no copies of the object): the priority ones, then the rest.
     for (const key of PRIORITY_CARBON_ATTRIBUTES) {
-      if (attributes[key] === undefined) continue;
-      first[key] = attributes[key];
-      delete rest[key];
+      const value = attributes[key];
+      if (value !== undefined) span.setAttribute(key, value);
     }
-    span.setAttributes(first);
     if (record && this.#metrics) this.#record(span, record);
-    span.setAttributes(rest);
+    for (const key in attributes) {
+      const value = attributes[key];
+      if (value !== undefined && !PRIORITY_KEYS.has(key)) span.setAttribute(key, value);
+    }
   }
 
   /**

@@ -130,8 +130,8 @@ export interface EnrichOptions {
   intensity: IntensityLookup;
   bestHour?: BestHourLookup;
   /**
-   * Overrides the span's own `carbon.attribution`. Without it the span's value (`shared` from the
-   * in-process meter, or from any SDK) is kept; a span that says nothing is `exclusive`.
+   * Overrides the span's own `carbon.attribution`. Without it the span's value (from the in-process
+   * meter, or from any SDK) is kept; a span that says nothing is `exclusive`.
    */
   attribution?: sc.Attribution;
   /** Zone already resolved by the caller (the gateway resolves it before awaiting intensity). */

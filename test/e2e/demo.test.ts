@@ -42,7 +42,7 @@ describe("npm start (demo service)", () => {
       const jobLines = lines.filter((l) => l.startsWith("job="));
       for (const line of jobLines) {
         expect(line).toMatch(
-          /^job=demo\.\S+ duration=[\d.]+s cpu=\S+s energy=\S+kWh co2e=\S+g intensity=[\d.]+g\/kWh zone=WORLD source=static attribution=(shared|exclusive)$/,
+          /^job=demo\.\S+ duration=[\d.]+s cpu=\S+s energy=\S+kWh co2e=\S+g intensity=[\d.]+g\/kWh zone=WORLD source=static attribution=(event-loop|equal|exclusive)$/,
         );
       }
       expect(jobLines.some((l) => l.startsWith("job=demo.network.download"))).toBe(true);

@@ -3,13 +3,13 @@
 // per (job_name, service_name) counters the recording rules divide still there.
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config.ts";
+import type { JobRecord } from "../../src/core/job-record.ts";
 import {
   CARBON_PER_RUN_BUCKETS_GRAMS,
   DURATION_BUCKETS_SECONDS,
   jobNameMatcher,
 } from "../../src/metrics/histogram-layout.ts";
 import { createPrometheusMetrics } from "../../src/metrics/prometheus.ts";
-import type { JobRecord } from "../../src/core/job-record.ts";
 import * as sc from "../../src/semconv.ts";
 import { useCleanups } from "../helpers/cleanups.ts";
 import { find, parseExposition, type Sample } from "../helpers/exposition.ts";

@@ -116,7 +116,7 @@ describe("CarbonSpanProcessor with the real SDK", () => {
     expect(span.attributes[sc.ATTR_CARBON_ERROR]).toBeUndefined();
   });
 
-  it("nested jobs: the child is a child span, both are enriched and marked shared", async () => {
+  it("nested jobs: the child is a child span, both are enriched, each charged its own work", async () => {
     const { exporter, tracer } = setup();
     const before = cpuSecondsNow();
     await withJob(
@@ -135,7 +135,7 @@ describe("CarbonSpanProcessor with the real SDK", () => {
     expect(inner.spanContext().traceId).toBe(outer.spanContext().traceId);
     expect(outer.parentSpanContext).toBeUndefined();
     for (const s of [outer, inner]) {
-      expect(s.attributes[sc.ATTR_CARBON_ATTRIBUTION]).toBe("shared");
+      expect(s.attributes[sc.ATTR_CARBON_ATTRIBUTION]).toBe("event-loop");
       expect(s.attributes[sc.ATTR_CARBON_ERROR]).toBeUndefined();
       expect(s.attributes[sc.ATTR_CARBON_INTENSITY_ZONE]).toBe("DE");
       expect(num(s, sc.ATTR_CARBON_CO2E_GRAMS)).toBeGreaterThan(0);
@@ -144,23 +144,20 @@ describe("CarbonSpanProcessor with the real SDK", () => {
         15,
       );
     }
-    // The child lies inside the parent, and while it runs the two split the CPU: the parent has
-    // its own 40 ms plus half the child's window, the child only that half.
+    // The innermost job is charged: the parent has its own 40 ms, the child its 40 ms (the
+    // parent's callbacks do not run while the child's do).
     const outerCpu = num(outer, sc.ATTR_JOB_CPU_SECONDS);
     const innerCpu = num(inner, sc.ATTR_JOB_CPU_SECONDS);
-    expect(innerCpu).toBeGreaterThan(0.01);
-    expect(innerCpu).toBeLessThanOrEqual(outerCpu);
-    expect(outerCpu - innerCpu).toBeGreaterThan(0.03);
+    expect(innerCpu).toBeGreaterThan(0.025);
+    expect(outerCpu).toBeGreaterThan(0.025);
+    expect(Math.abs(outerCpu - innerCpu) / total).toBeLessThan(0.3);
     expect(Math.abs(outerCpu + innerCpu - total) / total).toBeLessThan(0.1);
     expect(num(inner, sc.ATTR_JOB_ATTRIBUTED_SECONDS)).toBeLessThanOrEqual(
       num(outer, sc.ATTR_JOB_ATTRIBUTED_SECONDS),
     );
-    expect(num(outer, sc.ATTR_CARBON_CO2E_GRAMS)).toBeGreaterThanOrEqual(
-      num(inner, sc.ATTR_CARBON_CO2E_GRAMS),
-    );
   });
 
-  it("concurrent jobs are enriched separately and marked shared", async () => {
+  it("concurrent jobs are enriched separately and marked event-loop", async () => {
     const { exporter, tracer } = setup();
     await Promise.all(
       ["c1", "c2", "c3"].map((name) =>
@@ -170,7 +167,7 @@ describe("CarbonSpanProcessor with the real SDK", () => {
     const spans = ["c1", "c2", "c3"].map((name) => byName(exporter.getFinishedSpans(), name));
     for (const [i, s] of spans.entries()) {
       expect(s.attributes[sc.ATTR_JOB_NAME]).toBe(`c${i + 1}`);
-      expect(s.attributes[sc.ATTR_CARBON_ATTRIBUTION]).toBe("shared");
+      expect(s.attributes[sc.ATTR_CARBON_ATTRIBUTION]).toBe("event-loop");
       expect(s.attributes[sc.ATTR_CARBON_ERROR]).toBeUndefined();
       expect(num(s, sc.ATTR_CARBON_CO2E_GRAMS)).toBeGreaterThan(0);
       // Siblings, not nested: each is a root span of its own trace.
@@ -195,21 +192,20 @@ describe("CarbonSpanProcessor with the real SDK", () => {
     const spans = exporter.getFinishedSpans();
     const batch = byName(spans, "batch");
     const kids = ["p1", "p2"].map((n) => byName(spans, n));
-    let sum = num(batch, sc.ATTR_JOB_CPU_SECONDS);
+    const batchCpu = num(batch, sc.ATTR_JOB_CPU_SECONDS);
+    let sum = batchCpu;
     for (const kid of kids) {
       expect(kid.parentSpanContext?.spanId).toBe(batch.spanContext().spanId);
       expect(typeof kid.attributes[sc.ATTR_CARBON_CO2E_GRAMS]).toBe("number");
-      // Three jobs active through the children's window: each child ≈ a third of it, so no
-      // child has more than the parent, which also had the start and end to itself.
-      expect(num(kid, sc.ATTR_JOB_CPU_SECONDS)).toBeLessThanOrEqual(
-        num(batch, sc.ATTR_JOB_CPU_SECONDS) * 1.15,
-      );
+      // The innermost job is charged: the children did the work, the parent only waited.
+      expect(num(kid, sc.ATTR_JOB_CPU_SECONDS)).toBeGreaterThan(batchCpu);
+      expect(num(kid, sc.ATTR_JOB_CPU_SECONDS) / total).toBeGreaterThan(0.2); // ≈ 0.45 each, shared machine
       sum += num(kid, sc.ATTR_JOB_CPU_SECONDS);
     }
     expect(Math.abs(sum - total) / total).toBeLessThan(0.1);
   });
 
-  it("A alone, then A and B together: A gets its own part + half the overlap, B half (±15 %)", async () => {
+  it("A alone, then A and B together: A gets its own part + half the overlap, B half (±25 %)", async () => {
     const { exporter, tracer } = setup();
     let phase: "alone" | "overlap" | "stop" = "alone";
     const work = async (until: () => boolean) => {
@@ -227,11 +223,16 @@ describe("CarbonSpanProcessor with the real SDK", () => {
       },
       { tracer },
     );
-    await new Promise((r) => setTimeout(r, 150));
+    // Phases end on CPU burnt, not wall time: the machine may be shared.
+    const cpuAtLeast = async (since: number, seconds: number) => {
+      for (let i = 0; i < 1000 && cpuSecondsNow() - since < seconds; i++)
+        await new Promise((r) => setTimeout(r, 5));
+    };
+    await cpuAtLeast(c0, 0.1);
     phase = "overlap";
     const c1 = cpuSecondsNow();
     const b = withJob("b", () => work(() => phase === "stop"), { tracer });
-    await new Promise((r) => setTimeout(r, 150));
+    await cpuAtLeast(c1, 0.1);
     phase = "stop";
     await Promise.all([a, b]);
     const c2 = cpuSecondsNow();
@@ -242,8 +243,10 @@ describe("CarbonSpanProcessor with the real SDK", () => {
     const overlap = c2 - c1;
     expect(exclusive).toBeGreaterThan(0.05);
     expect(overlap).toBeGreaterThan(0.05);
-    expect(Math.abs(cpuA - (exclusive + overlap / 2)) / (exclusive + overlap / 2)).toBeLessThan(0.15);
-    expect(Math.abs(cpuB - overlap / 2) / (overlap / 2)).toBeLessThan(0.15);
+    // ±25 %: the hooks' wall clock charges preemption inside a callback to that callback's job,
+    // and the machine running the tests may be shared.
+    expect(Math.abs(cpuA - (exclusive + overlap / 2)) / (exclusive + overlap / 2)).toBeLessThan(0.25);
+    expect(Math.abs(cpuB - overlap / 2) / (overlap / 2)).toBeLessThan(0.25);
     // The same split for wall time.
     const attrA = num(byName(spans, "a"), sc.ATTR_JOB_ATTRIBUTED_SECONDS);
     const attrB = num(byName(spans, "b"), sc.ATTR_JOB_ATTRIBUTED_SECONDS);
@@ -279,7 +282,7 @@ describe("CarbonSpanProcessor with the real SDK", () => {
     const embodiedSum = spans.reduce((sum, s) => sum + num(s, sc.ATTR_CARBON_EMBODIED_GRAMS), 0);
     expect(Math.abs(idleSum - oneIdleKwh) / oneIdleKwh).toBeLessThan(0.05);
     expect(Math.abs(embodiedSum - oneEmbodiedGrams) / oneEmbodiedGrams).toBeLessThan(0.05);
-    for (const s of spans) expect(s.attributes[sc.ATTR_CARBON_ATTRIBUTION]).toBe("shared");
+    for (const s of spans) expect(s.attributes[sc.ATTR_CARBON_ATTRIBUTION]).toBe("event-loop");
     await tracerProvider.shutdown();
   });
 
@@ -302,12 +305,7 @@ describe("CarbonSpanProcessor with the real SDK", () => {
 
   it("4 overlapping jobs: their CPU shares add up to the process CPU over the window within 5 %", async () => {
     const { exporter, tracer } = setup();
-    const slice = (ms: number) => {
-      const end = performance.now() + ms;
-      let x = 0;
-      while (performance.now() < end) x += Math.sqrt(x + 1);
-      return x;
-    };
+    const slice = (ms: number) => burnCpuSeconds(ms / 1000);
     const before = cpuSecondsNow();
     const job = (name: string, slices: number, delayMs: number) =>
       withJob(
