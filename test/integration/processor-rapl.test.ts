@@ -20,6 +20,7 @@ import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.t
 import { enrichJobSpan } from "../../src/processor/enrich.ts";
 import { systemUnits } from "../../src/run/procfs.ts";
 import * as sc from "../../src/semconv.ts";
+import { burnWallMs } from "../helpers/cpu-burn.ts";
 import { type FakeMachine, fakeMachine, statWithBusy } from "../helpers/fake-powercap.ts";
 
 const MAX = 262_143_328_850;
@@ -53,13 +54,6 @@ function setup(rapl: { powercapRoot: string; procRoot: string }) {
   return { exporter, meter, tracer: tracerProvider.getTracer("test") };
 }
 
-function burnMs(ms: number): void {
-  const t = performance.now();
-  let x = 0;
-  while (performance.now() - t < ms) x += Math.sqrt(x + 1);
-  if (x < 0) throw new Error("unreachable");
-}
-
 function num(span: ReadableSpan, key: string): number {
   const v = span.attributes[key];
   if (typeof v !== "number") throw new Error(`${key} is ${JSON.stringify(v)}`);
@@ -82,7 +76,7 @@ describe("rapl CPU model end to end (in-process)", () => {
     withJob(
       "rapl-job",
       () => {
-        burnMs(60);
+        burnWallMs(60);
         // Over the job: package-0 wraps (+10 J to the top, +30 J after), package-1 +60 J → 100 J;
         // the machine was busy 500 CPU-s, far more than the job's: share = cpu ÷ 500.
         m.setEnergy("intel-rapl:0", 30_000_000);
@@ -111,7 +105,7 @@ describe("rapl CPU model end to end (in-process)", () => {
     withJob(
       "capped",
       () => {
-        burnMs(40);
+        burnWallMs(40);
         m.setEnergy("intel-rapl:0", 7_000_000); // +7 J, machine busy +0 ticks
       },
       { tracer, meter },
@@ -125,7 +119,7 @@ describe("rapl CPU model end to end (in-process)", () => {
     machine = fakeMachine([], statWithBusy(1000)); // no zone at all
     const { exporter, meter, tracer } = setup(machine);
     expect(meter.hasCpuEnergy).toBe(false);
-    withJob("no-rapl", () => burnMs(40), { tracer, meter });
+    withJob("no-rapl", () => burnWallMs(40), { tracer, meter });
     const span = exporter.getFinishedSpans()[0]!;
     expect(span.attributes[sc.ATTR_JOB_CPU_JOULES]).toBeUndefined();
     expect(span.attributes[sc.ATTR_CARBON_MODEL]).toBe("tdp");

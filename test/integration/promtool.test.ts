@@ -43,13 +43,14 @@ describe("promtool", () => {
   // Each file sets the coarsest evaluation interval its cases allow (see the files' headers).
   it.skipIf(noPromtool).concurrent.for(ruleTests)(
     "test rules %s: its alerts fire and stay quiet where they should",
+    { timeout: 300_000 },
     async (file) => {
       const result = await runAsync("promtool", ["test", "rules", file], PROMETHEUS_DIR, 240_000);
       expectOk(result);
       expect(result.stdout).toContain("SUCCESS");
     },
-    300_000,
   );
+
   it.skipIf(noPromtool)("check rules rejects a broken rule file (the check can fail)", () => {
     const dir = mkdtempSync(join(tmpdir(), "co2e-bad-rules-"));
     try {
