@@ -4,15 +4,7 @@
  * writes it to a file, and co2e's figure must agree within ±15 %.
  */
 import type { ChildProcess } from "node:child_process";
-import {
-  copyFileSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -24,9 +16,13 @@ import {
   ATTR_CARBON_ZONE_RESOLVED_BY,
 } from "../../src/semconv.ts";
 import { type CliResult, NODE, ROOT, runCli as runCo2e } from "../helpers/cli.ts";
+import { CPU_BURN_SCRIPT } from "../helpers/cpu-burn.ts";
 import { type Emulator, hourlyRows, startEmulator } from "../helpers/em-emulator.ts";
 
 const FAKE_SMI = join(ROOT, "test/helpers/fake-nvidia-smi");
+/** `node BUSY <ms> <out-file>`: spins until it has used <ms> of CPU time (or 4 × <ms> of wall
+ * time on a crowded machine), then writes its own CPU seconds to <out-file>. */
+const BUSY = CPU_BURN_SCRIPT;
 
 let dir: string;
 /** A PATH without any nvidia-smi of the machine, unless a test adds the fake. */
@@ -34,16 +30,6 @@ let basePath: string;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "co2e-run-e2e-"));
-  // busy.js <ms> <out-file>: spins until it has used <ms> of CPU time (or 4 × <ms> of wall time
-  // on a crowded machine), then writes its own CPU seconds to <out-file>.
-  writeFileSync(
-    join(dir, "busy.js"),
-    `const ms = Number(process.argv[2]); const t = Date.now(); let x = 0;
-     const used = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
-     while (used() < ms && Date.now() - t < 4 * ms) for (let i = 0; i < 1e5; i++) x += Math.sqrt(x + i);
-     require("node:fs").writeFileSync(process.argv[3], String(used() / 1000));`,
-  );
-  writeFileSync(join(dir, "package.json"), '{"type":"commonjs"}');
   basePath = (process.env.PATH ?? "")
     .split(delimiter)
     .filter((d) => {
@@ -108,7 +94,7 @@ describe("co2e run", () => {
       json,
       "--",
       NODE,
-      join(dir, "busy.js"),
+      BUSY,
       "1000",
       out,
     ]);
@@ -147,8 +133,7 @@ describe("co2e run", () => {
     const a = join(dir, "tree-a.txt");
     const b = join(dir, "tree-b.txt");
     const json = join(dir, "tree.json");
-    const busy = join(dir, "busy.js");
-    const script = `"${NODE}" "${busy}" 700 "${a}" & "${NODE}" "${busy}" 700 "${b}"; wait`;
+    const script = `"${NODE}" "${BUSY}" 700 "${a}" & "${NODE}" "${BUSY}" 700 "${b}"; wait`;
     const r = await runCli(["--interval-ms", "100", "--json-out", json, "--", "bash", "-c", script]);
     expect(r.code, r.stderr).toBe(0);
     const sum = readSeconds(a) + readSeconds(b);
@@ -165,7 +150,7 @@ describe("co2e run", () => {
     // and is reaped there: none of its time reaches a cutime co2e reads.
     // The root waits (bounded) for the orphan's result file, then a little for it to exit.
     const script =
-      `( "${NODE}" "${join(dir, "busy.js")}" 700 "${a}" & sleep 0.3 ); ` +
+      `( "${NODE}" "${BUSY}" 700 "${a}" & sleep 0.3 ); ` +
       `i=0; while [ ! -s "${a}" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; sleep 0.3`;
     const r = await runCli(["--interval-ms", "50", "--json-out", json, "--", "bash", "-c", script]);
     expect(r.code, r.stderr).toBe(0);

@@ -47,7 +47,12 @@ export interface RunCliOptions {
 
 function childEnv(options: RunCliOptions): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = options.bareEnv
-    ? { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" }
+    ? {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "",
+        // Only Node's compile cache (a speed-up, no effect on behaviour), when the runner set one.
+        ...(process.env.NODE_COMPILE_CACHE ? { NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE } : {}),
+      }
     : Object.fromEntries(
         Object.entries(process.env).filter(([key]) => !CALLER_PREFIXES.some((p) => key.startsWith(p))),
       );

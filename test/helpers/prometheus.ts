@@ -53,6 +53,38 @@ export function run(command: string, args: string[], cwd = PROJECT_ROOT, timeout
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/**
+ * Like `run`, without blocking the event loop: several of these run side by side as separate
+ * processes (promtool evaluates one rule test file on one core).
+ */
+export function runAsync(
+  command: string,
+  args: string[],
+  cwd = PROJECT_ROOT,
+  timeoutMs = 120_000,
+): Promise<RunResult> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolveRun({ status: code, stdout, stderr });
+    });
+  });
+}
+
 /** A free TCP port on 127.0.0.1 (closed again before returning; tiny race accepted in tests). */
 export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {

@@ -12,7 +12,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type DiagLogger, DiagLogLevel, diag } from "@opentelemetry/api";
+import { DiagLogLevel } from "@opentelemetry/api";
 import {
   InMemorySpanExporter,
   type ReadableSpan,
@@ -29,6 +29,7 @@ import { createPrometheusMetrics, type PrometheusMetrics } from "../../src/metri
 import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
 import * as sc from "../../src/semconv.ts";
 import { runCli } from "../helpers/cli.ts";
+import { captureDiag } from "../helpers/diag.ts";
 import { expectOneRequestPerZonePerTtl } from "../helpers/em-assertions.ts";
 import { type Emulator, startEmulator } from "../helpers/em-emulator.ts";
 
@@ -149,15 +150,8 @@ beforeAll(async () => {
       stream.write = original;
     });
   }
-  const diagLogger: DiagLogger = {
-    error: (...a) => capture(a.map(String).join(" ")),
-    warn: (...a) => capture(a.map(String).join(" ")),
-    info: (...a) => capture(a.map(String).join(" ")),
-    debug: (...a) => capture(a.map(String).join(" ")),
-    verbose: (...a) => capture(a.map(String).join(" ")),
-  };
-  diag.setLogger(diagLogger, DiagLogLevel.ALL);
-  restore.push(() => diag.disable());
+  const diagLog = captureDiag(DiagLogLevel.ALL, emitted);
+  restore.push(() => diagLog.stop());
 });
 
 afterAll(async () => {

@@ -3,7 +3,7 @@
  * job its carbon.* figures while it is counted in the metrics anyway (a gateway would count it
  * again), and a job span never ended must not dilute later jobs for ever (sampler.maxJobSeconds).
  */
-import { type Attributes, type DiagLogger, DiagLogLevel, diag } from "@opentelemetry/api";
+import { type Attributes, DiagLogLevel } from "@opentelemetry/api";
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config.ts";
@@ -15,24 +15,21 @@ import type { CarbonMetrics } from "../../src/metrics/carbon-metrics.ts";
 import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
 import { PRIORITY_CARBON_ATTRIBUTES } from "../../src/processor/enrich.ts";
 import * as sc from "../../src/semconv.ts";
+import { burnCpuSeconds } from "../helpers/cpu-burn.ts";
+import { captureDiag, type DiagCapture } from "../helpers/diag.ts";
 
 const providers: TracerProvider[] = [];
-const warnings: string[] = [];
+let diagLog: DiagCapture | undefined;
 afterEach(async () => {
   await Promise.all(providers.splice(0).map((p) => p.shutdown()));
-  diag.disable();
-  warnings.length = 0;
+  diagLog?.stop();
+  diagLog = undefined;
 });
 
-function captureDiagWarnings(): void {
-  const logger: DiagLogger = {
-    error: () => {},
-    warn: (message) => warnings.push(message),
-    info: () => {},
-    debug: () => {},
-    verbose: () => {},
-  };
-  diag.setLogger(logger, DiagLogLevel.WARN);
+/** Diag warnings (and errors) until the test ends. */
+function captureDiagWarnings(): string[] {
+  diagLog = captureDiag(DiagLogLevel.WARN);
+  return diagLog.messages;
 }
 
 function setup(configInput: Parameters<typeof parseConfig>[0] = { zone: "DE" }) {
@@ -69,17 +66,6 @@ function userAttributes(n: number): Attributes {
   return attributes;
 }
 
-function burnCpuSeconds(seconds: number): void {
-  const cpu = () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1e6;
-  };
-  const start = cpu();
-  let x = 0;
-  while (cpu() - start < seconds) for (let i = 0; i < 10_000; i++) x += Math.sqrt(i + x);
-  if (x < 0) throw new Error("unreachable");
-}
-
 describe("the span attribute count limit (128)", () => {
   it("110 user attributes: CO₂e, zone, source, energy and metrics.recorded fit; counted once", () => {
     const { exporter, recorded, tracer, meter } = setup();
@@ -95,7 +81,7 @@ describe("the span attribute count limit (128)", () => {
   });
 
   it("125 user attributes: no room for CO₂e, so the job is not counted here (once in the gateway), one warning", () => {
-    captureDiagWarnings();
+    const warnings = captureDiagWarnings();
     const { exporter, recorded, tracer, meter } = setup();
     for (const name of ["a", "b"]) {
       withJob(name, () => burnCpuSeconds(0.01), { tracer, meter, attributes: userAttributes(125) });
@@ -126,7 +112,7 @@ describe("the span attribute count limit (128)", () => {
 
 describe("sampler.maxJobSeconds through the processor", () => {
   it("a job span never ended is finished at that age and no longer dilutes a later job", async () => {
-    captureDiagWarnings();
+    const warnings = captureDiagWarnings();
     const { exporter, tracer, meter } = setup({
       zone: "DE",
       sampler: { intervalMs: 10, maxJobSeconds: 0.05 },

@@ -20,6 +20,7 @@ import { systemUnits } from "../../src/power/procfs.ts";
 import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
 import { enrichJobSpan } from "../../src/processor/enrich.ts";
 import * as sc from "../../src/semconv.ts";
+import { burnCpuSeconds } from "../helpers/cpu-burn.ts";
 import { type FakeMachine, fakeMachine, statWithBusy } from "../helpers/fake-powercap.ts";
 
 const MAX = 262_143_328_850;
@@ -53,18 +54,6 @@ function setup(rapl: { powercapRoot: string; procRoot: string }) {
   return { exporter, meter, tracer: tracerProvider.getTracer("test") };
 }
 
-/** Burns `ms` of this process's CPU time (not wall time: the machine may be shared). */
-function burnMs(ms: number): void {
-  const cpu = () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1000;
-  };
-  const t = cpu();
-  let x = 0;
-  while (cpu() - t < ms) for (let i = 0; i < 1000; i++) x += Math.sqrt(x + i);
-  if (x < 0) throw new Error("unreachable");
-}
-
 function num(span: ReadableSpan, key: string): number {
   const v = span.attributes[key];
   if (typeof v !== "number") throw new Error(`${key} is ${JSON.stringify(v)}`);
@@ -87,7 +76,7 @@ describe("rapl CPU model end to end (in-process)", () => {
     withJob(
       "rapl-job",
       () => {
-        burnMs(60);
+        burnCpuSeconds(0.06);
         // Over the job: package-0 wraps (+10 J to the top, +30 J after), package-1 +60 J → 100 J;
         // the machine was busy 500 CPU-s, far more than the job's: share = cpu ÷ 500.
         m.setEnergy("intel-rapl:0", 30_000_000);
@@ -116,7 +105,7 @@ describe("rapl CPU model end to end (in-process)", () => {
     withJob(
       "capped",
       () => {
-        burnMs(40);
+        burnCpuSeconds(0.04);
         m.setEnergy("intel-rapl:0", 7_000_000); // +7 J, machine busy +0 ticks
       },
       { tracer, meter },
@@ -134,7 +123,7 @@ describe("rapl CPU model end to end (in-process)", () => {
     machine = fakeMachine([], statWithBusy(1000)); // no zone at all
     const { exporter, meter, tracer } = setup(machine);
     expect(meter.hasCpuEnergy).toBe(false);
-    withJob("no-rapl", () => burnMs(40), { tracer, meter });
+    withJob("no-rapl", () => burnCpuSeconds(0.04), { tracer, meter });
     const span = exporter.getFinishedSpans()[0]!;
     expect(span.attributes[sc.ATTR_JOB_CPU_JOULES]).toBeUndefined();
     expect(span.attributes[sc.ATTR_CARBON_MODEL]).toBe("tdp");

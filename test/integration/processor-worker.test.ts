@@ -1,6 +1,7 @@
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import * as sc from "../../src/semconv.ts";
+import { burnWallMs } from "../helpers/cpu-burn.ts";
 
 const hasThreadCpu = typeof (process as { threadCpuUsage?: unknown }).threadCpuUsage === "function";
 if (!hasThreadCpu) console.warn("SKIP worker-thread CPU test: process.threadCpuUsage needs Node ≥ 23.9");
@@ -16,18 +17,13 @@ import { StaticIntensityProvider } from "${mod("src/intensity/static.ts")}";
 import { withJob } from "${mod("src/job/job.ts")}";
 import { defaultJobMeter } from "${mod("src/job/meter.ts")}";
 import { CarbonSpanProcessor } from "${mod("src/processor/carbon-span-processor.ts")}";
+import { burnCpuSeconds } from "${mod("test/helpers/cpu-burn.ts")}";
 
 const exporter = new InMemorySpanExporter();
 const processor = new CarbonSpanProcessor({ config: parseConfig({ zone: "FR" }), provider: new StaticIntensityProvider(), logicalCores: 2 });
 const provider = new TracerProvider({ spanProcessors: [processor, new SimpleSpanProcessor({ exporter })] });
 const tracer = provider.getTracer("worker");
-const threadSeconds = () => { const u = process.threadCpuUsage(); return (u.user + u.system) / 1e6; };
-withJob("worker-burn", () => {
-  const start = threadSeconds();
-  let x = 0;
-  while (threadSeconds() - start < 0.5) for (let i = 0; i < 10000; i++) x += Math.sqrt(i + x);
-  return x;
-}, { tracer });
+withJob("worker-burn", () => burnCpuSeconds(0.5, "thread"), { tracer });
 const span = exporter.getFinishedSpans()[0];
 parentPort.postMessage({ clock: defaultJobMeter().cpuClock, attributes: span.attributes });
 `;
@@ -44,12 +40,9 @@ describe("a job in a worker thread", () => {
         },
       );
       // Keep the main thread busy meanwhile: a process-wide clock would count this too.
-      const until = performance.now() + 400;
-      let x = 0;
-      while (performance.now() < until) x += Math.sqrt(x + 1);
+      burnWallMs(400);
       const { clock, attributes } = await result;
       await worker.terminate();
-      expect(x).toBeGreaterThan(0);
       expect(clock).toBe("thread");
       const cpu = attributes[sc.ATTR_JOB_CPU_SECONDS] as number;
       expect(cpu).toBeGreaterThan(0.425);

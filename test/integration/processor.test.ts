@@ -20,6 +20,7 @@ import { bestHourFromRows } from "../../src/processor/best-hour.ts";
 import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
 import { footprintParams } from "../../src/processor/enrich.ts";
 import * as sc from "../../src/semconv.ts";
+import { burnCpuSeconds, burnSlices, type CpuClock, cpuSeconds } from "../helpers/cpu-burn.ts";
 
 const config = parseConfig({ zone: "DE", sampler: { intervalMs: 50 } });
 const LOGICAL_CORES = 4;
@@ -35,28 +36,9 @@ function setup(provider: IntensityProvider = new StaticIntensityProvider()) {
   return { exporter, processor, tracerProvider, tracer };
 }
 
-function cpuSecondsNow(): number {
-  const clock = defaultJobMeter().cpuClock;
-  const threadUsage = (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage;
-  const u = clock === "thread" && threadUsage ? threadUsage.call(process) : process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-}
-
-function burnCpuSeconds(seconds: number): void {
-  const start = cpuSecondsNow();
-  let x = 0;
-  while (cpuSecondsNow() - start < seconds) for (let i = 0; i < 10_000; i++) x += Math.sqrt(i + x);
-  if (x < 0) throw new Error("unreachable");
-}
-
-/** Burns ≈ `ms` of CPU in 5 ms slices, yielding to the event loop between them (an async job). */
-async function burnSlices(ms: number): Promise<void> {
-  const start = cpuSecondsNow();
-  for (let i = 0; i < 10_000 && cpuSecondsNow() - start < ms / 1000; i++) {
-    burnCpuSeconds(0.005);
-    await new Promise((r) => setImmediate(r));
-  }
-}
+/** The clock the job meter reads, so a test's own CPU figure is comparable with a job's. */
+const clock: CpuClock = defaultJobMeter().cpuClock === "thread" ? "thread" : "process";
+const cpuSecondsNow = () => cpuSeconds(clock);
 
 function byName(spans: ReadableSpan[], name: string): ReadableSpan {
   const span = spans.find((s) => s.name === name);
@@ -81,7 +63,7 @@ afterAll(() => {
 describe("CarbonSpanProcessor with the real SDK", () => {
   it("a job burning ≈1 s of CPU reports job.cpu.seconds within ±15 % and carbon.* equal to the model", async () => {
     const { exporter, tracer } = setup();
-    withJob("burn", () => burnCpuSeconds(1), { tracer, functionalUnits: 10 });
+    withJob("burn", () => burnCpuSeconds(1, clock), { tracer, functionalUnits: 10 });
     const span = byName(exporter.getFinishedSpans(), "burn");
     const cpu = num(span, sc.ATTR_JOB_CPU_SECONDS);
     expect(cpu).toBeGreaterThan(0.85);
@@ -122,8 +104,8 @@ describe("CarbonSpanProcessor with the real SDK", () => {
     await withJob(
       "outer",
       async () => {
-        await burnSlices(40);
-        await withJob("inner", () => burnSlices(40), { tracer });
+        await burnSlices(40, clock);
+        await withJob("inner", () => burnSlices(40, clock), { tracer });
       },
       { tracer },
     );
@@ -185,7 +167,7 @@ describe("CarbonSpanProcessor with the real SDK", () => {
     const before = cpuSecondsNow();
     await withJob(
       "batch",
-      () => Promise.all(["p1", "p2"].map((name) => withJob(name, () => burnSlices(40), { tracer }))),
+      () => Promise.all(["p1", "p2"].map((name) => withJob(name, () => burnSlices(40, clock), { tracer }))),
       { tracer },
     );
     const total = cpuSecondsNow() - before;
@@ -210,7 +192,7 @@ describe("CarbonSpanProcessor with the real SDK", () => {
     let phase: "alone" | "overlap" | "stop" = "alone";
     const work = async (until: () => boolean) => {
       for (let i = 0; i < 10_000 && !until(); i++) {
-        burnCpuSeconds(0.005);
+        burnCpuSeconds(0.005, clock);
         await new Promise((r) => setImmediate(r));
       }
     };
@@ -305,7 +287,6 @@ describe("CarbonSpanProcessor with the real SDK", () => {
 
   it("4 overlapping jobs: their CPU shares add up to the process CPU over the window within 5 %", async () => {
     const { exporter, tracer } = setup();
-    const slice = (ms: number) => burnCpuSeconds(ms / 1000);
     const before = cpuSecondsNow();
     const job = (name: string, slices: number, delayMs: number) =>
       withJob(
@@ -313,7 +294,7 @@ describe("CarbonSpanProcessor with the real SDK", () => {
         async () => {
           await new Promise((r) => setTimeout(r, delayMs));
           for (let i = 0; i < slices; i++) {
-            slice(10);
+            burnCpuSeconds(0.01);
             await new Promise((r) => setImmediate(r));
           }
         },
@@ -374,7 +355,7 @@ describe("CarbonSpanProcessor with the real SDK", () => {
   it("spans started by other code with job.name are measured, and counters they carry win", () => {
     const { exporter, tracer } = setup();
     const measured = tracer.startSpan("foreign-measured", { attributes: { [sc.ATTR_JOB_NAME]: "foreign" } });
-    burnCpuSeconds(0.05);
+    burnCpuSeconds(0.05, clock);
     measured.end();
     // A minute long, so the counters it carries are plausible (3.6 MJ over 60 s is 60 kW).
     const given = tracer.startSpan("foreign-given", {
@@ -488,7 +469,7 @@ describe("CarbonSpanProcessor with the real SDK", () => {
       close: () => Promise.resolve(),
     };
     const { exporter, tracer } = setup(provider);
-    withJob("best", () => burnCpuSeconds(0.02), { tracer });
+    withJob("best", () => burnCpuSeconds(0.02, clock), { tracer });
     const s = byName(exporter.getFinishedSpans(), "best");
     expect(num(s, sc.ATTR_CARBON_CO2E_GRAMS_AT_BEST_HOUR)).toBeCloseTo(
       num(s, sc.ATTR_CARBON_ENERGY_KWH) * 90,
@@ -497,10 +478,38 @@ describe("CarbonSpanProcessor with the real SDK", () => {
   });
 
   it("shutdown is idempotent and forceFlush resolves", async () => {
-    const { processor } = setup();
-    await processor.forceFlush();
-    await processor.shutdown();
-    await processor.shutdown();
+    let closed = 0;
+    const provider = new StaticIntensityProvider();
+    provider.close = async () => {
+      closed++;
+    };
+    const { exporter, processor, tracer } = setup(provider);
+    await expect(processor.forceFlush()).resolves.toBeUndefined();
+    // forceFlush changes nothing: a job is still measured and enriched.
+    withJob("after-flush", () => burnCpuSeconds(0.01, clock), { tracer });
+    const open = tracer.startSpan("open-at-shutdown", { attributes: { [sc.ATTR_JOB_NAME]: "open" } });
+
+    await expect(processor.shutdown()).resolves.toBeUndefined();
+    await expect(processor.shutdown()).resolves.toBeUndefined();
+    // Shut down twice, the processor is as after one shutdown: a job span started before still
+    // gets its counters but no carbon.* figures, one started after is not measured either, and
+    // nothing throws.
+    open.end();
+    expect(() =>
+      tracer.startSpan("after-shutdown", { attributes: { [sc.ATTR_JOB_NAME]: "late" } }).end(),
+    ).not.toThrow();
+    const spans = exporter.getFinishedSpans();
+    const flushed = byName(spans, "after-flush");
+    expect(num(flushed, sc.ATTR_JOB_CPU_SECONDS)).toBeGreaterThan(0);
+    expect(typeof flushed.attributes[sc.ATTR_CARBON_CO2E_GRAMS]).toBe("number");
+    const late = byName(spans, "open-at-shutdown");
+    expect(typeof late.attributes[sc.ATTR_JOB_CPU_SECONDS]).toBe("number");
+    expect(late.attributes[sc.ATTR_CARBON_CO2E_GRAMS]).toBeUndefined();
+    const after = byName(spans, "after-shutdown");
+    expect(after.attributes[sc.ATTR_JOB_CPU_SECONDS]).toBeUndefined();
+    expect(after.attributes[sc.ATTR_CARBON_CO2E_GRAMS]).toBeUndefined();
+    // The provider belongs to whoever created it: the processor does not close it.
+    expect(closed).toBe(0);
   });
 });
 

@@ -4,7 +4,7 @@
  * ΔE_package × min(1, tree CPU s ÷ machine busy s).
  */
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config.ts";
 import { createMachineCpuEnergy } from "../../src/power/attribution.ts";
@@ -12,6 +12,7 @@ import { procAvailable, systemUnits } from "../../src/power/procfs.ts";
 import { buildReport, enrichRun, jobSpanData } from "../../src/run/report.ts";
 import { runCommand } from "../../src/run/runner.ts";
 import * as sc from "../../src/semconv.ts";
+import { CPU_BURN_SCRIPT } from "../helpers/cpu-burn.ts";
 import { type FakeMachine, fakeMachine, statWithBusy } from "../helpers/fake-powercap.ts";
 
 const NODE = fileURLToPath(new URL("../../node_modules/.bin/node", import.meta.url));
@@ -40,15 +41,14 @@ describe("co2e run with the rapl model", () => {
       });
       expect(cpuEnergy).toBeDefined();
       // The child burns ≈0.3 CPU-s, then moves the counters: +80 J, machine busy +20 CPU-s.
-      const script = `const t = Date.now(); let x = 0;
-        const used = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
-        while (used() < 0.3 && Date.now() - t < 3000) x += Math.sqrt(x + 1);
-        const fs = require("node:fs");
+      const script = `import * as fs from "node:fs";
+        import { burnCpuSeconds } from ${JSON.stringify(pathToFileURL(CPU_BURN_SCRIPT).href)};
+        burnCpuSeconds(0.3, "process", 3000);
         fs.writeFileSync(${JSON.stringify(join(machine.powercapRoot, "intel-rapl:0", "energy_uj"))}, "85000000\\n");
         fs.writeFileSync(${JSON.stringify(join(machine.procRoot, "stat"))}, "cpu  ${2_000_000 + 20 * hz} 0 0 100000 0 0 0 0 0 0\\n");`;
       const run = await runCommand({
         command: NODE,
-        args: ["-e", script],
+        args: ["--input-type=module", "-e", script],
         intervalMs: 50,
         gpu: false,
         cpuEnergy,

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parseIo, parseStat, procAvailable, readStat, systemUnits } from "../../src/power/procfs.ts";
 import { ProcessTreeSampler } from "../../src/run/tree-sampler.ts";
+import { burnWallMs } from "../helpers/cpu-burn.ts";
 
 const hasProc = procAvailable();
 if (!hasProc) console.warn("SKIP: /proc is not available here; the tree sampler tests need Linux");
@@ -46,8 +47,7 @@ describe("parseIo", () => {
 
 describe.skipIf(skip)("ProcessTreeSampler on real processes", () => {
   it("clock ticks from getconf agree with process.cpuUsage()", () => {
-    const t = Date.now();
-    while (Date.now() - t < 300) {}
+    burnWallMs(300);
     const ticks = readStat("self")!.ownTicks;
     const seconds = (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
     expect(ticks / systemUnits().ticksPerSecond).toBeCloseTo(seconds, 0);
