@@ -1,12 +1,3 @@
-/**
- * Metric readers chosen by OTEL_METRICS_EXPORTER, built the way NodeSDK builds them (periodic
- * readers for otlp and console, OTLP protocol from OTEL_EXPORTER_OTLP_METRICS_PROTOCOL or
- * OTEL_EXPORTER_OTLP_PROTOCOL, interval and timeout from OTEL_METRIC_EXPORT_INTERVAL/TIMEOUT).
- * The preset needs its own list because NodeSDK ignores the variable once `metricReaders` is
- * given, and our Prometheus endpoint is served by a reader we own. Unlike NodeSDK (whose default
- * is otlp), unset means `prometheus`: the /metrics endpoint is what this package is used for.
- */
-import { diag } from "@opentelemetry/api";
 import { getNumberFromEnv, getStringFromEnv } from "@opentelemetry/core";
 import { OTLPMetricExporter as OtlpGrpcMetricExporter } from "@opentelemetry/exporter-metrics-otlp-grpc";
 import { OTLPMetricExporter as OtlpJsonMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
@@ -17,6 +8,7 @@ import {
   PeriodicExportingMetricReader,
   type PushMetricExporter,
 } from "@opentelemetry/sdk-metrics";
+import { otlpProtocol } from "./otlp-protocol.ts";
 import { parseExporterList } from "./trace-exporters.ts";
 
 export type MetricExporterName = "prometheus" | "otlp" | "console" | "none";
@@ -58,15 +50,9 @@ function periodic(exporter: PushMetricExporter): PeriodicExportingMetricReader {
 }
 
 function otlpMetricExporter(): PushMetricExporter {
-  const protocol =
-    (
-      getStringFromEnv("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL") ??
-      getStringFromEnv("OTEL_EXPORTER_OTLP_PROTOCOL")
-    )?.trim() || "http/protobuf";
+  const protocol = otlpProtocol("METRICS");
   if (protocol === "grpc") return new OtlpGrpcMetricExporter();
   if (protocol === "http/json") return new OtlpJsonMetricExporter();
-  if (protocol !== "http/protobuf")
-    diag.warn(`otel-co2e: unsupported OTLP metrics protocol "${protocol}", using http/protobuf`);
   return new OtlpProtoMetricExporter();
 }
 

@@ -1,9 +1,3 @@
-/**
- * Trace exporters chosen by OTEL_TRACES_EXPORTER (or options), wrapped in the processors NodeSDK
- * would use: we have to build them ourselves because NodeSDK ignores OTEL_TRACES_EXPORTER as soon
- * as `spanProcessors` is given, and ours must come first.
- */
-import { diag } from "@opentelemetry/api";
 import { getNumberFromEnv, getStringFromEnv } from "@opentelemetry/core";
 import { OTLPTraceExporter as OtlpGrpcExporter } from "@opentelemetry/exporter-trace-otlp-grpc";
 import { OTLPTraceExporter as OtlpJsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
@@ -15,6 +9,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace";
+import { otlpProtocol } from "./otlp-protocol.ts";
 
 export type TraceExporterName = "otlp" | "console" | "none";
 export type TraceExporterChoice = TraceExporterName | SpanExporter;
@@ -84,15 +79,9 @@ export function traceExportersFromEnv(): TraceExporterName[] {
 }
 
 function otlpExporter(): SpanExporter {
-  const protocol =
-    (
-      getStringFromEnv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") ??
-      getStringFromEnv("OTEL_EXPORTER_OTLP_PROTOCOL")
-    )?.trim() || "http/protobuf";
+  const protocol = otlpProtocol("TRACES");
   if (protocol === "grpc") return new OtlpGrpcExporter();
   if (protocol === "http/json") return new OtlpJsonExporter();
-  if (protocol !== "http/protobuf")
-    diag.warn(`otel-co2e: unsupported OTLP traces protocol "${protocol}", using http/protobuf`);
   return new OtlpProtoExporter();
 }
 
