@@ -10,12 +10,14 @@ process.env.NODE_COMPILE_CACHE ??= join(tmpdir(), "otel-co2e-test-compile-cache"
 
 /**
  * Files that measure CPU time, sampling or latency against a bound (CPU attribution, the sampler,
- * timeouts and deadlines of the intensity client, gateway shutdown): they run one at a time, after
+ * timeouts and deadlines of the intensity client, gateway shutdown, /healthz under hostile bodies): they run one at a time, after
  * the rest, so another test file cannot steal the core they are measuring.
  */
 const TIMING_SENSITIVE = [
   "test/integration/processor*.test.ts",
   "test/integration/run-rapl.test.ts",
+  "test/integration/job-attribution.test.ts",
+  "test/integration/gateway-hostile.test.ts",
   "test/integration/intensity-spans.test.ts",
   "test/integration/electricitymaps-*.test.ts",
   "test/integration/sdk.test.ts",
