@@ -6,7 +6,7 @@
  *
  * Never throws into user code and never drops a span: a failure becomes `carbon.error`.
  */
-import { type Attributes, type Context, diag, SpanStatusCode } from "@opentelemetry/api";
+import { type Context, diag, SpanStatusCode } from "@opentelemetry/api";
 import { hrTimeToMilliseconds } from "@opentelemetry/core";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
 import { type Config, resolveLogicalCores } from "../config.ts";
@@ -105,7 +105,7 @@ export class CarbonSpanProcessor implements SpanProcessor {
     try {
       beginSpanMeasurement(span, this.#meter);
       const zone = resolveJobZone(
-        { attributes: span.attributes, resource: settledResourceAttributes(span) },
+        { attributes: span.attributes, resource: span.resource.attributes },
         this.#config,
       );
       this.#provider.warm(zone.zone);
@@ -207,14 +207,4 @@ export class CarbonSpanProcessor implements SpanProcessor {
     this.#shutdown = true;
     return Promise.resolve();
   }
-}
-
-/**
- * The span's resource attributes once its asynchronous detectors have settled, else none: reading
- * them earlier makes the SDK log "Accessing resource attributes before async attributes settled"
- * (a NodeSDK's default host detector settles a few ms after start). Only the warm-up at a job's
- * start uses this; enrichment at its end needs service.name and reads the resource as it is.
- */
-function settledResourceAttributes(span: Span): Attributes {
-  return span.resource.asyncAttributesPending ? {} : span.resource.attributes;
 }
