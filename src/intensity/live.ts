@@ -514,6 +514,7 @@ export class LiveIntensityProvider implements IntensityProvider {
         isEstimated: mean.isEstimated,
         ageSeconds: (endMs - mean.lastRow.startMs) / 1000,
         dataset,
+        emissionFactorType: this.#client.emissionFactorType,
       };
     }
     // A window that ends before the newest row and overlaps no row (older than the cached rows,
@@ -530,6 +531,7 @@ export class LiveIntensityProvider implements IntensityProvider {
       isEstimated: latest.isEstimated ?? false,
       ageSeconds: (endMs - latest.startMs) / 1000,
       dataset,
+      emissionFactorType: this.#client.emissionFactorType,
     };
     if (latest.estimationMethod) value.estimationMethod = latest.estimationMethod;
     return value;

@@ -13,6 +13,7 @@ import { type ResolvedZone, resolveZone } from "../intensity/zone.ts";
 import { computeFootprint, type FootprintInput, type FootprintParams } from "../model/footprint.ts";
 import * as sc from "../semconv.ts";
 import { checkUsagePlausible } from "./plausible-usage.ts";
+import { describedAttributes, describeFootprint } from "./provenance.ts";
 
 /** What enrichment needs to know of a span, from the SDK or from OTLP. */
 export interface JobSpanData {
@@ -189,6 +190,9 @@ export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): Enrich
       attributes[sc.ATTR_CARBON_SCI_GRAMS_PER_UNIT] = footprint.sciGramsPerUnit;
     }
     if (footprint.carbonCost !== undefined) attributes[sc.ATTR_CARBON_COST] = footprint.carbonCost;
+    // Range and provenance: after the central figures, so an attribute limit drops them first.
+    const described = describeFootprint(usage, params, intensity, footprint);
+    Object.assign(attributes, describedAttributes(described));
     // Only a live figure has a best-hour counterpart: the cached rows may still hold live hours
     // while this job fell back to the static table, and "live minus best hour" must not mix the two.
     const best =
@@ -209,6 +213,7 @@ export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): Enrich
       intensity,
       attribution,
       footprint,
+      co2eRange: described.range.co2eGrams,
     };
     if (usage.functionalUnits !== undefined) record.functionalUnits = usage.functionalUnits;
     if (bestHourGrams !== undefined) record.bestHourGrams = bestHourGrams;
