@@ -63,6 +63,11 @@ export interface RangeContext {
   intensityNature: IntensityNature;
   /** The live provider was asked but the static table answered. */
   intensityFallback: boolean;
+  /**
+   * The PUE is known as it is (given on the command line, or not applied to a given total): no
+   * range, even at 1. @default false (a PUE of 1 means "no overhead assumed")
+   */
+  pueKnown?: boolean;
 }
 
 export interface FootprintRange {
@@ -109,7 +114,7 @@ export function footprintRange(fp: Footprint, ctx: RangeContext): FootprintRange
   const e = fp.energy;
   const cpu = cpuRangeFactors(ctx.cpuModel);
   const gpu = gpuRangeFactors(ctx.gpuMeasured);
-  const pue = pueRange(e.pue);
+  const pue = ctx.pueKnown ? { low: e.pue, high: e.pue } : pueRange(e.pue);
   const intensity = intensityRangeFactors(ctx.intensityNature, ctx.intensityFallback);
   const bound = (side: "low" | "high"): number => {
     const it = e.cpuKwh * cpu[side] + e.memoryKwh * MEMORY_RANGE[side] + e.gpuKwh * gpu[side];

@@ -13,7 +13,7 @@ import { type ResolvedZone, resolveZone } from "../intensity/zone.ts";
 import { computeFootprint, type FootprintInput, type FootprintParams } from "../model/footprint.ts";
 import * as sc from "../semconv.ts";
 import { checkUsagePlausible } from "./plausible-usage.ts";
-import { describedAttributes, describeFootprint } from "./provenance.ts";
+import { type DescribedFootprint, describedAttributes, describeFootprint } from "./provenance.ts";
 
 /** What enrichment needs to know of a span, from the SDK or from OTLP. */
 export interface JobSpanData {
@@ -31,6 +31,8 @@ export interface EnrichResult {
   attributes: Attributes;
   /** Present when the calculation succeeded. */
   record?: JobRecord;
+  /** Range and provenance of the footprint, present with `record`. */
+  described?: DescribedFootprint;
 }
 
 /** Synchronous intensity for a zone and window (cache/static lookup, or an awaited value). */
@@ -217,7 +219,7 @@ export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): Enrich
     };
     if (usage.functionalUnits !== undefined) record.functionalUnits = usage.functionalUnits;
     if (bestHourGrams !== undefined) record.bestHourGrams = bestHourGrams;
-    return { attributes, record };
+    return { attributes, record, described };
   } catch (error) {
     return { attributes: { [sc.ATTR_CARBON_ERROR]: errorText(error) } };
   }

@@ -43,6 +43,7 @@ export function describeFootprint(
   params: FootprintParams,
   intensity: IntensityValue,
   footprint: Footprint,
+  options: { pueKnown?: boolean } = {},
 ): DescribedFootprint {
   const cpuModel = params.energy.cpu.model;
   const gpuMeasured = input.gpuJoules !== undefined;
@@ -52,6 +53,7 @@ export function describeFootprint(
     gpuMeasured,
     intensityNature: nature,
     intensityFallback: intensity.fallbackReason !== undefined,
+    ...(options.pueKnown ? { pueKnown: true } : {}),
   });
   const boundary = footprintBoundary(input, footprint);
   const all = componentProvenance(cpuModel, gpuMeasured);
