@@ -223,17 +223,14 @@ export function footprintBand({ range, provenance }: DescribedFootprint): Footpr
   return band;
 }
 
-/** "12.3 g – 45.6 g (cpu measured, memory calculated; intensity measured, lifecycle; model 1.0)" */
-export function formatBand(band: FootprintBand, mass: (grams: number) => string): string {
-  const p = band.provenance;
+/** What a band is based on: "cpu measured, memory calculated; intensity measured, lifecycle; model 1.0". */
+export function formatBandBasis(provenance: FootprintProvenance): string {
+  const p = provenance;
   const parts = Object.entries(p.components).map(([c, how]) => `${c} ${how}`);
   const intensity = [p.intensity.nature, p.intensity.estimationMethod, p.intensity.emissionFactorType]
     .filter(Boolean)
     .join(", ");
-  const basis = [parts.join(", "), `intensity ${intensity}`, `model ${p.modelVersion}`]
-    .filter(Boolean)
-    .join("; ");
-  return `${mass(band.range.low)} – ${mass(band.range.high)} (${basis})`;
+  return [parts.join(", "), `intensity ${intensity}`, `model ${p.modelVersion}`].filter(Boolean).join("; ");
 }
 
 /** The optional figures of a footprint, as `co2e run --json-out` and `co2e estimate --json` name them. */
@@ -310,12 +307,10 @@ export function formatSummary(report: RunReport, notes: { gpu: string }): string
   lines.push(`  intensity  ${formatIntensity(i.gramsPerKwh)}, zone ${i.zone} (${i.zoneFrom}; ${from})`);
   lines.push(`  emissions  ${formatMass(report.co2eGrams ?? 0)}CO₂e`);
   if (report.range && report.provenance) {
-    const band = {
-      range: report.range,
-      energyRange: report.energyRange ?? report.range,
-      provenance: report.provenance,
-    };
-    lines.push(`  range      ${formatBand(band, (g) => `${formatMass(g)}CO₂e`)}`);
+    const { low, high } = report.range;
+    lines.push(
+      `  range      ${formatMass(low)} – ${formatMass(high)}CO₂e (${formatBandBasis(report.provenance)})`,
+    );
   }
   if (report.bestHourGrams !== undefined) {
     lines.push(`  best hour  ${formatMass(report.bestHourGrams)}CO₂e at the lowest intensity within ±12 h`);
