@@ -505,7 +505,7 @@ export class LiveIntensityProvider implements IntensityProvider {
     const mean = timeWeightedMean(rows, { startMs, endMs });
     const dataset = "Electricity Maps (live)";
     if (mean && (mean.rowCount > 1 || mean.lastRow !== latest)) {
-      return {
+      const weighted: IntensityValue = {
         gramsPerKwh: mean.gramsPerKwh,
         zone: state.zone,
         source: INTENSITY_SOURCE.electricityMaps,
@@ -516,6 +516,10 @@ export class LiveIntensityProvider implements IntensityProvider {
         dataset,
         emissionFactorType: this.#client.emissionFactorType,
       };
+      // The estimation method of the last row used, when it was estimated (rows keep it).
+      const lastMethod = (mean.lastRow as EmRow).estimationMethod;
+      if (mean.isEstimated && lastMethod) weighted.estimationMethod = lastMethod;
+      return weighted;
     }
     // A window that ends before the newest row and overlaps no row (older than the cached rows,
     // e.g. past-range refused on the free tier, or in a gap): no live data for it.

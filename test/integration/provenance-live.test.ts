@@ -47,10 +47,10 @@ function provider(emissionFactorType?: "lifecycle" | "direct") {
   return { config, p };
 }
 
-async function enrichAt(zone: string, emissionFactorType?: "lifecycle" | "direct") {
+async function enrichAt(zone: string, emissionFactorType?: "lifecycle" | "direct", spanMs = 0) {
   const { config, p } = provider(emissionFactorType);
   const now = Date.now();
-  const value = await p.get(zone, { startMs: now, endMs: now });
+  const value = await p.get(zone, { startMs: now - spanMs, endMs: now });
   return enrichJobSpan(
     {
       attributes: { [sc.ATTR_JOB_NAME]: "j", [sc.ATTR_JOB_CPU_SECONDS]: 10, [sc.ATTR_CARBON_ZONE]: zone },
@@ -71,6 +71,13 @@ describe("live provenance", () => {
     expect(a[sc.ATTR_CARBON_INTENSITY_SOURCE]).toBe("electricitymaps");
     expect(a[sc.ATTR_CARBON_INTENSITY_EMISSION_FACTOR_TYPE]).toBe("direct");
     expect(a[sc.ATTR_CARBON_INTENSITY_ESTIMATED]).toBe(true);
+    expect(a[sc.ATTR_CARBON_INTENSITY_NATURE]).toBe("estimated");
+    expect(a[sc.ATTR_CARBON_INTENSITY_ESTIMATION_METHOD]).toBe("TIME_SLICER_AVERAGE");
+  });
+
+  it("a window over several estimated hours (time-weighted) keeps the estimation method", async () => {
+    const a = await enrichAt("DE", undefined, 90 * 60_000);
+    expect(a[sc.ATTR_CARBON_INTENSITY_METHOD]).toBe("time-weighted");
     expect(a[sc.ATTR_CARBON_INTENSITY_NATURE]).toBe("estimated");
     expect(a[sc.ATTR_CARBON_INTENSITY_ESTIMATION_METHOD]).toBe("TIME_SLICER_AVERAGE");
   });
