@@ -90,6 +90,38 @@ export const ATTR_CARBON_ATTRIBUTION = "carbon.attribution" as const;
  * SDK preset). The gateway then forwards the span's figures and does not count them again.
  */
 export const ATTR_CARBON_METRICS_RECORDED = "carbon.metrics.recorded" as const;
+/**
+ * Low and high bounds of `carbon.co2e.grams` (operational gCO₂e): every coefficient at the low
+ * (high) end of its documented range, combined by interval arithmetic (docs/model.md, "Ranges").
+ */
+export const ATTR_CARBON_CO2E_LOW_GRAMS = "carbon.co2e.low_grams" as const;
+export const ATTR_CARBON_CO2E_HIGH_GRAMS = "carbon.co2e.high_grams" as const;
+/** Low and high bounds of `carbon.energy.kwh`. */
+export const ATTR_CARBON_ENERGY_LOW_KWH = "carbon.energy.low_kwh" as const;
+export const ATTR_CARBON_ENERGY_HIGH_KWH = "carbon.energy.high_kwh" as const;
+/** Low and high bounds of `carbon.embodied.grams`, when it is present. */
+export const ATTR_CARBON_EMBODIED_LOW_GRAMS = "carbon.embodied.low_grams" as const;
+export const ATTR_CARBON_EMBODIED_HIGH_GRAMS = "carbon.embodied.high_grams" as const;
+/**
+ * Version of the model, its coefficients and ranges (MODEL_VERSION). Not `carbon.model.version`:
+ * `carbon.model` is already an attribute, and no attribute is also a namespace of another.
+ */
+export const ATTR_CARBON_MODEL_VERSION = "carbon.model_version" as const;
+/** How each component's energy was obtained: `measured` | `calculated` | `estimated`. */
+export const ATTR_CARBON_PROVENANCE_CPU = "carbon.provenance.cpu" as const;
+export const ATTR_CARBON_PROVENANCE_MEMORY = "carbon.provenance.memory" as const;
+export const ATTR_CARBON_PROVENANCE_GPU = "carbon.provenance.gpu" as const;
+export const ATTR_CARBON_PROVENANCE_NETWORK = "carbon.provenance.network" as const;
+/** What the intensity is: `measured` | `estimated` | `forecast` | `yearly-average` | `configured`. */
+export const ATTR_CARBON_INTENSITY_NATURE = "carbon.intensity.nature" as const;
+/** Electricity Maps' `estimationMethod` for an estimated live value (e.g. `TIME_SLICER_AVERAGE`). */
+export const ATTR_CARBON_INTENSITY_ESTIMATION_METHOD = "carbon.intensity.estimation_method" as const;
+/** `lifecycle` | `direct`: the emission factors behind the intensity actually used. */
+export const ATTR_CARBON_INTENSITY_EMISSION_FACTOR_TYPE = "carbon.intensity.emission_factor_type" as const;
+/** Components inside the figure (string array): those whose input was given. */
+export const ATTR_CARBON_BOUNDARY_COMPONENTS = "carbon.boundary.components" as const;
+/** Emission scopes inside the figures (string array): `operational`, `embodied`. */
+export const ATTR_CARBON_BOUNDARY_SCOPES = "carbon.boundary.scopes" as const;
 /** Set when enrichment failed; the span is still exported. */
 export const ATTR_CARBON_ERROR = "carbon.error" as const;
 
@@ -131,6 +163,16 @@ export const PROM_JOB_FUNCTIONAL_UNITS = "co2e_job_functional_units_total" as co
 /** Same energy at the best hour of the surrounding 24 h (a counterfactual). */
 export const METRIC_JOB_CARBON_BEST_HOUR_INSTRUMENT = "co2e_job_carbon_best_hour_grams" as const;
 export const PROM_JOB_CARBON_BEST_HOUR = "co2e_job_carbon_best_hour_grams_total" as const;
+/**
+ * Low and high bounds of the operational grams (carbon.co2e.low_grams / high_grams), per job_name
+ * and service_name only: separate counters, not a label on co2e_job_carbon_grams_total, so every
+ * existing sum over that counter stays a sum of central figures and the band adds two series per
+ * job, not a multiple of the zone × source × scope series.
+ */
+export const METRIC_JOB_CARBON_LOW_INSTRUMENT = "co2e_job_carbon_low_grams" as const;
+export const PROM_JOB_CARBON_LOW = "co2e_job_carbon_low_grams_total" as const;
+export const METRIC_JOB_CARBON_HIGH_INSTRUMENT = "co2e_job_carbon_high_grams" as const;
+export const PROM_JOB_CARBON_HIGH = "co2e_job_carbon_high_grams_total" as const;
 export const METRIC_GRID_INTENSITY_INSTRUMENT = "co2e_grid_intensity_grams_per_kwh" as const;
 export const PROM_GRID_INTENSITY = "co2e_grid_intensity_grams_per_kwh" as const;
 export const METRIC_INTENSITY_REQUESTS_INSTRUMENT = "co2e_intensity_requests" as const;

@@ -7,6 +7,7 @@
 import type { Attributes, AttributeValue } from "@opentelemetry/api";
 import type { IntensityValue } from "../intensity/types.ts";
 import type { Footprint } from "../model/footprint.ts";
+import type { Range } from "../model/range.ts";
 import * as sc from "../semconv.ts";
 import { finiteNumber } from "../util/number.ts";
 
@@ -21,6 +22,8 @@ export interface JobRecord {
   attribution: sc.Attribution;
   functionalUnits?: number;
   footprint: Footprint;
+  /** Low and high bounds of footprint.co2eGrams (model/range.ts); absent when not known. */
+  co2eRange?: Range;
   bestHourGrams?: number;
 }
 

@@ -109,6 +109,9 @@ export function recordFromEnrichedAttributes(
   if (cost !== undefined) fp.carbonCost = cost;
   const units = num(attributes[sc.ATTR_JOB_FUNCTIONAL_UNITS]);
   if (units !== undefined) record.functionalUnits = units;
+  const low = num(attributes[sc.ATTR_CARBON_CO2E_LOW_GRAMS]);
+  const high = num(attributes[sc.ATTR_CARBON_CO2E_HIGH_GRAMS]);
+  if (low !== undefined && high !== undefined) record.co2eRange = { low, high };
   const best = num(attributes[sc.ATTR_CARBON_CO2E_GRAMS_AT_BEST_HOUR]);
   if (best !== undefined) record.bestHourGrams = best;
   return record;

@@ -228,6 +228,11 @@ export class ElectricityMapsClient {
     });
   }
 
+  /** The emission factor type every request asks for. */
+  get emissionFactorType(): "lifecycle" | "direct" {
+    return this.#emissionFactorType;
+  }
+
   get hasToken(): boolean {
     return this.#token !== undefined;
   }
@@ -246,6 +251,7 @@ export class ElectricityMapsClient {
       datetime: new Date(Date.parse(body.datetime)).toISOString(),
       isEstimated: body.isEstimated ?? false,
       dataset: `Electricity Maps ${this.#emissionFactorType}`,
+      emissionFactorType: this.#emissionFactorType,
     };
     if (body.estimationMethod) value.estimationMethod = body.estimationMethod;
     return value;

@@ -505,7 +505,7 @@ export class LiveIntensityProvider implements IntensityProvider {
     const mean = timeWeightedMean(rows, { startMs, endMs });
     const dataset = "Electricity Maps (live)";
     if (mean && (mean.rowCount > 1 || mean.lastRow !== latest)) {
-      return {
+      const weighted: IntensityValue = {
         gramsPerKwh: mean.gramsPerKwh,
         zone: state.zone,
         source: INTENSITY_SOURCE.electricityMaps,
@@ -514,7 +514,12 @@ export class LiveIntensityProvider implements IntensityProvider {
         isEstimated: mean.isEstimated,
         ageSeconds: (endMs - mean.lastRow.startMs) / 1000,
         dataset,
+        emissionFactorType: this.#client.emissionFactorType,
       };
+      // The estimation method of the last row used, when it was estimated (rows keep it).
+      const lastMethod = (mean.lastRow as EmRow).estimationMethod;
+      if (mean.isEstimated && lastMethod) weighted.estimationMethod = lastMethod;
+      return weighted;
     }
     // A window that ends before the newest row and overlaps no row (older than the cached rows,
     // e.g. past-range refused on the free tier, or in a gap): no live data for it.
@@ -530,6 +535,7 @@ export class LiveIntensityProvider implements IntensityProvider {
       isEstimated: latest.isEstimated ?? false,
       ageSeconds: (endMs - latest.startMs) / 1000,
       dataset,
+      emissionFactorType: this.#client.emissionFactorType,
     };
     if (latest.estimationMethod) value.estimationMethod = latest.estimationMethod;
     return value;

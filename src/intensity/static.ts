@@ -5,6 +5,13 @@
  * - Ember yearly country averages by ISO alpha-3 code plus regions such as WORLD
  *   (data © Ember, CC BY-SA 4.0; the package keeps each country's latest year and does not
  *   state which, so these values carry no year).
+ * Both hold lifecycle figures (`emissionFactorType: "lifecycle"` on every value): co2.js builds the
+ * Electricity Maps tables (its data/functions/generate_electricity_maps_data.js) from the
+ * `carbon-intensity/past?temporalGranularity=yearly` endpoint without an `emissionFactorType`
+ * parameter, i.e. the API's default, lifecycle; Ember's yearly data "aim to include full
+ * lifecycle emissions" (Ember, Global Electricity Review 2024, methodology). With
+ * `intensity.emissionFactorType: direct`, a fallback to this table is therefore lifecycle: the
+ * span's `carbon.intensity.emission_factor_type` says so.
  * Electricity Maps zones win over Ember codes; both key spaces are disjoint in practice
  * (`DE` vs `DEU`).
  */
@@ -33,6 +40,9 @@ const EM_BY_YEAR: Record<StaticYear, ElectricityMapsYearly> = {
   2025: yearly2025,
 };
 
+/** What the static tables hold (see the module comment). */
+export const STATIC_EMISSION_FACTOR_TYPE = "lifecycle" as const;
+
 export const EMBER_DATASET =
   "Ember yearly average (latest year per country), via @tgwf/co2 0.19, CC BY-SA 4.0";
 
@@ -60,6 +70,7 @@ export function staticIntensity(zone: string, year: StaticYear = LATEST_STATIC_Y
       method: "yearly-average",
       year,
       dataset: electricityMapsDataset(year),
+      emissionFactorType: STATIC_EMISSION_FACTOR_TYPE,
     };
   }
   const ember = averageIntensity.data[key];
@@ -70,6 +81,7 @@ export function staticIntensity(zone: string, year: StaticYear = LATEST_STATIC_Y
       source: INTENSITY_SOURCE.static,
       method: "yearly-average",
       dataset: EMBER_DATASET,
+      emissionFactorType: STATIC_EMISSION_FACTOR_TYPE,
     };
   }
   throw unknownZoneError(zone, "static table lookup", year);

@@ -6,6 +6,9 @@ export interface TimeWindow {
   endMs: number;
 }
 
+/** Electricity Maps' emission factor types (its `emissionFactorType` query parameter). */
+export type EmissionFactorType = "lifecycle" | "direct";
+
 /** How the value for a window was obtained (`carbon.intensity.method`). */
 export const INTENSITY_METHODS = ["latest", "time-weighted", "yearly-average", "configured"] as const;
 export type IntensityMethod = (typeof INTENSITY_METHODS)[number];
@@ -27,6 +30,12 @@ export interface IntensityValue {
   ageSeconds?: number;
   /** Human-readable data set, e.g. "Electricity Maps yearly 2025 (via @tgwf/co2, ODbL)". */
   dataset?: string;
+  /**
+   * Emission factors behind the value: `lifecycle` (construction, fuel supply and combustion) or
+   * `direct` (combustion only). Live values carry what was asked for; the static tables hold
+   * lifecycle figures (see static.ts).
+   */
+  emissionFactorType?: EmissionFactorType;
   /** Set when a live provider was asked but the static table answered. */
   fallbackReason?: string;
 }

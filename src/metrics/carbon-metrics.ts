@@ -80,6 +80,8 @@ function unrecordableField(record: JobRecord): string | undefined {
   if (!countable(fp.marketGrams)) return `footprint.marketGrams = ${fp.marketGrams}`;
   if (!countable(record.functionalUnits)) return `functionalUnits = ${record.functionalUnits}`;
   if (!countable(record.bestHourGrams)) return `bestHourGrams = ${record.bestHourGrams}`;
+  if (!countable(record.co2eRange?.low)) return `co2eRange.low = ${record.co2eRange?.low}`;
+  if (!countable(record.co2eRange?.high)) return `co2eRange.high = ${record.co2eRange?.high}`;
   for (const [, key] of ENERGY_COMPONENTS) {
     const joules = e[key] * JOULES_PER_KWH;
     if (!countable(joules)) return `footprint.energy.${key} = ${e[key]} kWh`;
@@ -152,6 +154,13 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
   const bestHour = meter.createCounter(sc.METRIC_JOB_CARBON_BEST_HOUR_INSTRUMENT, {
     description: "gCO₂e the same jobs would have emitted at the lowest intensity of the surrounding 24 h.",
     unit: "g",
+  });
+  const carbonLow = meter.createCounter(sc.METRIC_JOB_CARBON_LOW_INSTRUMENT, {
+    description: "Low bound of the jobs' operational gCO₂e (every coefficient at the low end of its range).",
+  });
+  const carbonHigh = meter.createCounter(sc.METRIC_JOB_CARBON_HIGH_INSTRUMENT, {
+    description:
+      "High bound of the jobs' operational gCO₂e (every coefficient at the high end of its range).",
   });
   const grid = meter.createGauge(sc.METRIC_GRID_INTENSITY_INSTRUMENT, {
     description: "Grid carbon intensity last used or fetched, gCO₂e/kWh.",
@@ -275,6 +284,11 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
       if (record.functionalUnits !== undefined && record.functionalUnits > 0)
         units.add(record.functionalUnits, job);
       if (record.bestHourGrams !== undefined) bestHour.add(record.bestHourGrams, job);
+      // One series per (job_name, service_name) each, as co2e_job_carbon_best_hour_grams.
+      if (record.co2eRange !== undefined) {
+        carbonLow.add(record.co2eRange.low, job);
+        carbonHigh.add(record.co2eRange.high, job);
+      }
       onValue(record.intensity);
     },
   };

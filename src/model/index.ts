@@ -3,3 +3,4 @@ export * from "./cpu.ts";
 export * from "./emissions.ts";
 export * from "./energy.ts";
 export * from "./footprint.ts";
+export * from "./range.ts";

@@ -13,6 +13,7 @@ import { type ResolvedZone, resolveZone } from "../intensity/zone.ts";
 import { computeFootprint, type FootprintInput, type FootprintParams } from "../model/footprint.ts";
 import * as sc from "../semconv.ts";
 import { checkUsagePlausible } from "./plausible-usage.ts";
+import { type DescribedFootprint, describedAttributes, describeFootprint } from "./provenance.ts";
 
 /** What enrichment needs to know of a span, from the SDK or from OTLP. */
 export interface JobSpanData {
@@ -30,6 +31,8 @@ export interface EnrichResult {
   attributes: Attributes;
   /** Present when the calculation succeeded. */
   record?: JobRecord;
+  /** Range and provenance of the footprint, present with `record`. */
+  described?: DescribedFootprint;
 }
 
 /** Synchronous intensity for a zone and window (cache/static lookup, or an awaited value). */
@@ -189,6 +192,9 @@ export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): Enrich
       attributes[sc.ATTR_CARBON_SCI_GRAMS_PER_UNIT] = footprint.sciGramsPerUnit;
     }
     if (footprint.carbonCost !== undefined) attributes[sc.ATTR_CARBON_COST] = footprint.carbonCost;
+    // Range and provenance: after the central figures, so an attribute limit drops them first.
+    const described = describeFootprint(usage, params, intensity, footprint);
+    Object.assign(attributes, describedAttributes(described));
     // Only a live figure has a best-hour counterpart: the cached rows may still hold live hours
     // while this job fell back to the static table, and "live minus best hour" must not mix the two.
     const best =
@@ -209,10 +215,11 @@ export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): Enrich
       intensity,
       attribution,
       footprint,
+      co2eRange: described.range.co2eGrams,
     };
     if (usage.functionalUnits !== undefined) record.functionalUnits = usage.functionalUnits;
     if (bestHourGrams !== undefined) record.bestHourGrams = bestHourGrams;
-    return { attributes, record };
+    return { attributes, record, described };
   } catch (error) {
     return { attributes: { [sc.ATTR_CARBON_ERROR]: errorText(error) } };
   }

@@ -8,12 +8,14 @@ import type { Config } from "../config.ts";
 import type { IntensityValue } from "../intensity/types.ts";
 import type { ResolvedZone, ZoneResolvedBy } from "../intensity/zone.ts";
 import type { Footprint } from "../model/footprint.ts";
+import type { Range } from "../model/range.ts";
 import {
   type BestHourLookup,
   type EnrichResult,
   enrichJobSpan,
   type JobSpanData,
 } from "../processor/enrich.ts";
+import type { DescribedFootprint, FootprintProvenance } from "../processor/provenance.ts";
 import * as sc from "../semconv.ts";
 import {
   formatBytes,
@@ -89,7 +91,7 @@ export function exportAttributes(span: JobSpanData, enriched: EnrichResult, zone
 }
 
 /** The `--json-out` object: `co2e estimate --json` field names plus the run's measurements. */
-export interface RunReport extends FootprintExtras {
+export interface RunReport extends FootprintExtras, Partial<FootprintBand> {
   jobName: string;
   command: string[];
   exitCode: number;
@@ -199,7 +201,36 @@ export function buildReport(
   report.pue = f.energy.pue;
   Object.assign(report, footprintExtras(f, record.functionalUnits, ctx.config.carbonPrice?.currency));
   if (record.bestHourGrams !== undefined) report.bestHourGrams = record.bestHourGrams;
+  if (enriched.described) Object.assign(report, footprintBand(enriched.described));
   return report;
+}
+
+/**
+ * The range and provenance of a footprint, as `co2e run --json-out` and `co2e estimate --json`
+ * name them: `range` bounds `co2eGrams` (operational), with the same words as the span's
+ * `carbon.co2e.low_grams` / `high_grams`, `carbon.provenance.*`, `carbon.intensity.nature`.
+ */
+export interface FootprintBand {
+  range: Range;
+  energyRange: Range;
+  embodiedRange?: Range;
+  provenance: FootprintProvenance;
+}
+
+export function footprintBand({ range, provenance }: DescribedFootprint): FootprintBand {
+  const band: FootprintBand = { range: range.co2eGrams, energyRange: range.energyKwh, provenance };
+  if (range.embodiedGrams) band.embodiedRange = range.embodiedGrams;
+  return band;
+}
+
+/** What a band is based on: "cpu measured, memory calculated; intensity measured, lifecycle; model 1.0". */
+export function formatBandBasis(provenance: FootprintProvenance): string {
+  const p = provenance;
+  const parts = Object.entries(p.components).map(([c, how]) => `${c} ${how}`);
+  const intensity = [p.intensity.nature, p.intensity.estimationMethod, p.intensity.emissionFactorType]
+    .filter(Boolean)
+    .join(", ");
+  return [parts.join(", "), `intensity ${intensity}`, `model ${p.modelVersion}`].filter(Boolean).join("; ");
 }
 
 /** The optional figures of a footprint, as `co2e run --json-out` and `co2e estimate --json` name them. */
@@ -275,6 +306,12 @@ export function formatSummary(report: RunReport, notes: { gpu: string }): string
     .join(", ");
   lines.push(`  intensity  ${formatIntensity(i.gramsPerKwh)}, zone ${i.zone} (${i.zoneFrom}; ${from})`);
   lines.push(`  emissions  ${formatMass(report.co2eGrams ?? 0)}CO₂e`);
+  if (report.range && report.provenance) {
+    const { low, high } = report.range;
+    lines.push(
+      `  range      ${formatMass(low)} – ${formatMass(high)}CO₂e (${formatBandBasis(report.provenance)})`,
+    );
+  }
   if (report.bestHourGrams !== undefined) {
     lines.push(`  best hour  ${formatMass(report.bestHourGrams)}CO₂e at the lowest intensity within ±12 h`);
   }

@@ -7,6 +7,8 @@
  */
 import { basename } from "node:path";
 import { type Config, DEFAULT_CONFIG_PATH, loadConfig } from "../../config.ts";
+import { STATIC_EMISSION_FACTOR_TYPE } from "../../intensity/static.ts";
+import type { IntensityValue } from "../../intensity/types.ts";
 import {
   BYTES_PER_GB,
   BYTES_PER_GIB,
@@ -24,7 +26,9 @@ import {
   SECONDS_PER_HOUR,
 } from "../../model/index.ts";
 import { footprintParams } from "../../processor/enrich.ts";
-import { footprintExtras } from "../../run/report.ts";
+import { type DescribedFootprint, describeFootprint } from "../../processor/provenance.ts";
+import { footprintBand, footprintExtras } from "../../run/report.ts";
+import { INTENSITY_SOURCE } from "../../semconv.ts";
 import { formatExact } from "../../util/format.ts";
 import { numberFlag, type ParsedArgs, parseDurationSeconds, usageError } from "../args.ts";
 import { chooseCpuModel } from "./cpu.ts";
@@ -280,6 +284,7 @@ interface Computed {
   cpuModel: EstimateResult["cpuModel"];
   currency: string;
   runsPerYear: number | undefined;
+  described: DescribedFootprint;
 }
 
 function toResult(ctx: Ctx, c: Computed): EstimateResult {
@@ -311,6 +316,7 @@ function toResult(ctx: Ctx, c: Computed): EstimateResult {
     pue: e.pue,
     durationSeconds: usage.durationSeconds,
     cpuModel: c.cpuModel,
+    ...footprintBand(c.described),
   };
   if (direct === undefined && usage.durationSeconds > 0) {
     result.averagePowerKw = (e.totalKwh - e.networkKwh) / (usage.durationSeconds / SECONDS_PER_HOUR);
@@ -364,5 +370,27 @@ export function estimateFromFlags(input: EstimateFlagValues, config?: Config): E
   const runsPerYear = positiveFlag(ctx, "runs-per-year", "runs per year", "runs");
 
   const fp = computeFootprint(usage, intensity.value.gramsPerKwh, params);
-  return toResult(ctx, { fp, usage, direct, intensity, cpuModel, currency, runsPerYear });
+  // PUE is known when --pue says it, or not applied to a given total (--energy-kwh).
+  const pueKnown = direct !== undefined || ctx.values.pue !== undefined;
+  const described = describeFootprint(usage, params, rangeIntensity(intensity), fp, { pueKnown });
+  return toResult(ctx, { fp, usage, direct, intensity, cpuModel, currency, runsPerYear, described });
+}
+
+/**
+ * The intensity as the range sees it: a static table value is a yearly average chosen on purpose
+ * (not a fallback: an estimate never asks a live provider), holding lifecycle factors; a given
+ * `--intensity` is taken as stated.
+ */
+function rangeIntensity(intensity: EstimateIntensity): IntensityValue {
+  const v = intensity.value;
+  if (v.source === INTENSITY_SOURCE.static) {
+    return {
+      gramsPerKwh: v.gramsPerKwh,
+      zone: v.zone ?? "",
+      source: v.source,
+      method: "yearly-average",
+      emissionFactorType: STATIC_EMISSION_FACTOR_TYPE,
+    };
+  }
+  return { gramsPerKwh: v.gramsPerKwh, zone: v.zone ?? "", source: v.source, method: "configured" };
 }

@@ -1,4 +1,6 @@
 /** The human report of `co2e estimate`: the factor table, then the results. */
+
+import { formatBandBasis } from "../../run/report.ts";
 import { formatColumns, formatGrams, formatKwh, formatMoney, formatSignificant } from "../../util/format.ts";
 import type { EstimateResult } from "./types.ts";
 
@@ -39,6 +41,9 @@ export function formatEstimate(r: EstimateResult): string {
   // The same mass in kg and t when it is large enough for them to be the readable figure.
   const big = r.co2eGrams >= 1000 ? `= ${num(r.co2eKg)} kg = ${num(r.co2eTonnes)} t` : "";
   results.push(["CO₂e", formatGrams(r.co2eGrams, DIGITS), big || "operational, location-based"]);
+  // Three digits: the bounds are coarse by nature.
+  const band = `${formatGrams(r.range.low, 3)} – ${formatGrams(r.range.high, 3)}`;
+  results.push(["range", band, formatBandBasis(r.provenance)]);
   if (r.marketGrams !== undefined)
     results.push(["CO₂e (market)", formatGrams(r.marketGrams, DIGITS), "contractual factor from config"]);
   if (r.embodiedGrams !== undefined)

@@ -1,6 +1,6 @@
 /** What `co2e estimate` computes: the `--json` object and the factor table. */
 import type { ZoneResolvedBy } from "../../intensity/zone.ts";
-import type { FootprintExtras } from "../../run/report.ts";
+import type { FootprintBand, FootprintExtras } from "../../run/report.ts";
 import type { IntensitySource } from "../../semconv.ts";
 
 /** One line of the factor table: what went into the calculation and where it came from. */
@@ -12,7 +12,7 @@ export interface EstimateFactor {
 }
 
 /** The footprint's optional figures (marketGrams, embodiedGrams, SCI, cost) as in `co2e run`. */
-export interface EstimateResult extends FootprintExtras {
+export interface EstimateResult extends FootprintExtras, FootprintBand {
   /** Total energy: (cpu + memory + gpu) × PUE + network, or the given kWh. */
   energyKwh: number;
   /** Operational (location-based) emissions. */
