@@ -163,6 +163,8 @@ export const configSchema = z
       .object({
         listen: hostPort.default("127.0.0.1:4318"),
         metricsListen: hostPort.default("127.0.0.1:9464"),
+        /** OTLP/gRPC listener (TraceService/Export), e.g. 127.0.0.1:4317; unset → no gRPC receiver. */
+        grpcListen: hostPort.optional(),
         forwardUrl: z.url().optional(),
         /** Request body limit as received (compressed), bytes; larger → 413. */
         bodyLimitBytes: z

@@ -31,6 +31,7 @@ import {
   OTLP_TRACES_PATH,
   type SpanSink,
 } from "./forwarder.ts";
+import { type GrpcReceiver, startGrpcReceiver } from "./grpc-receiver.ts";
 import { encodeResponseJson, encodeResponseProto, encodeStatusProto } from "./otlp-encode.ts";
 import { decodeExport, enrichAndEncode, forwardBytesEstimate, type OtlpEncoding } from "./pipeline.ts";
 
@@ -71,6 +72,8 @@ export interface Gateway {
   metricsUrl: string;
   /** The downstream URL batches are posted to (`/v1/traces` added to a bare origin), if any. */
   forwardUrl: string | undefined;
+  /** HOST:PORT of the OTLP/gRPC receiver when gateway.grpcListen is set. */
+  grpcAddress: string | undefined;
   stats(): GatewayStats;
   /** Graceful stop: refuse new requests, finish in-flight ones, flush the queue. True if nothing was lost. */
   close(): Promise<boolean>;
@@ -427,6 +430,28 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   listening = true;
   const port = (server.address() as AddressInfo).port;
+  let grpcReceiver: GrpcReceiver | undefined;
+  if (gw.grpcListen) {
+    grpcReceiver = await startGrpcReceiver({
+      listen: gw.grpcListen,
+      core: {
+        ctx,
+        sink,
+        counters,
+        forwardQueueSpans: gw.forwardQueueSpans,
+        forwardQueueBytes: gw.forwardQueueBytes,
+      },
+      maxMessageBytes: gw.decompressedLimitBytes,
+      maxConcurrentRequests: gw.maxConcurrentRequests,
+      token,
+      isShuttingDown: () => shuttingDown,
+      log,
+    }).catch(async (error) => {
+      server.close();
+      await closeMetrics().catch(() => {});
+      throw new ListenError(gw.grpcListen!, error);
+    });
+  }
   let closing: Promise<boolean> | undefined;
 
   async function shutdown(): Promise<boolean> {
@@ -442,6 +467,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref()),
       ]);
     }
+    await grpcReceiver?.close(deadline);
     const flushed = await sink.flush(deadline);
     await sink.close();
     const lost = sink.stats.lostAtShutdownSpans;
@@ -496,6 +522,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     url: httpOrigin(listen.host, port),
     metricsUrl,
     forwardUrl: forwarder?.url,
+    grpcAddress: grpcReceiver?.address,
     stats,
     close: () => {
       closing ??= shutdown();

@@ -28,6 +28,7 @@ const OPTIONAL_WITHOUT_DEFAULT = [
   ["model", "cpu", "vcpus"],
   ["model", "cpu", "fallbackTdpWatts"],
   ["gateway", "forwardUrl"],
+  ["gateway", "grpcListen"],
   ["gateway", "bearerTokenEnv"],
 ];
 
