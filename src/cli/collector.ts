@@ -92,9 +92,9 @@ export async function run(argv: string[]): Promise<number> {
   const forward = gateway.forwardUrl
     ? `forwarding to ${gateway.forwardUrl}`
     : "no downstream (spans dropped after enrichment)";
-  const grpc = gateway.grpcAddress ? ` and ${gateway.grpcAddress} (OTLP/gRPC)` : "";
+  const grpc = gateway.grpcAddress ? `; OTLP/gRPC on ${gateway.grpcAddress}` : "";
   process.stdout.write(
-    `co2e collector listening on ${gateway.url} (OTLP/HTTP)${grpc}, metrics on ${gateway.metricsUrl}, ${forward}\n`,
+    `co2e collector listening on ${gateway.url} (OTLP/HTTP), metrics on ${gateway.metricsUrl}, ${forward}${grpc}\n`,
   );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
