@@ -47,5 +47,9 @@ else
     rm -f "$bin.tmp"
   fi
 fi
-[ -x "$bin" ] && ln -sfn "$bin" "$cache/otelcol"
+if [ -x "$bin" ]; then
+  ln -sfn "$bin" "$cache/otelcol"
+  # Binaries of older main.go/go.mod versions.
+  find "$cache" -maxdepth 1 -name 'otelcol-*' ! -name "otelcol-$go_key" -delete
+fi
 exit 0

@@ -67,7 +67,8 @@ export interface Otelcol {
 }
 
 /**
- * Starts the Collector with `configs` (files or `yaml:` snippets, merged in order) and waits until
+ * Starts the Collector with `configs` (files or `yaml:` snippets, merged in order; items starting
+ * with `--` are passed as flags, e.g. `--set=…`) and waits until
  * its health_check endpoint answers 200.
  */
 export async function startOtelcol(
@@ -77,7 +78,7 @@ export async function startOtelcol(
 ): Promise<Otelcol> {
   const child = spawn(
     OTELCOL,
-    configs.flatMap((c) => ["--config", c]),
+    configs.flatMap((c) => (c.startsWith("--") ? [c] : ["--config", c])),
     {
       env,
       stdio: ["ignore", "pipe", "pipe"],

@@ -5,7 +5,7 @@ It is configured the way a user's service is: with the standard OTel environment
 OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES). Each run is one job
 span marked with `job.name` and the CPU seconds it really used, with a few child spans below it.
 
-    python train_job.py JOB_NAME [RUNS]
+    python train_job.py JOB_NAME [RUNS] [PAUSE_SECONDS]
 
 Prints one line per run: "<trace id hex> <span id hex>", so the test can find the spans again.
 Exits 1 when the exporter reports a failure.
@@ -63,6 +63,7 @@ def train(steps):
 def main():
     job_name = sys.argv[1] if len(sys.argv) > 1 else "train-model"
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    pause = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
     exporter = CheckedExporter(make_exporter())
     provider = TracerProvider(resource=Resource.create({}))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -79,6 +80,7 @@ def main():
             job.set_attribute("train.run", run)
             ctx = job.get_span_context()
             print(f"{ctx.trace_id:032x} {ctx.span_id:016x}", flush=True)
+        time.sleep(pause)
     provider.shutdown()
     return 1 if exporter.failures else 0
 
