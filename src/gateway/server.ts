@@ -23,6 +23,7 @@ import { createPrometheusMetrics } from "../metrics/prometheus.ts";
 import { CARBON_METER_NAME } from "../metrics/views.ts";
 import { httpOrigin, parseHostPort } from "../util/host-port.ts";
 import { BodyTooLargeError, readBodyLimited } from "../util/read-body.ts";
+import { EarlyAdmission } from "./early-admission.ts";
 import type { EnrichContext, JobRecorder } from "./enrich-request.ts";
 import {
   DroppingSink,
@@ -252,6 +253,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     : undefined;
   const sink: SpanSink = forwarder ?? new DroppingSink();
   if (forwarder) log(`forwarding to ${forwarder.url}`);
+  const early = new EarlyAdmission(sink, gw.forwardQueueSpans, gw.forwardQueueBytes);
 
   const counters = {
     receivedSpans: 0,
@@ -312,6 +314,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     if (contentEncoding !== "identity" && contentEncoding !== "gzip") {
       return fail(res, 415, `unsupported content-encoding "${contentEncoding}" (gzip or none)`, encoding);
     }
+    if (early.refuseUnread(Number(req.headers["content-length"]))) {
+      return fail(res, 503, "forward queue full; retry later", encoding);
+    }
     let body = await readBody(req, gw.bodyLimitBytes);
     if (contentEncoding === "gzip") body = await gunzipBounded(body, gw.decompressedLimitBytes);
     let parsed: ReturnType<typeof decodeExport>;
@@ -344,6 +349,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       );
     }
     if (!sink.tryReserve(reserveSpans, reserveBytes)) {
+      early.noteRefused(reserveSpans);
       counters.refusedSpans += parsed.spanCount;
       return fail(res, 503, "forward queue full; retry later", encoding);
     }
