@@ -272,4 +272,5 @@ try {
   for (const c of children) await stop(c);
 }
 console.log(failed ? "TARGET MISSED" : "targets met");
-process.exitCode = failed ? 1 : 0;
+// Exit explicitly: fetch's global keep-alive pool would hold the process open for a while.
+process.exit(failed ? 1 : 0);

@@ -188,6 +188,11 @@ export const configSchema = z
           .default(256 * 1024 * 1024),
         forwardBatchSpans: z.number().int().positive().default(512),
         /**
+         * While the forward queue is full, how long a request waits for room (body unread)
+         * before it is answered 503, ms. 0 = answer at once.
+         */
+        admissionWaitMs: z.number().int().min(0).max(30_000).default(1000),
+        /**
          * Batches in flight to the downstream at once. 16: at 4, loopback forwarding under load
          * kept up with about half of what the receiver acknowledges (bench/gateway-forward.bench.ts).
          */

@@ -9,8 +9,17 @@
  * refused at once. It converges: as soon as the queue has room again, bodies are read, and each
  * refusal updates the size. Byte room is exact: a body whose raw size alone exceeds the free
  * bytes cannot fit (the reservation is at least its size).
+ *
+ * Before refusing, a request waits up to `gateway.admissionWaitMs` for room (its body unread, or
+ * read and scanned when its size was not known to be too big):
+ * under overload, clients that resend at once after a 503 would otherwise spend the gateway's CPU
+ * on requests it cannot take, while a waiting request costs a timer. The wait is bounded by the
+ * same request slots as everything else (`gateway.maxConcurrentRequests`, then 429).
  */
 import type { SpanSink } from "./forwarder.ts";
+
+/** How often a waiting request looks for room, ms. */
+const POLL_MS = 5;
 
 export class EarlyAdmission {
   readonly #sink: SpanSink;
@@ -34,8 +43,32 @@ export class EarlyAdmission {
     return this.#lastRefusedSpans > 0 && sink.pendingSpans + this.#lastRefusedSpans > this.#queueSpans;
   }
 
-  /** A read request of `spans` spans was refused because the queue was full. */
-  noteRefused(spans: number): void {
+  /**
+   * Resolves true once a request with this Content-Length may be read, false when `waitMs` passed
+   * without room or `stop()` says to give up (shutting down).
+   */
+  async admit(contentLength: number, waitMs: number, stop: () => boolean): Promise<boolean> {
+    if (!this.refuseUnread(contentLength)) return true;
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline && !stop()) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      if (!this.refuseUnread(contentLength)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Reserves queue room for a read request, waiting up to `waitMs` for it; false = refuse (503).
+   * A first failed attempt remembers the size, so that later requests wait before being read.
+   */
+  async reserve(spans: number, bytes: number, waitMs: number, stop: () => boolean): Promise<boolean> {
+    if (this.#sink.tryReserve(spans, bytes)) return true;
     this.#lastRefusedSpans = spans;
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline && !stop()) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      if (this.#sink.tryReserve(spans, bytes)) return true;
+    }
+    return false;
   }
 }

@@ -314,8 +314,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     if (contentEncoding !== "identity" && contentEncoding !== "gzip") {
       return fail(res, 415, `unsupported content-encoding "${contentEncoding}" (gzip or none)`, encoding);
     }
-    if (early.refuseUnread(Number(req.headers["content-length"]))) {
-      return fail(res, 503, "forward queue full; retry later", encoding);
+    if (!(await early.admit(Number(req.headers["content-length"]), gw.admissionWaitMs, () => shuttingDown))) {
+      return fail(res, 503, shuttingDown ? "shutting down" : "forward queue full; retry later", encoding);
     }
     let body = await readBody(req, gw.bodyLimitBytes);
     if (contentEncoding === "gzip") body = await gunzipBounded(body, gw.decompressedLimitBytes);
@@ -348,8 +348,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         encoding,
       );
     }
-    if (!sink.tryReserve(reserveSpans, reserveBytes)) {
-      early.noteRefused(reserveSpans);
+    if (!(await early.reserve(reserveSpans, reserveBytes, gw.admissionWaitMs, () => shuttingDown))) {
       counters.refusedSpans += parsed.spanCount;
       return fail(res, 503, "forward queue full; retry later", encoding);
     }

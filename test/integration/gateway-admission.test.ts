@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { gatewayHarness } from "../helpers/gateway.ts";
 import { freePort, makeExportRequest } from "../helpers/otlp-sink.ts";
 
-const { gateway } = gatewayHarness();
+const { gateway, sink } = gatewayHarness();
 const PROTO = { "content-type": "application/x-protobuf" };
 
 /** Sends headers and the first bytes of a chunked body, never the end: resolves on the answer. */
@@ -27,11 +27,12 @@ function unfinished(
 }
 
 describe("gateway: admission before the body is read", () => {
-  it("refuses a request at once while a request like the last refused one cannot fit", async () => {
+  it("refuses a request unread while a request like the last refused one cannot fit", async () => {
     const dead = await freePort(); // the downstream refuses connections: the queue stays full
     const g = await gateway({
       forwardUrl: `http://127.0.0.1:${dead}/v1/traces`,
       forwardQueueSpans: 30,
+      admissionWaitMs: 0,
       shutdownTimeoutMs: 300,
     });
     const post = (spans: number, seed: number) =>
@@ -64,5 +65,43 @@ describe("gateway: admission before the body is read", () => {
     expect(big.length).toBeGreaterThan(64 * 1024);
     const res = await fetch(`${g.url}/v1/traces`, { method: "POST", headers: PROTO, body: big });
     expect(res.status).toBe(413);
+  });
+
+  it("lets a request wait for room, its body unread, and accepts it once the queue drains", async () => {
+    const down = await sink({ delayMs: 300 });
+    const g = await gateway({ forwardUrl: down.url, forwardQueueSpans: 30, admissionWaitMs: 3000 });
+    const post = (spans: number, seed: number) =>
+      fetch(`${g.url}/v1/traces`, {
+        method: "POST",
+        headers: PROTO,
+        body: makeExportRequest({ spans, seed }),
+      });
+    expect((await post(20, 1)).status).toBe(200); // forwarded after 300 ms
+    expect((await post(20, 2)).status).toBe(200); // waits for the first batch to leave the queue
+    await down.waitForSpans(40);
+    expect(g.stats().refusedSpans).toBe(0);
+  });
+
+  it("answers 503 after admissionWaitMs when no room comes", async () => {
+    const dead = await freePort();
+    const g = await gateway({
+      forwardUrl: `http://127.0.0.1:${dead}/v1/traces`,
+      forwardQueueSpans: 30,
+      admissionWaitMs: 200,
+      shutdownTimeoutMs: 300,
+    });
+    const post = (spans: number, seed: number) =>
+      fetch(`${g.url}/v1/traces`, {
+        method: "POST",
+        headers: PROTO,
+        body: makeExportRequest({ spans, seed }),
+      });
+    expect((await post(20, 1)).status).toBe(200);
+    expect((await post(20, 2)).status).toBe(503); // read, then waited 200 ms for room
+    const started = Date.now();
+    const res = await post(20, 3);
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("1");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
   });
 });
