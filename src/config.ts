@@ -190,6 +190,8 @@ export const configSchema = z
       .object({
         listen: hostPort.default("127.0.0.1:4318"),
         metricsListen: hostPort.default("127.0.0.1:9464"),
+        /** OTLP/gRPC listener (TraceService/Export), e.g. 127.0.0.1:4317; unset → no gRPC receiver. */
+        grpcListen: hostPort.optional(),
         forwardUrl: z.url().optional(),
         /** Request body limit as received (compressed), bytes; larger → 413. */
         bodyLimitBytes: z
@@ -212,8 +214,16 @@ export const configSchema = z
           .positive()
           .default(256 * 1024 * 1024),
         forwardBatchSpans: z.number().int().positive().default(512),
-        /** Batches in flight to the downstream at once. */
-        forwardConcurrency: z.number().int().positive().max(64).default(4),
+        /**
+         * While the forward queue is full, how long a request waits for room (body unread)
+         * before it is answered 503, ms. 0 = answer at once.
+         */
+        admissionWaitMs: z.number().int().min(0).max(30_000).default(1000),
+        /**
+         * Batches in flight to the downstream at once. 16: at 4, loopback forwarding under load
+         * kept up with about half of what the receiver acknowledges (bench/gateway-forward.bench.ts).
+         */
+        forwardConcurrency: z.number().int().positive().max(64).default(16),
         /** Per-attempt timeout of a forward request, ms. */
         forwardTimeoutMs: z.number().int().positive().default(10_000),
         shutdownTimeoutMs: z.number().int().positive().default(10_000),

@@ -19,6 +19,8 @@ Options:
   --config FILE            YAML config (default: CO2E_CONFIG or config/default.yaml)
   --listen HOST:PORT       OTLP/HTTP listener (default 127.0.0.1:4318; port 0 = any free port)
   --metrics-listen HOST:PORT  Prometheus /metrics listener (default 127.0.0.1:9464)
+  --grpc-listen HOST:PORT  also receive OTLP/gRPC (TraceService/Export), e.g. 127.0.0.1:4317
+                           (default: off, or gateway.grpcListen from the config)
   --forward URL            downstream OTLP/HTTP traces endpoint, e.g. http://otel:4318/v1/traces
                            (without it spans are counted and dropped after enrichment)
   -h, --help               show this help
@@ -31,7 +33,7 @@ See config/collector.yaml for limits, queue sizes and the bearer token.
  * as the flag the user typed (exit 2), not as a key of a config file they did not edit.
  */
 function checkFlags(values: Record<string, unknown>): void {
-  for (const flag of ["listen", "metrics-listen"]) {
+  for (const flag of ["listen", "metrics-listen", "grpc-listen"]) {
     const value = values[flag];
     if (typeof value !== "string") continue;
     try {
@@ -60,6 +62,7 @@ export async function run(argv: string[]): Promise<number> {
       config: { type: "string" },
       listen: { type: "string" },
       "metrics-listen": { type: "string" },
+      "grpc-listen": { type: "string" },
       forward: { type: "string" },
     },
     COLLECTOR_HELP,
@@ -72,6 +75,7 @@ export async function run(argv: string[]): Promise<number> {
       gateway: {
         listen: values.listen as string | undefined,
         metricsListen: values["metrics-listen"] as string | undefined,
+        grpcListen: values["grpc-listen"] as string | undefined,
         forwardUrl: values.forward as string | undefined,
       },
     },
@@ -81,8 +85,9 @@ export async function run(argv: string[]): Promise<number> {
   const forward = gateway.forwardUrl
     ? `forwarding to ${gateway.forwardUrl}`
     : "no downstream (spans dropped after enrichment)";
+  const grpc = gateway.grpcAddress ? `; OTLP/gRPC on ${gateway.grpcAddress}` : "";
   process.stdout.write(
-    `co2e collector listening on ${gateway.url} (OTLP/HTTP), metrics on ${gateway.metricsUrl}, ${forward}\n`,
+    `co2e collector listening on ${gateway.url} (OTLP/HTTP), metrics on ${gateway.metricsUrl}, ${forward}${grpc}\n`,
   );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));

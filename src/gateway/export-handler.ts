@@ -1,52 +1,18 @@
 /**
- * `POST /v1/traces`: checks (shutdown, token, media type, content-encoding, declared length), body,
- * decode within `gateway.limits`, queue reservation, enrichment, answer. Decoding and enrichment
- * run in slices (slices.ts) so a large request leaves the event loop free between them.
+ * `POST /v1/traces`: checks (shutdown, token, media type, content-encoding, declared length),
+ * admission before the body is read (admission.ts), body, then the shared export core
+ * (export-core.ts: decode within `gateway.limits`, queue reservation, enrichment), answer.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Config } from "../config.ts";
-import { ERROR_CODES, isCo2eError } from "../errors.ts";
-import { reserveQueue } from "./admission.ts";
 import type { Authorizer } from "./auth.ts";
-import type { EnrichContext } from "./enrich-request.ts";
-import type { SpanSink } from "./forwarder.ts";
-import type { SpanCounters } from "./gateway-stats.ts";
+import { type ExportCoreDeps, processExport } from "./export-core.ts";
 import { type Answers, HttpError, mediaType } from "./http-answer.ts";
-import type { JsonPool } from "./json-pool.ts";
-import { LimitError } from "./limits.ts";
 import { encodeResponseJson, encodeResponseProto } from "./otlp-encode.ts";
-import type { ParsedRequest } from "./otlp-proto.ts";
-import { decodeExportSliced, enrichAndEncode, type OtlpEncoding } from "./pipeline.ts";
 import { declaredTooLarge, gunzipBounded, readRequestBody } from "./request-body.ts";
-import { Slicer } from "./slices.ts";
 
-export interface ExportDeps {
-  gw: Config["gateway"];
+export interface ExportDeps extends ExportCoreDeps {
   answers: Answers;
   authorize: Authorizer;
-  sink: SpanSink;
-  ctx: EnrichContext;
-  counters: SpanCounters;
-  /** Converts JSON bodies off the event loop. */
-  json: JsonPool;
-  closing(): boolean;
-}
-
-async function decode(
-  body: Buffer,
-  encoding: OtlpEncoding,
-  deps: ExportDeps,
-  slicer: Slicer,
-): Promise<ParsedRequest> {
-  try {
-    return await decodeExportSliced(body, encoding, deps.gw.limits, slicer, (json, limits) =>
-      deps.json.convert(json, limits),
-    );
-  } catch (error) {
-    if (error instanceof LimitError) throw new HttpError(error.status, error.message);
-    if (isCo2eError(error, ERROR_CODES.otlpDecode)) throw new HttpError(400, error.message);
-    throw error;
-  }
 }
 
 /** Handles one export request; refusals are thrown as HttpError (answered by the caller). */
@@ -55,7 +21,7 @@ export async function handleExport(
   res: ServerResponse,
   deps: ExportDeps,
 ): Promise<void> {
-  const { gw, answers, sink, counters } = deps;
+  const { gw, answers } = deps;
   const encoding = mediaType(req);
   if (deps.closing()) throw new HttpError(503, "shutting down");
   if (!deps.authorize(req.headers.authorization)) throw new HttpError(401, "missing or wrong bearer token");
@@ -66,42 +32,19 @@ export async function handleExport(
   }
   const declared = declaredTooLarge(req, gw.bodyLimitBytes);
   if (declared) throw declared;
+  // Refused (after up to admissionWaitMs) before a byte of the body is read while it cannot fit.
+  await deps.queue.admitUnread(Number(req.headers["content-length"]));
   let body = await readRequestBody(req, gw);
   if (contentEncoding === "gzip") body = await gunzipBounded(body, gw);
-  const slicer = new Slicer();
-  const parsed = await decode(body, encoding, deps, slicer);
-  counters.receivedSpans += parsed.spanCount;
-  let reservation: ReturnType<typeof reserveQueue>;
-  try {
-    reservation = reserveQueue(sink, parsed, gw);
-  } catch (error) {
-    counters.refusedSpans += parsed.spanCount;
-    throw error;
-  }
-  let committed = false;
-  try {
-    const result = await enrichAndEncode(parsed, deps.ctx, slicer);
-    sink.commit(reservation.spans, reservation.bytes, result.items);
-    committed = true;
-    counters.acceptedSpans += result.acceptedSpans;
-    counters.rejectedSpans += result.rejectedSpans;
-    counters.jobSpans += parsed.jobSpans.length;
-    counters.enrichedSpans += result.enrichedSpans;
-    if (encoding === "protobuf") {
-      answers.send(
-        res,
-        200,
-        encodeResponseProto(result.rejectedSpans, result.errorMessage),
-        "application/x-protobuf",
-      );
-    } else
-      answers.send(
-        res,
-        200,
-        encodeResponseJson(result.rejectedSpans, result.errorMessage),
-        "application/json",
-      );
-  } finally {
-    if (!committed) sink.release(reservation.spans, reservation.bytes);
+  const ack = await processExport(body, encoding, deps);
+  if (encoding === "protobuf") {
+    answers.send(
+      res,
+      200,
+      encodeResponseProto(ack.rejectedSpans, ack.errorMessage),
+      "application/x-protobuf",
+    );
+  } else {
+    answers.send(res, 200, encodeResponseJson(ack.rejectedSpans, ack.errorMessage), "application/json");
   }
 }

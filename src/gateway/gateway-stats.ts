@@ -22,12 +22,14 @@ export interface GatewayStats extends ForwarderStats {
   refusedRequests: Record<number, number>;
   /** Requests to the OTLP path answered, by status (2xx included); /healthz, /readyz and 404s are not counted. */
   requestsByCode: Record<number, number>;
+  /** OTLP/gRPC Export calls answered, by gRPC status name (`OK` included); empty without gateway.grpcListen. */
+  grpcCallsByStatus: Record<string, number>;
   pendingSpans: number;
   /** Bytes counted against gateway.forwardQueueBytes now (queued, in flight, reserved). */
   pendingBytes: number;
   /** Highest pendingBytes since start. */
   peakPendingBytes: number;
-  /** OTLP requests being read or processed now. */
+  /** OTLP requests (HTTP and gRPC) being read or processed now. */
   inflightRequests: number;
 }
 
@@ -52,6 +54,7 @@ export function gatewayStats(
   sink: SpanSink,
   answers: Answers,
   admission: Admission,
+  grpcCallsByStatus: Readonly<Record<string, number>> = {},
 ): GatewayStats {
   const refusedRequests: Record<number, number> = {};
   for (const [code, count] of Object.entries(answers.byStatus))
@@ -61,6 +64,7 @@ export function gatewayStats(
     ...sink.stats,
     refusedRequests,
     requestsByCode: { ...answers.byStatus },
+    grpcCallsByStatus: { ...grpcCallsByStatus },
     pendingSpans: sink.pendingSpans,
     pendingBytes: sink.pendingBytes,
     peakPendingBytes: sink.peakPendingBytes,

@@ -1,11 +1,13 @@
 /**
- * `co2e collector`: an OTLP/HTTP receiver (`POST /v1/traces`, protobuf or JSON, optionally gzip)
- * that enriches job spans with the shared enrichment core, forwards every accepted span to an
+ * `co2e collector`: an OTLP/HTTP receiver (`POST /v1/traces`, protobuf or JSON, optionally gzip),
+ * and an OTLP/gRPC receiver when `gateway.grpcListen` is set, that enriches job spans with the shared enrichment core, forwards every accepted span to an
  * optional downstream OTLP endpoint, and serves the job metrics on a separate /metrics listener.
  *
  * This module wires the parts and owns the lifecycle (listen, route, shutdown): auth.ts (bearer
- * token), admission.ts (concurrency and queue reservation), request-body.ts (size, time, rate and
- * decompression bounds), export-handler.ts (one export request), gateway-stats.ts (counters and
+ * token), admission.ts (concurrency, queue reservation, refusal before the body is read),
+ * request-body.ts (size, time, rate and decompression bounds), export-core.ts (one export request,
+ * either transport), export-handler.ts (its HTTP side), grpc-receiver.ts (its gRPC side),
+ * gateway-stats.ts (counters and
  * metrics), http-answer.ts (answers in the request's encoding), json-pool.ts (JSON converted off
  * the event loop).
  *
@@ -24,12 +26,13 @@ import { gatewayResource } from "../metrics/gateway-metrics.ts";
 import type { PrometheusMetrics } from "../metrics/prometheus.ts";
 import { createPrometheusMetrics } from "../metrics/prometheus.ts";
 import { httpOrigin, parseHostPort } from "../util/host-port.ts";
-import { Admission } from "./admission.ts";
+import { Admission, QueueAdmission } from "./admission.ts";
 import { bearerAuthorizer } from "./auth.ts";
 import type { EnrichContext, JobRecorder } from "./enrich-request.ts";
 import { handleExport } from "./export-handler.ts";
 import { DroppingSink, Forwarder, OTLP_TRACES_PATH, type SpanSink } from "./forwarder.ts";
 import { type GatewayStats, gatewayStats, newSpanCounters, registerStatsMetrics } from "./gateway-stats.ts";
+import { type GrpcReceiver, startGrpcReceiver } from "./grpc-receiver.ts";
 import { Answers, HttpError, requestPath } from "./http-answer.ts";
 import { JsonPool } from "./json-pool.ts";
 
@@ -47,6 +50,8 @@ export interface Gateway {
   metricsUrl: string;
   /** The downstream URL batches are posted to (`/v1/traces` added to a bare origin), if any. */
   forwardUrl: string | undefined;
+  /** HOST:PORT of the OTLP/gRPC receiver when gateway.grpcListen is set. */
+  grpcAddress: string | undefined;
   stats(): GatewayStats;
   /** Graceful stop: refuse new requests, finish in-flight ones, flush the queue. True if nothing was lost. */
   close(): Promise<boolean>;
@@ -197,7 +202,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const admission = new Admission(gw.maxConcurrentRequests);
   let listening = false;
   const json = new JsonPool();
-  const deps = { gw, answers, authorize, sink, ctx, counters, json, closing: () => answers.closing };
+  const closing = () => answers.closing;
+  const queue = new QueueAdmission(sink, gw, closing);
+  const core = { gw, sink, queue, ctx, counters, json, closing };
+  const deps = { ...core, answers, authorize };
 
   function exportRequest(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== "POST") {
@@ -250,15 +258,34 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     await closeMetrics().catch(() => {});
     throw new ListenError(gw.listen, error);
   });
-  listening = true;
   const port = (server.address() as AddressInfo).port;
-  let closing: Promise<boolean> | undefined;
+  let grpcReceiver: GrpcReceiver | undefined;
+  if (gw.grpcListen) {
+    grpcReceiver = await startGrpcReceiver({
+      listen: gw.grpcListen,
+      core,
+      maxMessageBytes: gw.decompressedLimitBytes,
+      admission,
+      authorize,
+      log,
+    }).catch(async (error) => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await json.close();
+      await provider.close().catch(() => {});
+      await closeMetrics().catch(() => {});
+      throw new ListenError(gw.grpcListen!, error);
+    });
+  }
+  listening = true;
+  let closed: Promise<boolean> | undefined;
 
   async function shutdown(): Promise<boolean> {
     answers.closing = true;
     const deadline = Date.now() + gw.shutdownTimeoutMs;
     const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
+    // New gRPC calls are answered UNAVAILABLE from here; the listener stops once its calls end.
+    const grpcClosed = grpcReceiver?.close(deadline);
     await Promise.race([
       admission.idle(),
       new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref()),
@@ -277,6 +304,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     if (inflight > 0) log(`shutdown deadline passed with ${inflight} request(s) still being processed`);
     server.closeAllConnections();
     await serverClosed;
+    await grpcClosed;
     await json.close();
     await provider.close().catch(() => {});
     await closeMetrics().catch(() => {});
@@ -289,10 +317,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     url: httpOrigin(listen.host, port),
     metricsUrl: prom?.url ?? "",
     forwardUrl: forwarder?.url,
-    stats: () => gatewayStats(counters, sink, answers, admission),
+    grpcAddress: grpcReceiver?.address,
+    stats: () => gatewayStats(counters, sink, answers, admission, grpcReceiver?.callsByStatus),
     close: () => {
-      closing ??= shutdown();
-      return closing;
+      closed ??= shutdown();
+      return closed;
     },
   };
 }

@@ -36,7 +36,14 @@ export function gatewayHarness(): GatewayHarness {
       const config = parseConfig({
         zone: "DE",
         ...extra,
-        gateway: { listen: "127.0.0.1:0", metricsListen: "127.0.0.1:0", intensityWaitMs: 50, ...gw },
+        // admissionWaitMs 0: a full queue answers 503 at once, which most tests check for.
+        gateway: {
+          listen: "127.0.0.1:0",
+          metricsListen: "127.0.0.1:0",
+          intensityWaitMs: 50,
+          admissionWaitMs: 0,
+          ...gw,
+        },
       });
       const g = await startGateway(config, { env, log: (m) => logs?.push(m) });
       cleanups.push(() => g.close());

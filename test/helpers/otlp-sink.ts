@@ -243,6 +243,8 @@ export { freePort } from "./prometheus.ts";
 
 export interface SpawnedCollector {
   url: string;
+  /** HOST:PORT of the OTLP/gRPC receiver when started with --grpc-listen. */
+  grpcAddress: string | undefined;
   metricsUrl: string;
   pid: number;
   /** Resolves with the exit code (or signal name). */
@@ -266,6 +268,7 @@ export async function spawnCollector(
   configYaml: string,
   args: string[] = [],
   nodeArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {},
 ): Promise<SpawnedCollector> {
   const { spawn } = await import("node:child_process");
   const { mkdtempSync, writeFileSync, readFileSync } = await import("node:fs");
@@ -277,7 +280,7 @@ export async function spawnCollector(
   const bin = new URL("../../bin/co2e.js", import.meta.url).pathname;
   const child = spawn(nodeBinary(), [...nodeArgs, bin, "collector", "--config", file, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ELECTRICITYMAPS_API_TOKEN: "" },
+    env: { ...process.env, ELECTRICITYMAPS_API_TOKEN: "", ...env },
   });
   let out = "";
   let err = "";
@@ -309,6 +312,7 @@ export async function spawnCollector(
   if (!match) throw new Error(`unexpected startup line: ${line}`);
   return {
     url: match[1]!,
+    grpcAddress: /; OTLP\/gRPC on (\S+)/.exec(line)?.[1],
     metricsUrl: match[2]!,
     pid: child.pid!,
     exited,

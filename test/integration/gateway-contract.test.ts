@@ -130,7 +130,9 @@ describe("gateway error bodies", () => {
           headers: auth,
         }),
       );
-      // Hold the one request slot open with an unfinished chunked body → 429 for the next.
+      // Hold the one request slot open with an unfinished chunked body → 429 for the next. (Once the
+      // queue has drained: while it is full a request is refused before its body is read.)
+      await expect.poll(() => g.stats().pendingSpans).toBe(0);
       const held = httpRequest(`${g.url}/v1/traces`, { method: "POST", headers: auth });
       held.on("error", () => {});
       held.on("response", (r) => r.resume());

@@ -71,7 +71,11 @@ const FULL_CONFIGS = [
     embodied: { totalEmbodiedKg: 1000, lifespanYears: 4, reservedShare: 1 },
     carbonPrice: { perTonne: 50 },
     model: { cpu: { model: "linear" } },
-    gateway: { forwardUrl: "http://collector:4318", bearerTokenEnv: "CO2E_GATEWAY_TOKEN" },
+    gateway: {
+      forwardUrl: "http://collector:4318",
+      grpcListen: "127.0.0.1:4317",
+      bearerTokenEnv: "CO2E_GATEWAY_TOKEN",
+    },
   },
   { model: { cpu: { model: "rapl" } } },
 ];
