@@ -5,7 +5,7 @@
 #     (test/peers/otelcol: our own main.go and go.mod).
 # Idempotent: a re-run with the same inputs reuses the cache (key = hash of the pinned inputs).
 # The tests find the peers through CO2E_PEERS_DIR (default /root/.cache/otel-co2e) and skip loudly
-# when they are absent. A failure here is reported but does not stop CI: the tests then skip.
+# when they are absent outside CI. A failure here is reported here; in CI the peer tests then fail.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 cache="${CO2E_PEERS_DIR:-${HOME:-/root}/.cache/otel-co2e}"
