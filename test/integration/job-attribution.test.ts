@@ -123,7 +123,8 @@ describe("event-loop accounting, real SDK", () => {
     ];
     expect(Math.abs(heavy - truth.heavy) / total).toBeLessThan(0.1);
     expect(Math.abs(light - truth.light) / total).toBeLessThan(0.1);
-    expect(heavy).toBeGreaterThan(light * 2);
+    // The ordering follows the work actually done (on a busy machine the time-bound loops do less).
+    expect(Math.sign(heavy - light)).toBe(Math.sign(truth.heavy - truth.light));
     expect(idle / total).toBeLessThan(0.02);
     for (const s of spans) expect(s.attributes[sc.ATTR_CARBON_ATTRIBUTION]).toBe("event-loop");
     const unattributed = meter.unattributedCpuSeconds() - u0;
