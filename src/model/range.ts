@@ -30,6 +30,7 @@ import {
   type RangeFactors,
 } from "./constants.ts";
 import type { CpuModelName } from "./cpu.ts";
+import type { JobUsage } from "./energy.ts";
 import type { Footprint } from "./footprint.ts";
 
 export interface Range {
@@ -180,14 +181,10 @@ export interface Boundary {
  * measured", which is not the same as zero.
  */
 export function footprintBoundary(
-  usage: {
-    cpuSeconds?: number;
-    cpuMeasuredJoules?: number;
-    memoryAvgBytes?: number;
-    gpuJoules?: number;
-    gpuWatts?: number;
-    networkBytes?: number;
-  },
+  usage: Pick<
+    JobUsage,
+    "cpuSeconds" | "cpuMeasuredJoules" | "memoryAvgBytes" | "gpuJoules" | "gpuWatts" | "networkBytes"
+  >,
   fp: Pick<Footprint, "embodiedGrams">,
 ): Boundary {
   const components: EnergyComponent[] = [];
