@@ -8,6 +8,7 @@
 import type { Attributes, Span } from "@opentelemetry/api";
 import * as sc from "../semconv.ts";
 import { defaultJobMeter, type JobCounters, type JobMeasurement, type JobMeter } from "./meter.ts";
+import { setSpanAttribute } from "./span-attributes.ts";
 
 const running = new WeakMap<object, JobMeasurement>();
 
@@ -84,5 +85,5 @@ function setNew(
   key: string,
   value: number | string | undefined,
 ): void {
-  if (value !== undefined && existing?.[key] === undefined) span.setAttribute(key, value);
+  if (value !== undefined && existing?.[key] === undefined) setSpanAttribute(span, key, value);
 }

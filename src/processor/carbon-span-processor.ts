@@ -13,6 +13,7 @@ import { type Config, resolveLogicalCores } from "../config.ts";
 import { isJobSpan, type JobRecord } from "../core/job-record.ts";
 import type { IntensityProvider } from "../intensity/types.ts";
 import { defaultJobMeter, type JobMeter } from "../job/meter.ts";
+import { setSpanAttribute } from "../job/span-attributes.ts";
 import { beginSpanMeasurement, finishSpanMeasurement } from "../job/spans.ts";
 import type { CarbonMetrics } from "../metrics/carbon-metrics.ts";
 import { cpuJoules } from "../model/cpu.ts";
@@ -145,12 +146,12 @@ export class CarbonSpanProcessor implements SpanProcessor {
     // One attribute at a time (no copies of the object): the priority ones, then the rest.
     for (const key of PRIORITY_CARBON_ATTRIBUTES) {
       const value = attributes[key];
-      if (value !== undefined) span.setAttribute(key, value);
+      if (value !== undefined) setSpanAttribute(span, key, value);
     }
     if (record && this.#metrics) this.#record(span, record);
     for (const key in attributes) {
       const value = attributes[key];
-      if (value !== undefined && !PRIORITY_KEYS.has(key)) span.setAttribute(key, value);
+      if (value !== undefined && !PRIORITY_KEYS.has(key)) setSpanAttribute(span, key, value);
     }
   }
 
@@ -162,7 +163,7 @@ export class CarbonSpanProcessor implements SpanProcessor {
   #record(span: Span, record: JobRecord): void {
     if (span.attributes[sc.ATTR_CARBON_CO2E_GRAMS] !== undefined) {
       // Set before recording so its slot is known to be there; undone if recording fails.
-      span.setAttribute(sc.ATTR_CARBON_METRICS_RECORDED, true);
+      setSpanAttribute(span, sc.ATTR_CARBON_METRICS_RECORDED, true);
     }
     if (span.attributes[sc.ATTR_CARBON_METRICS_RECORDED] !== true) {
       if (!this.#limitWarned) {
