@@ -24,7 +24,11 @@ interface SdkSpanFields {
 /** Prototypes already checked: SpanImpl's own setAttribute, not a subclass's or a wrapper's. */
 const sdkPrototypes = new WeakMap<object, boolean>();
 
-function isSdkSpan(span: object): span is SdkSpanFields {
+/**
+ * Whether setSpanAttribute may write to this span directly. Checked once per batch of writes made
+ * in one synchronous run (nothing can end the span in between).
+ */
+export function isSdkSpan(span: object): span is SdkSpanFields {
   const proto = Object.getPrototypeOf(span) as object | null;
   if (proto === null) return false;
   let known = sdkPrototypes.get(proto);
@@ -48,22 +52,31 @@ function isSdkSpan(span: object): span is SdkSpanFields {
   );
 }
 
-/** `span.setAttribute(key, value)`, faster for primitive values on an SDK span (see above). */
-export function setSpanAttribute(span: Span, key: string, value: AttributeValue): void {
+/**
+ * `span.setAttribute(key, value)`, faster for primitive values on an SDK span (see above). `direct`:
+ * isSdkSpan(span), when the caller has just checked it.
+ */
+export function setSpanAttribute(
+  span: Span,
+  key: string,
+  value: AttributeValue,
+  direct: boolean = isSdkSpan(span),
+): void {
   if (
+    !direct ||
     (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") ||
-    key.length === 0 ||
-    !isSdkSpan(span)
+    key.length === 0
   ) {
     span.setAttribute(key, value);
     return;
   }
-  const limits = span._spanLimits as NonNullable<SdkSpanFields["_spanLimits"]>;
-  const attributes = span.attributes;
+  const sdk = span as unknown as SdkSpanFields;
+  const limits = sdk._spanLimits as NonNullable<SdkSpanFields["_spanLimits"]>;
+  const attributes = sdk.attributes;
   const isNew = !Object.hasOwn(attributes, key);
-  if (isNew && span._attributesCount >= (limits.attributeCountLimit as number)) {
-    span._droppedAttributesCount++;
-    if (span._droppedAttributesCount === 1) diag.warn("Dropping extra attributes.");
+  if (isNew && sdk._attributesCount >= (limits.attributeCountLimit as number)) {
+    sdk._droppedAttributesCount++;
+    if (sdk._droppedAttributesCount === 1) diag.warn("Dropping extra attributes.");
     return;
   }
   if (typeof value === "string") {
@@ -76,5 +89,5 @@ export function setSpanAttribute(span: Span, key: string, value: AttributeValue)
     if (limit !== undefined && value.length > limit) value = value.substring(0, limit);
   }
   attributes[key] = value;
-  if (isNew) span._attributesCount++;
+  if (isNew) sdk._attributesCount++;
 }
