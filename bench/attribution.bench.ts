@@ -351,6 +351,10 @@ async function startServer(variant: string) {
   return { child, port: Number(chunk.toString().trim()) };
 }
 
+/** Rounds of (c), each loading every variant for HTTP_ROUND_MS; the median ratio is reported. */
+const HTTP_ROUNDS = 11;
+const HTTP_ROUND_MS = 1000;
+
 async function httpOverhead(): Promise<void> {
   const servers = {
     none: await startServer("none"),
@@ -361,10 +365,16 @@ async function httpOverhead(): Promise<void> {
   const ratios: number[] = [];
   const equalRatios: number[] = [];
   const rates: Record<string, number[]> = { none: [], carbon: [], equal: [] };
-  for (let r = 0; r < 5; r++) {
-    const a = await load(servers.none.port, 1000);
-    const b = await load(servers.carbon.port, 1000);
-    const c = await load(servers.equal.port, 1000);
+  // Rounds alternate the order (none, carbon, equal / equal, carbon, none) so drift from other
+  // load on a shared machine hits every variant alike; each ratio pairs runs of the same round.
+  for (let r = 0; r < HTTP_ROUNDS; r++) {
+    const order =
+      r % 2 === 0 ? (["none", "carbon", "equal"] as const) : (["equal", "carbon", "none"] as const);
+    const got: Record<string, number> = {};
+    for (const v of order) got[v] = await load(servers[v].port, HTTP_ROUND_MS);
+    const a = got.none!;
+    const b = got.carbon!;
+    const c = got.equal!;
     rates.none!.push(a);
     rates.carbon!.push(b);
     rates.equal!.push(c);
