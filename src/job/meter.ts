@@ -635,6 +635,9 @@ export class JobMeter {
     const now = this.#nowMs();
     if (this.#active.has(m)) {
       try {
+        // Time of closed epochs has its own ratio: settled first, so a job that lived through an
+        // earlier CPU reading can still be estimated for the open epoch (no clock read).
+        if (this.#mode === "event-loop" && m.entered && m.epoch !== this.epoch) this.#settle(m);
         if (this.#canEstimate(m, now)) {
           // A CPU reading less than minCpuReadMs old: the job's time in the open interval is
           // charged at the last interval's ratio, and the interval's close takes it off.
