@@ -12,7 +12,8 @@
  * (c) overhead: a node:http service whose handler runs each request as a job (20 awaits, ≈ 0.2 ms
  *     CPU), with vs without the carbon processor, load from this process, servers in children; the
  *     same with `sampler.attribution: equal` (no hooks) separates the hooks' cost from the job's;
- * (d) a promise-only microbenchmark: ns per await inside a job (hooks on) vs with no job (off).
+ * (d) a promise-only microbenchmark: ns per await inside a job (hooks on) vs with no job (off);
+ * (e) the request of (c) in-process, without the network: µs a withJob costs above a bare span.
  *
  * Targets (for the default hook clock, performance.now): per-job error ≤ 5 % of the total CPU of the
  * run, the idle job ≤ 1 %, jobs + unattributed = measured total within 2 %, (c) throughput ≥ 0.97×.
@@ -251,6 +252,92 @@ async function promiseMicro(): Promise<void> {
   );
 }
 
+/**
+ * (e) The same request-like job in-process, without the network: µs a `withJob` (start, 20 awaits
+ * run through the job's context, end with measure + enrich + metrics) costs above the same work
+ * under a bare span, per attribution mode. Less noisy than (c), whose ratio it explains: at the
+ * ≈ 230 µs per request of (c), 0.97× leaves ≈ 7 µs per request.
+ */
+async function requestJobCost(): Promise<void> {
+  const { TracerProvider } = await import("@opentelemetry/sdk-trace");
+  const { MeterProvider } = await import("@opentelemetry/sdk-metrics");
+  const { parseConfig } = await import("../src/config.ts");
+  const { StaticIntensityProvider } = await import("../src/intensity/static.ts");
+  const { createCarbonMetrics } = await import("../src/metrics/carbon-metrics.ts");
+  const { CarbonSpanProcessor } = await import("../src/processor/carbon-span-processor.ts");
+  const { withJob } = await import("../src/job/job.ts");
+  const counting = {
+    onStart() {},
+    onEnd() {},
+    forceFlush: () => Promise.resolve(),
+    shutdown: () => Promise.resolve(),
+  };
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const work = async () => {
+    for (let i = 0; i < 20; i++) await null;
+  };
+  /** µs per request, 8 at a time as in (c). */
+  const perRequest = async (one: () => Promise<unknown>, n: number) => {
+    const s = performance.now();
+    let batch: Promise<unknown>[] = [];
+    for (let i = 0; i < n; i++) {
+      batch.push(one());
+      if (batch.length === 8) {
+        await Promise.all(batch);
+        batch = [];
+      }
+    }
+    await Promise.all(batch);
+    return ((performance.now() - s) * 1000) / n;
+  };
+  const result: Record<string, { base: number; above: number }> = {};
+  for (const attribution of ["event-loop", "equal"] as const) {
+    // Its own meter: the hooks of one mode must not slow the other's bare baseline.
+    const meter = new JobMeter({ attribution });
+    const tracer = new TracerProvider({
+      spanProcessors: [
+        new CarbonSpanProcessor({
+          config: parseConfig({ zone: "DE", sampler: { attribution } }),
+          provider: new StaticIntensityProvider(),
+          metrics: createCarbonMetrics(new MeterProvider().getMeter("bench"), { jobNameLimit: 200 }),
+          logicalCores: 2,
+          meter,
+        }),
+        counting,
+      ],
+    }).getTracer("bench");
+    const bare = () => {
+      const span = tracer.startSpan("request");
+      return work().then(() => span.end());
+    };
+    const job = () => withJob("request", work, { tracer, meter });
+    for (let i = 0; i < 3; i++) {
+      await perRequest(bare, 10_000);
+      await perRequest(job, 10_000);
+    }
+    const base: number[] = [];
+    const above: number[] = [];
+    for (let r = 0; r < 15; r++) {
+      const a = await perRequest(bare, 10_000);
+      const b = await perRequest(job, 10_000);
+      const a2 = await perRequest(bare, 10_000);
+      base.push((a + a2) / 2);
+      above.push(b - (a + a2) / 2);
+    }
+    meter.tick();
+    meter.tick(); // no job left: hooks and timer off
+    result[attribution] = { base: med(base), above: med(above) };
+  }
+  // The equal meter has no hooks: its bare baseline is the process without the carbon processor.
+  const off = result.equal!.base;
+  const el = result["event-loop"]!;
+  console.log(
+    `(e) in-process request-like job (20 awaits, no CPU burn), per request: bare span ${off.toFixed(2)} µs; ` +
+      `event-loop job +${el.above.toFixed(1)} µs above a bare span with the hooks on (${el.base.toFixed(2)} µs), ` +
+      `so +${(el.above + el.base - off).toFixed(1)} µs in all; equal job +${result.equal!.above.toFixed(1)} µs (reported, not targeted)`,
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // (c) HTTP overhead. The server runs in a child process (`server <variant>`), the load here.
 // ---------------------------------------------------------------------------------------------
@@ -351,6 +438,10 @@ async function startServer(variant: string) {
   return { child, port: Number(chunk.toString().trim()) };
 }
 
+/** Rounds of (c), each loading every variant for HTTP_ROUND_MS; the median ratio is reported. */
+const HTTP_ROUNDS = 11;
+const HTTP_ROUND_MS = 1000;
+
 async function httpOverhead(): Promise<void> {
   const servers = {
     none: await startServer("none"),
@@ -361,10 +452,16 @@ async function httpOverhead(): Promise<void> {
   const ratios: number[] = [];
   const equalRatios: number[] = [];
   const rates: Record<string, number[]> = { none: [], carbon: [], equal: [] };
-  for (let r = 0; r < 5; r++) {
-    const a = await load(servers.none.port, 1000);
-    const b = await load(servers.carbon.port, 1000);
-    const c = await load(servers.equal.port, 1000);
+  // Rounds alternate the order (none, carbon, equal / equal, carbon, none) so drift from other
+  // load on a shared machine hits every variant alike; each ratio pairs runs of the same round.
+  for (let r = 0; r < HTTP_ROUNDS; r++) {
+    const order =
+      r % 2 === 0 ? (["none", "carbon", "equal"] as const) : (["equal", "carbon", "none"] as const);
+    const got: Record<string, number> = {};
+    for (const v of order) got[v] = await load(servers[v].port, HTTP_ROUND_MS);
+    const a = got.none!;
+    const b = got.carbon!;
+    const c = got.equal!;
     rates.none!.push(a);
     rates.carbon!.push(b);
     rates.equal!.push(c);
@@ -386,15 +483,20 @@ async function httpOverhead(): Promise<void> {
 if (process.argv[2] === "server") {
   const variant = process.argv[3];
   await serve(variant === "carbon" || variant === "carbon-equal" ? variant : "none");
+} else if (process.argv[2] === "request") {
+  // Only (e): `node bench/attribution.bench.ts request`.
+  await requestJobCost();
 } else if (process.argv[2] === "http") {
-  // Only (c): `node bench/attribution.bench.ts http`.
+  // Only (c) and (e): `node bench/attribution.bench.ts http`.
   await httpOverhead();
+  await requestJobCost();
   process.exitCode = failed ? 1 : 0;
 } else {
   const clocks: HookClock[] = threadCpuUsage ? ["wall", "thread-cpu"] : ["wall"];
   for (const clock of clocks) await threeJobs(clock);
   for (const clock of clocks) await hundredJobs(clock);
   await httpOverhead();
+  await requestJobCost();
   await promiseMicro();
   process.exitCode = failed ? 1 : 0;
 }

@@ -94,14 +94,20 @@ interface InternalJobHandle extends JobHandle {
 }
 
 export function startJob(name: string, options: JobOptions = {}): JobHandle {
-  return openJob(name, options);
+  const job = openJob(name, options);
+  // Methods that work detached too (`const { end } = startJob(…)`, `emitter.on("close", job.end)`).
+  return {
+    span: job.span,
+    run: <T>(fn: () => T): T => job.run(fn),
+    setFunctionalUnits: (units: number): void => job.setFunctionalUnits(units),
+    end: (error?: unknown): void => job.end(error),
+  };
 }
 
 function openJob(name: string, options: JobOptions): InternalJobHandle {
   const tracer = options.tracer ?? trace.getTracer(JOB_TRACER_NAME);
   const parent = options.context ?? context.active();
   const span = tracer.startSpan(name, { attributes: jobAttributes(name, options) }, parent);
-  const spanContext = trace.setSpan(parent, span);
   // A non-recording span (no SDK, sampled out) is not measured: no cost for jobs nobody records.
   let measurement: ReturnType<typeof beginSpanMeasurement> | undefined;
   if (span.isRecording()) {
@@ -112,10 +118,49 @@ function openJob(name: string, options: JobOptions): InternalJobHandle {
       warnOnce("start", "otel-co2e: cannot start measuring a job", error);
     }
   }
-  let ended = false;
-  const end = (error: unknown, synchronous: boolean): void => {
-    if (ended) return;
-    ended = true;
+  return new OpenJob(span, trace.setSpan(parent, span), measurement);
+}
+
+/** One job's handle: a class, so withJob allocates one object for it and no closures. */
+class OpenJob implements InternalJobHandle {
+  readonly span: Span;
+  readonly #spanContext: Context;
+  readonly #measurement: ReturnType<typeof beginSpanMeasurement> | undefined;
+  #ended = false;
+
+  constructor(
+    span: Span,
+    spanContext: Context,
+    measurement: ReturnType<typeof beginSpanMeasurement> | undefined,
+  ) {
+    this.span = span;
+    this.#spanContext = spanContext;
+    this.#measurement = measurement;
+  }
+
+  run<T>(fn: () => T): T {
+    const measurement = this.#measurement;
+    return measurement
+      ? context.with(this.#spanContext, measurement.run<T>, measurement, fn)
+      : context.with(this.#spanContext, fn);
+  }
+
+  setFunctionalUnits(units: number): void {
+    this.span.setAttribute(sc.ATTR_JOB_FUNCTIONAL_UNITS, units);
+  }
+
+  end(error?: unknown): void {
+    this.#end(error, false);
+  }
+
+  endSynchronous(error?: unknown): void {
+    this.#end(error, true);
+  }
+
+  #end(error: unknown, synchronous: boolean): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const span = this.span;
     try {
       if (error !== undefined) recordError(span, error);
     } catch (failure) {
@@ -128,24 +173,7 @@ function openJob(name: string, options: JobOptions): InternalJobHandle {
     } finally {
       span.end();
     }
-  };
-  return {
-    span,
-    run<T>(fn: () => T): T {
-      return measurement
-        ? context.with(spanContext, measurement.run<T>, measurement, fn)
-        : context.with(spanContext, fn);
-    },
-    setFunctionalUnits(units: number): void {
-      span.setAttribute(sc.ATTR_JOB_FUNCTIONAL_UNITS, units);
-    },
-    end(error?: unknown): void {
-      end(error, false);
-    },
-    endSynchronous(error?: unknown): void {
-      end(error, true);
-    },
-  };
+  }
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

@@ -8,6 +8,7 @@
 import type { Attributes, Span } from "@opentelemetry/api";
 import * as sc from "../semconv.ts";
 import { defaultJobMeter, type JobCounters, type JobMeasurement, type JobMeter } from "./meter.ts";
+import { isSdkSpan, setSpanAttribute } from "./span-attributes.ts";
 
 const running = new WeakMap<object, JobMeasurement>();
 
@@ -65,16 +66,17 @@ export function finishSpanMeasurement(
   abandoned.unregister(span);
   const counters = m.finish(options);
   const existing = (span as unknown as { attributes?: Attributes }).attributes;
+  const direct = isSdkSpan(span);
   // One attribute at a time, skipping those the span has: no second object, no delete.
-  setNew(span, existing, sc.ATTR_JOB_CPU_SECONDS, counters.cpuSeconds);
-  setNew(span, existing, sc.ATTR_JOB_ATTRIBUTED_SECONDS, counters.attributedSeconds);
-  setNew(span, existing, sc.ATTR_JOB_MEMORY_AVG_BYTES, Math.round(counters.memoryAvgBytes));
-  setNew(span, existing, sc.ATTR_JOB_MEMORY_PEAK_BYTES, counters.memoryPeakBytes);
-  setNew(span, existing, sc.ATTR_JOB_NETWORK_BYTES_SENT, counters.bytesSent);
-  setNew(span, existing, sc.ATTR_JOB_NETWORK_BYTES_RECEIVED, counters.bytesReceived);
-  setNew(span, existing, sc.ATTR_CARBON_ATTRIBUTION, counters.attribution);
-  setNew(span, existing, sc.ATTR_JOB_GPU_JOULES, counters.gpuJoules);
-  setNew(span, existing, sc.ATTR_JOB_CPU_JOULES, counters.cpuJoules);
+  setNew(span, existing, sc.ATTR_JOB_CPU_SECONDS, counters.cpuSeconds, direct);
+  setNew(span, existing, sc.ATTR_JOB_ATTRIBUTED_SECONDS, counters.attributedSeconds, direct);
+  setNew(span, existing, sc.ATTR_JOB_MEMORY_AVG_BYTES, Math.round(counters.memoryAvgBytes), direct);
+  setNew(span, existing, sc.ATTR_JOB_MEMORY_PEAK_BYTES, counters.memoryPeakBytes, direct);
+  setNew(span, existing, sc.ATTR_JOB_NETWORK_BYTES_SENT, counters.bytesSent, direct);
+  setNew(span, existing, sc.ATTR_JOB_NETWORK_BYTES_RECEIVED, counters.bytesReceived, direct);
+  setNew(span, existing, sc.ATTR_CARBON_ATTRIBUTION, counters.attribution, direct);
+  setNew(span, existing, sc.ATTR_JOB_GPU_JOULES, counters.gpuJoules, direct);
+  setNew(span, existing, sc.ATTR_JOB_CPU_JOULES, counters.cpuJoules, direct);
   return counters;
 }
 
@@ -83,6 +85,7 @@ function setNew(
   existing: Attributes | undefined,
   key: string,
   value: number | string | undefined,
+  direct: boolean,
 ): void {
-  if (value !== undefined && existing?.[key] === undefined) span.setAttribute(key, value);
+  if (value !== undefined && existing?.[key] === undefined) setSpanAttribute(span, key, value, direct);
 }

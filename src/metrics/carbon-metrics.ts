@@ -3,7 +3,7 @@
  * the Prometheus exporter scrapes them as the `PROM_*` names (no unit suffix is added, so the unit
  * is in the instrument name).
  */
-import type { Attributes, Meter } from "@opentelemetry/api";
+import type { Meter } from "@opentelemetry/api";
 import type { JobRecord } from "../core/job-record.ts";
 import type { IntensityObserver, IntensityRequestOutcome, IntensityValue } from "../intensity/types.ts";
 import { JOULES_PER_KWH } from "../model/constants.ts";
@@ -13,6 +13,15 @@ import {
   DURATION_BUCKETS_SECONDS,
   jobNameMatcher,
 } from "./histogram-layout.ts";
+import {
+  buildLabelSet,
+  CARBON_SCOPE_NAMES,
+  type JobLabelSet,
+  JobLabelSets,
+  NOTED_RUNS,
+  notedCarbon,
+  notedEnergy,
+} from "./job-label-sets.ts";
 import { JobNameLimiter, LabelValueLimiter } from "./job-name-limiter.ts";
 import { labelValue } from "./label-value.ts";
 import { SeriesBudget } from "./series-budget.ts";
@@ -210,6 +219,22 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
     });
   };
   const refused = new Set<string>();
+  const labelSets = new JobLabelSets();
+  const noteCarbon = (
+    set: JobLabelSet,
+    i: number,
+    jobName: string,
+    serviceName: string,
+    zone: string,
+    source: string,
+  ): void => {
+    if ((set.noted & notedCarbon(i)) !== 0) return;
+    set.noted |= notedCarbon(i);
+    budget.note(
+      sc.METRIC_JOB_CARBON_INSTRUMENT,
+      `${jobName}${SEP}${serviceName}${SEP}${zone}${SEP}${source}${SEP}${CARBON_SCOPE_NAMES[i]}`,
+    );
+  };
 
   return {
     addUnattributedSource(key: object, source: UnattributedCpuSource): void {
@@ -239,57 +264,60 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
       }
       const jobName = limiter.label(labelValue(record.jobName));
       const serviceName = services.label(labelValue(record.serviceName));
-      const job: Attributes = { [sc.LABEL_JOB_NAME]: jobName, [sc.LABEL_SERVICE_NAME]: serviceName };
       const source = labelValue(record.intensity.source);
       const zone = labelValue(record.zone);
-      const zoneSource = { [sc.LABEL_ZONE]: zone, [sc.LABEL_SOURCE]: source };
+      const { status, attribution } = record;
+      // The same labels as a fresh build, reused (job-label-sets.ts); a fresh build past its cap.
+      const set =
+        labelSets.get(jobName, serviceName, zone, source, status, attribution, fullHistograms) ??
+        buildLabelSet(jobName, serviceName, zone, source, status, attribution, fullHistograms(jobName));
       // Series keys for the budget: co2e_job_runs and job_carbon are the widest instruments, energy has
       // up to five per job; the others have one series per (job_name, service_name), as energy/cpu.
-      const jobKey = jobName + SEP + serviceName;
-      const placeKey = SEP + zone + SEP + source;
-      budget.note(
-        sc.METRIC_JOB_RUNS_INSTRUMENT,
-        jobKey + placeKey + SEP + record.status + SEP + record.attribution,
-      );
-      runs.add(1, {
-        ...job,
-        [sc.LABEL_STATUS]: record.status,
-        ...zoneSource,
-        [sc.LABEL_ATTRIBUTION]: record.attribution,
-      });
+      // Each key is noted the first time its label set records it (a noted key stays noted).
+      if ((set.noted & NOTED_RUNS) === 0) {
+        set.noted |= NOTED_RUNS;
+        budget.note(
+          sc.METRIC_JOB_RUNS_INSTRUMENT,
+          jobName + SEP + serviceName + SEP + zone + SEP + source + SEP + status + SEP + attribution,
+        );
+      }
+      runs.add(1, set.runs);
       // The histograms: per job_name, unless the job asked for full histograms (histogram-layout.ts).
-      const histogramLabels: Attributes = fullHistograms(jobName) ? job : { [sc.LABEL_JOB_NAME]: jobName };
-      duration.record(record.durationSeconds, histogramLabels);
+      duration.record(record.durationSeconds, set.histogram);
       const e = record.footprint.energy;
-      for (const [component, key] of ENERGY_COMPONENTS) {
+      for (let i = 0; i < ENERGY_COMPONENTS.length; i++) {
+        const [component, key] = ENERGY_COMPONENTS[i] as (typeof ENERGY_COMPONENTS)[number];
         const joules = e[key] * JOULES_PER_KWH;
         // Always the cpu series (stable for boards); the others once they are non-zero.
         if (joules > 0 || component === "cpu") {
-          budget.note(sc.METRIC_JOB_ENERGY_INSTRUMENT, jobKey + SEP + component);
-          energy.add(joules, { ...job, [sc.LABEL_COMPONENT]: component });
+          if ((set.noted & notedEnergy(i)) === 0) {
+            set.noted |= notedEnergy(i);
+            budget.note(sc.METRIC_JOB_ENERGY_INSTRUMENT, jobName + SEP + serviceName + SEP + component);
+          }
+          energy.add(joules, set.energy[i]);
         }
       }
       const fp = record.footprint;
-      budget.note(sc.METRIC_JOB_CARBON_INSTRUMENT, `${jobKey}${placeKey}${SEP}operational`);
-      carbon.add(fp.co2eGrams, { ...job, [sc.LABEL_SCOPE]: "operational", ...zoneSource });
+      noteCarbon(set, 0, jobName, serviceName, zone, source);
+      carbon.add(fp.co2eGrams, set.carbon[0]);
       if (fp.embodiedGrams !== undefined) {
-        budget.note(sc.METRIC_JOB_CARBON_INSTRUMENT, `${jobKey}${placeKey}${SEP}embodied`);
-        carbon.add(fp.embodiedGrams, { ...job, [sc.LABEL_SCOPE]: "embodied", ...zoneSource });
+        noteCarbon(set, 1, jobName, serviceName, zone, source);
+        carbon.add(fp.embodiedGrams, set.carbon[1]);
       }
       if (fp.marketGrams !== undefined) {
-        budget.note(sc.METRIC_JOB_CARBON_INSTRUMENT, `${jobKey}${placeKey}${SEP}market`);
-        carbon.add(fp.marketGrams, { ...job, [sc.LABEL_SCOPE]: "market", ...zoneSource });
+        noteCarbon(set, 2, jobName, serviceName, zone, source);
+        carbon.add(fp.marketGrams, set.carbon[2]);
       }
-      perRun.record(fp.co2eGrams, histogramLabels);
+      perRun.record(fp.co2eGrams, set.histogram);
       if (record.functionalUnits !== undefined && record.functionalUnits > 0)
-        units.add(record.functionalUnits, job);
-      if (record.bestHourGrams !== undefined) bestHour.add(record.bestHourGrams, job);
+        units.add(record.functionalUnits, set.job);
+      if (record.bestHourGrams !== undefined) bestHour.add(record.bestHourGrams, set.job);
       // One series per (job_name, service_name) each, as co2e_job_carbon_best_hour_grams.
       if (record.co2eRange !== undefined) {
-        carbonLow.add(record.co2eRange.low, job);
-        carbonHigh.add(record.co2eRange.high, job);
+        carbonLow.add(record.co2eRange.low, set.job);
+        carbonHigh.add(record.co2eRange.high, set.job);
       }
-      onValue(record.intensity);
+      if (Number.isFinite(record.intensity.gramsPerKwh)) grid.record(record.intensity.gramsPerKwh, set.grid);
     },
   };
 }

@@ -13,6 +13,7 @@ import { type Config, resolveLogicalCores } from "../config.ts";
 import { isJobSpan, type JobRecord } from "../core/job-record.ts";
 import type { IntensityProvider } from "../intensity/types.ts";
 import { defaultJobMeter, type JobMeter } from "../job/meter.ts";
+import { isSdkSpan, setSpanAttribute } from "../job/span-attributes.ts";
 import { beginSpanMeasurement, finishSpanMeasurement } from "../job/spans.ts";
 import type { CarbonMetrics } from "../metrics/carbon-metrics.ts";
 import { cpuJoules } from "../model/cpu.ts";
@@ -142,15 +143,16 @@ export class CarbonSpanProcessor implements SpanProcessor {
     // The span attribute count limit drops what comes last, so the figures the metrics and a
     // gateway need go first, then carbon.metrics.recorded, then the rest.
     const { attributes, record } = result;
+    const direct = isSdkSpan(span);
     // One attribute at a time (no copies of the object): the priority ones, then the rest.
     for (const key of PRIORITY_CARBON_ATTRIBUTES) {
       const value = attributes[key];
-      if (value !== undefined) span.setAttribute(key, value);
+      if (value !== undefined) setSpanAttribute(span, key, value, direct);
     }
-    if (record && this.#metrics) this.#record(span, record);
+    if (record && this.#metrics) this.#record(span, record, direct);
     for (const key in attributes) {
       const value = attributes[key];
-      if (value !== undefined && !PRIORITY_KEYS.has(key)) span.setAttribute(key, value);
+      if (value !== undefined && !PRIORITY_KEYS.has(key)) setSpanAttribute(span, key, value, direct);
     }
   }
 
@@ -159,10 +161,10 @@ export class CarbonSpanProcessor implements SpanProcessor {
    * carbon.co2e.grams and carbon.metrics.recorded both fit under the attribute limit. Otherwise a
    * gateway downstream, seeing no carbon.metrics.recorded, would count the job a second time.
    */
-  #record(span: Span, record: JobRecord): void {
+  #record(span: Span, record: JobRecord, direct: boolean): void {
     if (span.attributes[sc.ATTR_CARBON_CO2E_GRAMS] !== undefined) {
       // Set before recording so its slot is known to be there; undone if recording fails.
-      span.setAttribute(sc.ATTR_CARBON_METRICS_RECORDED, true);
+      setSpanAttribute(span, sc.ATTR_CARBON_METRICS_RECORDED, true, direct);
     }
     if (span.attributes[sc.ATTR_CARBON_METRICS_RECORDED] !== true) {
       if (!this.#limitWarned) {
