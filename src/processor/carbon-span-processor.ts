@@ -6,7 +6,7 @@
  *
  * Never throws into user code and never drops a span: a failure becomes `carbon.error`.
  */
-import { type Context, diag, SpanStatusCode } from "@opentelemetry/api";
+import { type AttributeValue, type Context, diag, SpanStatusCode } from "@opentelemetry/api";
 import { hrTimeToMilliseconds } from "@opentelemetry/core";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
 import { type Config, resolveLogicalCores } from "../config.ts";
@@ -21,9 +21,10 @@ import { createMachineCpuEnergy, type MachineCpuEnergyOptions } from "../power/a
 import * as sc from "../semconv.ts";
 import { bestHourLookup } from "./best-hour.ts";
 import {
+  type AttributeList,
   cpuModelParams,
   type EnrichOptions,
-  enrichJobSpan,
+  enrichJobSpanInto,
   PRIORITY_CARBON_ATTRIBUTES,
   resolveJobZone,
 } from "./enrich.ts";
@@ -130,7 +131,8 @@ export class CarbonSpanProcessor implements SpanProcessor {
   #enrich(span: Span): void {
     const options = this.#enrichOptions;
     // carbon.attribution (written by the meter) is read from the span by enrichJobSpan.
-    const result = enrichJobSpan(
+    const list: AttributeList = { keys: [], values: [] };
+    const { record } = enrichJobSpanInto(
       {
         attributes: span.attributes,
         resource: span.resource.attributes,
@@ -139,20 +141,21 @@ export class CarbonSpanProcessor implements SpanProcessor {
         isError: span.status.code === SpanStatusCode.ERROR,
       },
       options,
+      list,
     );
     // The span attribute count limit drops what comes last, so the figures the metrics and a
     // gateway need go first, then carbon.metrics.recorded, then the rest.
-    const { attributes, record } = result;
+    const { keys, values } = list;
     const direct = isSdkSpan(span);
-    // One attribute at a time (no copies of the object): the priority ones, then the rest.
-    for (const key of PRIORITY_CARBON_ATTRIBUTES) {
-      const value = attributes[key];
-      if (value !== undefined) setSpanAttribute(span, key, value, direct);
+    // One attribute at a time, from the lists (no object per job): the priority ones, then the rest.
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      if (PRIORITY_KEYS.has(key)) setSpanAttribute(span, key, values[i] as AttributeValue, direct);
     }
     if (record && this.#metrics) this.#record(span, record, direct);
-    for (const key in attributes) {
-      const value = attributes[key];
-      if (value !== undefined && !PRIORITY_KEYS.has(key)) setSpanAttribute(span, key, value, direct);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      if (!PRIORITY_KEYS.has(key)) setSpanAttribute(span, key, values[i] as AttributeValue, direct);
     }
   }
 
