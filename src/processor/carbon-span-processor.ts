@@ -62,6 +62,8 @@ export class CarbonSpanProcessor implements SpanProcessor {
   #shutdown = false;
   #errorsReported = 0;
   #limitWarned = false;
+  readonly #list: AttributeList = { keys: [], values: [] };
+  #listBusy = false;
 
   constructor(options: CarbonSpanProcessorOptions) {
     this.#config = options.config;
@@ -129,9 +131,23 @@ export class CarbonSpanProcessor implements SpanProcessor {
   }
 
   #enrich(span: Span): void {
-    const options = this.#enrichOptions;
     // carbon.attribution (written by the meter) is read from the span by enrichJobSpan.
-    const list: AttributeList = { keys: [], values: [] };
+    // The processor's own lists, emptied and reused; fresh ones if a write below re-enters (a diag
+    // logger that ends a job span of its own).
+    const reuse = !this.#listBusy;
+    const list: AttributeList = reuse ? this.#list : { keys: [], values: [] };
+    list.keys.length = 0;
+    list.values.length = 0;
+    this.#listBusy = true;
+    try {
+      this.#write(span, list);
+    } finally {
+      if (reuse) this.#listBusy = false;
+    }
+  }
+
+  #write(span: Span, list: AttributeList): void {
+    const options = this.#enrichOptions;
     const { record } = enrichJobSpanInto(
       {
         attributes: span.attributes,
@@ -148,12 +164,13 @@ export class CarbonSpanProcessor implements SpanProcessor {
     const { keys, values } = list;
     const direct = isSdkSpan(span);
     // One attribute at a time, from the lists (no object per job): the priority ones, then the rest.
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as string;
-      if (PRIORITY_KEYS.has(key)) setSpanAttribute(span, key, values[i] as AttributeValue, direct);
+    // enrichJobSpanInto puts the priority keys first, so they are the list's leading run.
+    let first = 0;
+    for (; first < keys.length && PRIORITY_KEYS.has(keys[first] as string); first++) {
+      setSpanAttribute(span, keys[first] as string, values[first] as AttributeValue, direct);
     }
     if (record && this.#metrics) this.#record(span, record, direct);
-    for (let i = 0; i < keys.length; i++) {
+    for (let i = first; i < keys.length; i++) {
       const key = keys[i] as string;
       if (!PRIORITY_KEYS.has(key)) setSpanAttribute(span, key, values[i] as AttributeValue, direct);
     }

@@ -54,6 +54,17 @@ interface DescriptionShape {
 /** Distinct shapes are few (a handful of CPU models × natures × inputs); the bound is a guard. */
 const MAX_SHAPES = 256;
 const shapes = new Map<string, DescriptionShape>();
+/** The shape found last, with what it was found by: consecutive jobs are mostly of one kind. */
+let lastShape:
+  | {
+      cpuModel: CpuModelName;
+      nature: IntensityNature;
+      present: number;
+      estimationMethod: string | undefined;
+      emissionFactorType: EmissionFactorType | undefined;
+      shape: DescriptionShape;
+    }
+  | undefined;
 
 const PROVENANCE_ATTRIBUTE: Record<EnergyComponent, string> = {
   cpu: sc.ATTR_CARBON_PROVENANCE_CPU,
@@ -126,6 +137,17 @@ function shapeOf(
     (input.networkBytes !== undefined ? 8 : 0) |
     (footprint.embodiedGrams !== undefined ? 16 : 0) |
     (gpuMeasured ? 32 : 0);
+  const last = lastShape;
+  if (
+    last !== undefined &&
+    last.present === present &&
+    last.cpuModel === cpuModel &&
+    last.nature === nature &&
+    last.estimationMethod === estimationMethod &&
+    last.emissionFactorType === emissionFactorType
+  ) {
+    return last.shape;
+  }
   const key = `${cpuModel}\u0000${nature}\u0000${present}\u0000${estimationMethod ?? ""}\u0000${emissionFactorType ?? ""}`;
   let shape = shapes.get(key);
   if (shape === undefined) {
@@ -133,6 +155,7 @@ function shapeOf(
     if (shapes.size >= MAX_SHAPES) shapes.clear();
     shapes.set(key, shape);
   }
+  lastShape = { cpuModel, nature, present, estimationMethod, emissionFactorType, shape };
   return shape;
 }
 
