@@ -4,9 +4,10 @@
  * about 30 times per job span).
  *
  * Only for a span of the SDK (`@opentelemetry/sdk-trace` 2.x–3.x `SpanImpl`) that is still
- * writable, with a non-empty key and a string, number or boolean value: the same rules are applied
- * (attribute count limit with `droppedAttributesCount` and the SDK's one warning, value length
- * limit for strings). Any other span, a `setAttribute` replaced on the instance, or a limit the SDK
+ * writable, with a non-empty key and a string, number or boolean value, or an array of strings
+ * (stored as a copy): the same rules are applied (attribute count limit with
+ * `droppedAttributesCount` and the SDK's one warning, value length limit for strings and for each
+ * element of a string array). Any other span, a `setAttribute` replaced on the instance, or a limit the SDK
  * would warn about goes through `span.setAttribute` itself, so the result is always what the SDK
  * would have stored.
  */
@@ -64,7 +65,10 @@ export function setSpanAttribute(
 ): void {
   if (
     !direct ||
-    (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") ||
+    (typeof value !== "string" &&
+      typeof value !== "number" &&
+      typeof value !== "boolean" &&
+      !isStringArray(value)) ||
     key.length === 0
   ) {
     span.setAttribute(key, value);
@@ -87,7 +91,29 @@ export function setSpanAttribute(
       return;
     }
     if (limit !== undefined && value.length > limit) value = value.substring(0, limit);
+  } else if (typeof value === "object") {
+    // A string array: stored as a copy, each element cut to the length limit, as the SDK does.
+    const limit = limits.attributeValueLengthLimit;
+    if (limit !== undefined && !(limit > 0)) {
+      span.setAttribute(key, value);
+      return;
+    }
+    const copy = (value as readonly string[]).slice();
+    if (limit !== undefined) {
+      for (let i = 0; i < copy.length; i++) {
+        const s = copy[i] as string;
+        if (s.length > limit) copy[i] = s.substring(0, limit);
+      }
+    }
+    value = copy;
   }
   attributes[key] = value;
   if (isNew) sdk._attributesCount++;
+}
+
+/** A dense array whose elements are all strings (what the carbon.boundary.* attributes are). */
+function isStringArray(value: unknown): value is readonly string[] {
+  if (!Array.isArray(value)) return false;
+  for (let i = 0; i < value.length; i++) if (typeof value[i] !== "string") return false;
+  return true;
 }

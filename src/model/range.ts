@@ -115,27 +115,30 @@ export function footprintRange(fp: Footprint, ctx: RangeContext): FootprintRange
   const e = fp.energy;
   const cpu = cpuRangeFactors(ctx.cpuModel);
   const gpu = gpuRangeFactors(ctx.gpuMeasured);
-  const pue = ctx.pueKnown ? { low: e.pue, high: e.pue } : pueRange(e.pue);
+  // pueRange, without its object: the known PUE or a PUE > 1 is exact; 1 reaches the average.
+  const pueHigh = ctx.pueKnown || e.pue > 1 ? e.pue : Math.max(e.pue, PUE_UNCONFIGURED_HIGH);
   const intensity = intensityRangeFactors(ctx.intensityNature, ctx.intensityFallback);
-  const bound = (side: "low" | "high"): number => {
-    const it = e.cpuKwh * cpu[side] + e.memoryKwh * MEMORY_RANGE[side] + e.gpuKwh * gpu[side];
-    return it * pue[side] + e.networkKwh * NETWORK_RANGE[side];
-  };
-  const energyKwh = { low: bound("low"), high: bound("high") };
-  const co2eGrams = {
-    low: energyKwh.low * fp.gramsPerKwh * intensity.low,
-    high: energyKwh.high * fp.gramsPerKwh * intensity.high,
-  };
-  const result: FootprintRange = { energyKwh, co2eGrams, totalGrams: { ...co2eGrams } };
-  if (fp.embodiedGrams !== undefined) {
-    const embodied = {
-      low: fp.embodiedGrams * EMBODIED_RANGE.low,
-      high: fp.embodiedGrams * EMBODIED_RANGE.high,
-    };
-    result.embodiedGrams = embodied;
-    result.totalGrams = { low: co2eGrams.low + embodied.low, high: co2eGrams.high + embodied.high };
+  const energyLow =
+    (e.cpuKwh * cpu.low + e.memoryKwh * MEMORY_RANGE.low + e.gpuKwh * gpu.low) * e.pue +
+    e.networkKwh * NETWORK_RANGE.low;
+  const energyHigh =
+    (e.cpuKwh * cpu.high + e.memoryKwh * MEMORY_RANGE.high + e.gpuKwh * gpu.high) * pueHigh +
+    e.networkKwh * NETWORK_RANGE.high;
+  const co2eLow = energyLow * fp.gramsPerKwh * intensity.low;
+  const co2eHigh = energyHigh * fp.gramsPerKwh * intensity.high;
+  const energyKwh = { low: energyLow, high: energyHigh };
+  const co2eGrams = { low: co2eLow, high: co2eHigh };
+  if (fp.embodiedGrams === undefined) {
+    return { energyKwh, co2eGrams, totalGrams: { low: co2eLow, high: co2eHigh } };
   }
-  return result;
+  const embodiedLow = fp.embodiedGrams * EMBODIED_RANGE.low;
+  const embodiedHigh = fp.embodiedGrams * EMBODIED_RANGE.high;
+  return {
+    energyKwh,
+    co2eGrams,
+    totalGrams: { low: co2eLow + embodiedLow, high: co2eHigh + embodiedHigh },
+    embodiedGrams: { low: embodiedLow, high: embodiedHigh },
+  };
 }
 
 /** Provenance of each component, from the CPU model used and whether the GPU was metered. */

@@ -6,7 +6,7 @@
  *
  * Never throws into user code and never drops a span: a failure becomes `carbon.error`.
  */
-import { type Context, diag, SpanStatusCode } from "@opentelemetry/api";
+import { type AttributeValue, type Context, diag, SpanStatusCode } from "@opentelemetry/api";
 import { hrTimeToMilliseconds } from "@opentelemetry/core";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
 import { type Config, resolveLogicalCores } from "../config.ts";
@@ -21,9 +21,10 @@ import { createMachineCpuEnergy, type MachineCpuEnergyOptions } from "../power/a
 import * as sc from "../semconv.ts";
 import { bestHourLookup } from "./best-hour.ts";
 import {
+  type AttributeList,
   cpuModelParams,
   type EnrichOptions,
-  enrichJobSpan,
+  enrichJobSpanInto,
   PRIORITY_CARBON_ATTRIBUTES,
   resolveJobZone,
 } from "./enrich.ts";
@@ -61,6 +62,8 @@ export class CarbonSpanProcessor implements SpanProcessor {
   #shutdown = false;
   #errorsReported = 0;
   #limitWarned = false;
+  readonly #list: AttributeList = { keys: [], values: [] };
+  #listBusy = false;
 
   constructor(options: CarbonSpanProcessorOptions) {
     this.#config = options.config;
@@ -128,9 +131,24 @@ export class CarbonSpanProcessor implements SpanProcessor {
   }
 
   #enrich(span: Span): void {
-    const options = this.#enrichOptions;
     // carbon.attribution (written by the meter) is read from the span by enrichJobSpan.
-    const result = enrichJobSpan(
+    // The processor's own lists, emptied and reused; fresh ones if a write below re-enters (a diag
+    // logger that ends a job span of its own).
+    const reuse = !this.#listBusy;
+    const list: AttributeList = reuse ? this.#list : { keys: [], values: [] };
+    list.keys.length = 0;
+    list.values.length = 0;
+    this.#listBusy = true;
+    try {
+      this.#write(span, list);
+    } finally {
+      if (reuse) this.#listBusy = false;
+    }
+  }
+
+  #write(span: Span, list: AttributeList): void {
+    const options = this.#enrichOptions;
+    const { record } = enrichJobSpanInto(
       {
         attributes: span.attributes,
         resource: span.resource.attributes,
@@ -139,20 +157,22 @@ export class CarbonSpanProcessor implements SpanProcessor {
         isError: span.status.code === SpanStatusCode.ERROR,
       },
       options,
+      list,
     );
     // The span attribute count limit drops what comes last, so the figures the metrics and a
     // gateway need go first, then carbon.metrics.recorded, then the rest.
-    const { attributes, record } = result;
+    const { keys, values } = list;
     const direct = isSdkSpan(span);
-    // One attribute at a time (no copies of the object): the priority ones, then the rest.
-    for (const key of PRIORITY_CARBON_ATTRIBUTES) {
-      const value = attributes[key];
-      if (value !== undefined) setSpanAttribute(span, key, value, direct);
+    // One attribute at a time, from the lists (no object per job): the priority ones, then the rest.
+    // enrichJobSpanInto puts the priority keys first, so they are the list's leading run.
+    let first = 0;
+    for (; first < keys.length && PRIORITY_KEYS.has(keys[first] as string); first++) {
+      setSpanAttribute(span, keys[first] as string, values[first] as AttributeValue, direct);
     }
     if (record && this.#metrics) this.#record(span, record, direct);
-    for (const key in attributes) {
-      const value = attributes[key];
-      if (value !== undefined && !PRIORITY_KEYS.has(key)) setSpanAttribute(span, key, value, direct);
+    for (let i = first; i < keys.length; i++) {
+      const key = keys[i] as string;
+      if (!PRIORITY_KEYS.has(key)) setSpanAttribute(span, key, values[i] as AttributeValue, direct);
     }
   }
 

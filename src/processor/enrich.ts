@@ -4,7 +4,7 @@
  * metrics. Pure apart from the intensity callback it is handed; never throws (a failure becomes
  * `carbon.error`).
  */
-import type { Attributes } from "@opentelemetry/api";
+import type { Attributes, AttributeValue } from "@opentelemetry/api";
 import type { Config } from "../config.ts";
 import { isAttribution, type JobRecord, num, str } from "../core/job-record.ts";
 import { errorText } from "../errors.ts";
@@ -13,7 +13,7 @@ import { type ResolvedZone, resolveZone } from "../intensity/zone.ts";
 import { computeFootprint, type FootprintInput, type FootprintParams } from "../model/footprint.ts";
 import * as sc from "../semconv.ts";
 import { checkUsagePlausible } from "./plausible-usage.ts";
-import { type DescribedFootprint, describedAttributes, describeFootprint } from "./provenance.ts";
+import { addDescribedAttributes, type DescribedFootprint } from "./provenance.ts";
 
 /** What enrichment needs to know of a span, from the SDK or from OTLP. */
 export interface JobSpanData {
@@ -141,7 +141,42 @@ export interface EnrichOptions {
   zone?: ResolvedZone;
 }
 
+/**
+ * Carbon attributes in write order as two parallel lists: the span processor writes them straight
+ * onto the span, without building (and walking) an object of some 35 keys per job.
+ */
+export interface AttributeList {
+  keys: string[];
+  values: AttributeValue[];
+}
+
+export interface EnrichListResult {
+  /** Present when the calculation succeeded. */
+  record?: JobRecord;
+  /** Range and provenance of the footprint, present with `record`. */
+  described?: DescribedFootprint;
+}
+
 export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): EnrichResult {
+  const list: AttributeList = { keys: [], values: [] };
+  const result: EnrichResult = { attributes: {}, ...enrichJobSpanInto(span, options, list) };
+  const { keys, values } = list;
+  for (let i = 0; i < keys.length; i++) result.attributes[keys[i] as string] = values[i];
+  return result;
+}
+
+/**
+ * enrichJobSpan, with the attributes appended to `out` (in write order: PRIORITY_CARBON_ATTRIBUTES
+ * first) instead of returned as an object. On failure `out` holds only `carbon.error`.
+ */
+export function enrichJobSpanInto(
+  span: JobSpanData,
+  options: EnrichOptions,
+  out: AttributeList,
+): EnrichListResult {
+  const keys = out.keys;
+  const values = out.values;
+  const start = keys.length;
   try {
     const durationSeconds = Math.max(0, (span.endMs - span.startMs) / 1000);
     const zone = options.zone ?? resolveJobZone(span, options.config);
@@ -159,42 +194,72 @@ export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): Enrich
     const own = span.attributes[sc.ATTR_CARBON_ATTRIBUTION];
     const attribution = options.attribution ?? (isAttribution(own) ? own : sc.ATTRIBUTION.exclusive);
     const e = footprint.energy;
-    // Key order is write order: PRIORITY_CARBON_ATTRIBUTES first.
-    const attributes: Attributes = {
-      [sc.ATTR_CARBON_CO2E_GRAMS]: footprint.co2eGrams,
-      [sc.ATTR_CARBON_INTENSITY_ZONE]: intensity.zone,
-      [sc.ATTR_CARBON_INTENSITY_SOURCE]: intensity.source,
-      [sc.ATTR_CARBON_ENERGY_KWH]: e.totalKwh,
-      [sc.ATTR_CARBON_ENERGY_CPU_KWH]: e.cpuKwh,
-      [sc.ATTR_CARBON_ENERGY_MEMORY_KWH]: e.memoryKwh,
-      [sc.ATTR_CARBON_ENERGY_GPU_KWH]: e.gpuKwh,
-      [sc.ATTR_CARBON_ENERGY_NETWORK_KWH]: e.networkKwh,
-      [sc.ATTR_CARBON_ENERGY_OVERHEAD_KWH]: e.overheadKwh,
-      [sc.ATTR_CARBON_PUE]: e.pue,
-      [sc.ATTR_CARBON_INTENSITY]: intensity.gramsPerKwh,
-      [sc.ATTR_CARBON_INTENSITY_METHOD]: intensity.method,
-      [sc.ATTR_CARBON_ZONE_RESOLVED_BY]: zone.resolvedBy,
+    // Write order: PRIORITY_CARBON_ATTRIBUTES first.
+    keys.push(
+      sc.ATTR_CARBON_CO2E_GRAMS,
+      sc.ATTR_CARBON_INTENSITY_ZONE,
+      sc.ATTR_CARBON_INTENSITY_SOURCE,
+      sc.ATTR_CARBON_ENERGY_KWH,
+      sc.ATTR_CARBON_ENERGY_CPU_KWH,
+      sc.ATTR_CARBON_ENERGY_MEMORY_KWH,
+      sc.ATTR_CARBON_ENERGY_GPU_KWH,
+      sc.ATTR_CARBON_ENERGY_NETWORK_KWH,
+      sc.ATTR_CARBON_ENERGY_OVERHEAD_KWH,
+      sc.ATTR_CARBON_PUE,
+      sc.ATTR_CARBON_INTENSITY,
+      sc.ATTR_CARBON_INTENSITY_METHOD,
+      sc.ATTR_CARBON_ZONE_RESOLVED_BY,
       // The model actually used: a `rapl` config without measured joules fell back to tdp.
-      [sc.ATTR_CARBON_MODEL]: params.energy.cpu.model,
-      [sc.ATTR_CARBON_ATTRIBUTION]: attribution,
-    };
-    if (intensity.ageSeconds !== undefined)
-      attributes[sc.ATTR_CARBON_INTENSITY_AGE_SECONDS] = intensity.ageSeconds;
-    if (intensity.isEstimated !== undefined)
-      attributes[sc.ATTR_CARBON_INTENSITY_ESTIMATED] = intensity.isEstimated;
-    if (intensity.fallbackReason)
-      attributes[sc.ATTR_CARBON_INTENSITY_FALLBACK_REASON] = intensity.fallbackReason;
-    if (footprint.marketGrams !== undefined)
-      attributes[sc.ATTR_CARBON_CO2E_MARKET_GRAMS] = footprint.marketGrams;
-    if (footprint.embodiedGrams !== undefined)
-      attributes[sc.ATTR_CARBON_EMBODIED_GRAMS] = footprint.embodiedGrams;
-    if (footprint.sciGramsPerUnit !== undefined) {
-      attributes[sc.ATTR_CARBON_SCI_GRAMS_PER_UNIT] = footprint.sciGramsPerUnit;
+      sc.ATTR_CARBON_MODEL,
+      sc.ATTR_CARBON_ATTRIBUTION,
+    );
+    values.push(
+      footprint.co2eGrams,
+      intensity.zone,
+      intensity.source,
+      e.totalKwh,
+      e.cpuKwh,
+      e.memoryKwh,
+      e.gpuKwh,
+      e.networkKwh,
+      e.overheadKwh,
+      e.pue,
+      intensity.gramsPerKwh,
+      intensity.method,
+      zone.resolvedBy,
+      params.energy.cpu.model,
+      attribution,
+    );
+    if (intensity.ageSeconds !== undefined) {
+      keys.push(sc.ATTR_CARBON_INTENSITY_AGE_SECONDS);
+      values.push(intensity.ageSeconds);
     }
-    if (footprint.carbonCost !== undefined) attributes[sc.ATTR_CARBON_COST] = footprint.carbonCost;
+    if (intensity.isEstimated !== undefined) {
+      keys.push(sc.ATTR_CARBON_INTENSITY_ESTIMATED);
+      values.push(intensity.isEstimated);
+    }
+    if (intensity.fallbackReason) {
+      keys.push(sc.ATTR_CARBON_INTENSITY_FALLBACK_REASON);
+      values.push(intensity.fallbackReason);
+    }
+    if (footprint.marketGrams !== undefined) {
+      keys.push(sc.ATTR_CARBON_CO2E_MARKET_GRAMS);
+      values.push(footprint.marketGrams);
+    }
+    if (footprint.embodiedGrams !== undefined) {
+      keys.push(sc.ATTR_CARBON_EMBODIED_GRAMS);
+      values.push(footprint.embodiedGrams);
+    }
+    if (footprint.sciGramsPerUnit !== undefined) {
+      keys.push(sc.ATTR_CARBON_SCI_GRAMS_PER_UNIT);
+      values.push(footprint.sciGramsPerUnit);
+    }
+    if (footprint.carbonCost !== undefined) {
+      keys.push(sc.ATTR_CARBON_COST);
+      values.push(footprint.carbonCost);
+    }
     // Range and provenance: after the central figures, so an attribute limit drops them first.
-    const described = describeFootprint(usage, params, intensity, footprint);
-    Object.assign(attributes, describedAttributes(described));
+    const described = addDescribedAttributes(out, usage, params, intensity, footprint);
     // Only a live figure has a best-hour counterpart: the cached rows may still hold live hours
     // while this job fell back to the static table, and "live minus best hour" must not mix the two.
     const best =
@@ -204,7 +269,8 @@ export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): Enrich
     let bestHourGrams: number | undefined;
     if (best !== undefined) {
       bestHourGrams = e.totalKwh * Math.min(best, intensity.gramsPerKwh);
-      attributes[sc.ATTR_CARBON_CO2E_GRAMS_AT_BEST_HOUR] = bestHourGrams;
+      keys.push(sc.ATTR_CARBON_CO2E_GRAMS_AT_BEST_HOUR);
+      values.push(bestHourGrams);
     }
     const record: JobRecord = {
       jobName: String(span.attributes[sc.ATTR_JOB_NAME]),
@@ -219,8 +285,12 @@ export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): Enrich
     };
     if (usage.functionalUnits !== undefined) record.functionalUnits = usage.functionalUnits;
     if (bestHourGrams !== undefined) record.bestHourGrams = bestHourGrams;
-    return { attributes, record, described };
+    return { record, described };
   } catch (error) {
-    return { attributes: { [sc.ATTR_CARBON_ERROR]: errorText(error) } };
+    keys.length = start;
+    values.length = start;
+    keys.push(sc.ATTR_CARBON_ERROR);
+    values.push(errorText(error));
+    return {};
   }
 }

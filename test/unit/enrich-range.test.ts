@@ -10,6 +10,7 @@ import { staticIntensity } from "../../src/intensity/static.ts";
 import type { IntensityValue } from "../../src/intensity/types.ts";
 import { MODEL_VERSION } from "../../src/model/constants.ts";
 import { enrichJobSpan } from "../../src/processor/enrich.ts";
+import { describedAttributes } from "../../src/processor/provenance.ts";
 import * as sc from "../../src/semconv.ts";
 
 const HOUR_MS = 3_600_000;
@@ -146,6 +147,60 @@ describe("provenance attributes", () => {
 });
 
 describe("attribute names (semconv.ts)", () => {
+  it("jobs of different kinds in turn each get their own provenance and boundary (parts built once per kind)", () => {
+    const kinds: [Attributes, IntensityValue][] = [
+      [usage, live],
+      [{ [sc.ATTR_JOB_GPU_JOULES]: 1e5 }, live],
+      [usage, { ...live, isEstimated: true, estimationMethod: "TIME_SLICER_AVERAGE" }],
+      [{ [sc.ATTR_JOB_CPU_SECONDS]: 60 }, staticIntensity("DE")],
+      [usage, live],
+      [
+        { [sc.ATTR_JOB_CPU_SECONDS]: 60, [sc.ATTR_JOB_NETWORK_BYTES_RECEIVED]: 5 },
+        { ...live, emissionFactorType: "direct" },
+      ],
+      [{ [sc.ATTR_JOB_GPU_JOULES]: 1e5 }, live],
+    ];
+    const components: string[] = [];
+    for (const [attributes, intensity] of kinds) {
+      const { attributes: a, described } = enrich(attributes, intensity);
+      if (!described) throw new Error("not described");
+      // The span carries exactly what describedAttributes gives for the description, in order.
+      const expected = describedAttributes(described);
+      for (const [key, value] of Object.entries(expected)) expect(a[key], key).toEqual(value);
+      const keys = Object.keys(a);
+      const at = keys.indexOf(sc.ATTR_CARBON_CO2E_LOW_GRAMS);
+      expect(keys.slice(at, at + Object.keys(expected).length)).toEqual(Object.keys(expected));
+      // Boundary from the job's own inputs, never a previous job's.
+      const want = [
+        ...(attributes[sc.ATTR_JOB_CPU_SECONDS] !== undefined ? ["cpu"] : []),
+        ...(attributes[sc.ATTR_JOB_MEMORY_AVG_BYTES] !== undefined ? ["memory"] : []),
+        ...(attributes[sc.ATTR_JOB_GPU_JOULES] !== undefined ? ["gpu"] : []),
+        ...(attributes[sc.ATTR_JOB_NETWORK_BYTES_SENT] !== undefined ||
+        attributes[sc.ATTR_JOB_NETWORK_BYTES_RECEIVED] !== undefined
+          ? ["network"]
+          : []),
+      ];
+      expect(a[sc.ATTR_CARBON_BOUNDARY_COMPONENTS]).toEqual(want);
+      expect(Object.keys(described.provenance.components)).toEqual(want);
+      expect(a[sc.ATTR_CARBON_INTENSITY_EMISSION_FACTOR_TYPE]).toBe(intensity.emissionFactorType);
+      components.push(String(a[sc.ATTR_CARBON_BOUNDARY_COMPONENTS]));
+    }
+    expect(new Set(components).size).toBe(4);
+  });
+
+  it("a shared provenance cannot be changed by one caller for the others", () => {
+    const { described } = enrich(usage, live);
+    if (!described) throw new Error("not described");
+    expect(() => {
+      (described.provenance.boundary.components as string[]).push("gpu");
+    }).toThrow(TypeError);
+    expect(enrich(usage, live).attributes[sc.ATTR_CARBON_BOUNDARY_COMPONENTS]).toEqual([
+      "cpu",
+      "memory",
+      "network",
+    ]);
+  });
+
   it("no attribute name is also the namespace of another", () => {
     const names = Object.entries(sc)
       .filter(([key]) => key.startsWith("ATTR_"))

@@ -21,6 +21,10 @@ const WRITES: [string, AttributeValue][] = [
   ["g", "another long string"],
   ["b", "short"], // overwrite at the limit
   ["h", Number.NaN],
+  ["i", Object.freeze(["cpu", "a long element"]) as string[]], // string array: a copy, cut per element
+  ["j", []],
+  ["k", ["x", 1] as unknown as string[]], // mixed: left to the SDK
+  ["i", ["operational"]], // overwrite
 ];
 
 function pair(limits: Limits): [Span, Span] {
@@ -56,6 +60,16 @@ describe("setSpanAttribute", () => {
       expect(b.attributes).toEqual(a.attributes);
     });
   }
+
+  it("stores a copy of a string array, not the caller's array", () => {
+    const [, ours] = pair({});
+    const boundary = Object.freeze(["cpu", "memory"]);
+    setSpanAttribute(ours, "carbon.boundary.components", boundary as string[]);
+    const stored = (ours as unknown as ReadableSpan).attributes["carbon.boundary.components"];
+    expect(stored).toEqual(["cpu", "memory"]);
+    expect(stored).not.toBe(boundary);
+    expect(Object.isFrozen(stored)).toBe(false);
+  });
 
   it("goes through setAttribute when it is replaced on the span", () => {
     const [span] = pair({});
