@@ -29,6 +29,7 @@ import { SlicedExposition } from "../src/metrics/exposition.ts";
 import { createPrometheusReader, serveMetrics } from "../src/metrics/prometheus.ts";
 import { CARBON_METER_NAME, carbonMetricViews } from "../src/metrics/views.ts";
 import * as sc from "../src/semconv.ts";
+import { jobRecord } from "../test/helpers/job-record.ts";
 
 const TARGET_SAMPLES = 40_000;
 const TARGET_BYTES = 5 * 1024 * 1024;
@@ -80,32 +81,11 @@ function build(layout: Layout, jobNameLimit: number): Built {
   return { exporter, metrics, provider };
 }
 
-function jobRecord(job: number, service: number, run: number): JobRecord {
+function fleetRecord(job: number, service: number, run: number): JobRecord {
   // Spread over the ranges that occur: 10 ms … 1 h, 10 µg … 10 kg.
   const durationSeconds = 0.01 * 10 ** (((job * 7 + run) % 25) / 4);
   const grams = 1e-5 * 10 ** (((job * 3 + service + run) % 36) / 4);
-  return {
-    jobName: `job-${job}`,
-    serviceName: `service-${service}`,
-    status: "ok",
-    durationSeconds,
-    zone: "DE",
-    intensity: { gramsPerKwh: 400, zone: "DE", source: "static", method: "yearly-average" },
-    attribution: "exclusive",
-    footprint: {
-      energy: {
-        cpuKwh: grams / 400,
-        memoryKwh: 0,
-        gpuKwh: 0,
-        networkKwh: 0,
-        overheadKwh: 0,
-        totalKwh: grams / 400,
-        pue: 1,
-      },
-      gramsPerKwh: 400,
-      co2eGrams: grams,
-    },
-  };
+  return jobRecord({ jobName: `job-${job}`, serviceName: `service-${service}`, durationSeconds }, grams);
 }
 
 function samplesOf(text: string): number {
@@ -430,7 +410,7 @@ async function main(): Promise<void> {
       const built = build(layout, fleet.jobs);
       for (let run = 0; run < 3; run++)
         for (let j = 0; j < fleet.jobs; j++)
-          for (let s = 0; s < SERVICES; s++) built.metrics.recordJob(jobRecord(j, s, run));
+          for (let s = 0; s < SERVICES; s++) built.metrics.recordJob(fleetRecord(j, s, run));
       const sliced = new SlicedExposition(built.exporter);
       const r = await measureRender(
         layout === "before" ? () => renderOneShot(built.exporter) : () => sliced.render(),

@@ -13,32 +13,12 @@ import { createPrometheusMetrics } from "../../src/metrics/prometheus.ts";
 import * as sc from "../../src/semconv.ts";
 import { useCleanups } from "../helpers/cleanups.ts";
 import { find, parseExposition, type Sample } from "../helpers/exposition.ts";
+import { jobRecord } from "../helpers/job-record.ts";
 
 const cleanups = useCleanups();
 
 function record(jobName: string, serviceName: string, grams: number, durationSeconds: number): JobRecord {
-  return {
-    jobName,
-    serviceName,
-    status: "ok",
-    durationSeconds,
-    zone: "DE",
-    intensity: { gramsPerKwh: 400, zone: "DE", source: "static", method: "yearly-average" },
-    attribution: "exclusive",
-    footprint: {
-      energy: {
-        cpuKwh: grams / 400,
-        memoryKwh: 0,
-        gpuKwh: 0,
-        networkKwh: 0,
-        overheadKwh: 0,
-        totalKwh: grams / 400,
-        pue: 1,
-      },
-      gramsPerKwh: 400,
-      co2eGrams: grams,
-    },
-  };
+  return jobRecord({ jobName, serviceName, durationSeconds }, grams);
 }
 
 async function fleet(fullHistograms?: string[]): Promise<Sample[]> {
