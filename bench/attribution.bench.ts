@@ -26,30 +26,12 @@ import { Agent, createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { type JobMeasurement, JobMeter } from "../src/job/meter.ts";
+import { burnCpuSeconds, cpuSeconds, HAS_THREAD_CPU } from "../test/helpers/cpu-burn.ts";
 
-const threadCpuUsage = (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage;
-/** This thread's CPU clock, s (the process clock on Node without threadCpuUsage). */
-function threadSeconds(): number {
-  const u = threadCpuUsage ? threadCpuUsage.call(process) : process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-}
-function processSeconds(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-}
-
-/** Burns `ms` of this thread's CPU; returns the CPU seconds actually burnt (the truth). */
-function burn(ms: number): number {
-  const start = threadSeconds();
-  let x = 0;
-  let now = start;
-  while (now - start < ms / 1000) {
-    for (let i = 0; i < 2000; i++) x += Math.sqrt(i + x);
-    now = threadSeconds();
-  }
-  if (x < 0) throw new Error("unreachable");
-  return now - start;
-}
+const threadSeconds = (): number => cpuSeconds("thread");
+const processSeconds = (): number => cpuSeconds("process");
+/** Burns `ms` of this thread's CPU; returns what it burnt, s (the truth). */
+const burn = (ms: number): number => burnCpuSeconds(ms / 1000, "thread");
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const immediate = () => new Promise<void>((r) => setImmediate(r));
@@ -492,7 +474,7 @@ if (process.argv[2] === "server") {
   await requestJobCost();
   process.exitCode = failed ? 1 : 0;
 } else {
-  const clocks: HookClock[] = threadCpuUsage ? ["wall", "thread-cpu"] : ["wall"];
+  const clocks: HookClock[] = HAS_THREAD_CPU ? ["wall", "thread-cpu"] : ["wall"];
   for (const clock of clocks) await threeJobs(clock);
   for (const clock of clocks) await hundredJobs(clock);
   await httpOverhead();

@@ -13,6 +13,8 @@ import { fileURLToPath } from "node:url";
 export type CpuClock = "process" | "thread";
 
 const threadCpuUsage = (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage;
+/** Whether this Node has a per-thread CPU clock (process.threadCpuUsage, Node ≥ 23.9). */
+export const HAS_THREAD_CPU = typeof threadCpuUsage === "function";
 
 /** CPU seconds (user + system) used so far by the process, or by this thread when asked and known. */
 export function cpuSeconds(clock: CpuClock = "process"): number {

@@ -15,32 +15,15 @@ import { createPrometheusMetrics } from "../../src/metrics/prometheus.ts";
 import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
 import * as sc from "../../src/semconv.ts";
 import { useCleanups } from "../helpers/cleanups.ts";
+import { burnCpuSeconds, cpuSeconds, HAS_THREAD_CPU } from "../helpers/cpu-burn.ts";
 import { sampleValue } from "../helpers/exposition.ts";
 
 const cleanups = useCleanups();
 
-const threadCpuUsage = (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage;
-function threadSeconds(): number {
-  const u = threadCpuUsage ? threadCpuUsage.call(process) : process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-}
-function processSeconds(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-}
-
-/** Burns `ms` of this thread's CPU; returns what it burnt, s. */
-function burn(ms: number): number {
-  const start = threadSeconds();
-  let x = 0;
-  let now = start;
-  while (now - start < ms / 1000) {
-    for (let i = 0; i < 200; i++) x += Math.sqrt(i + x);
-    now = threadSeconds();
-  }
-  if (x < 0) throw new Error("unreachable");
-  return now - start;
-}
+const threadSeconds = (): number => cpuSeconds("thread");
+const processSeconds = (): number => cpuSeconds("process");
+/** Burns `ms` of this thread's CPU; returns what it burnt, s (the truth). */
+const burn = (ms: number): number => burnCpuSeconds(ms / 1000, "thread");
 
 const immediate = () => new Promise<void>((r) => setImmediate(r));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -242,7 +225,7 @@ describe("alert level: per-run gCO₂e of a constant job, from the scraped metri
     cleanups.push(() => prom.shutdown());
     // This thread's clocks only: the per-run figure must not move with CPU that other threads of a
     // shared test process burn meanwhile (the process clock spreads it over whoever ran).
-    const { processor, tracer } = setup({}, "thread-cpu", threadCpuUsage ? "thread" : "process");
+    const { processor, tracer } = setup({}, "thread-cpu", HAS_THREAD_CPU ? "thread" : "process");
     processor.setMetrics(prom.metrics);
     const perRun = async (): Promise<number> => {
       const text = await (await fetch(prom.url)).text();

@@ -1,10 +1,9 @@
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import * as sc from "../../src/semconv.ts";
-import { burnWallMs } from "../helpers/cpu-burn.ts";
+import { burnWallMs, HAS_THREAD_CPU } from "../helpers/cpu-burn.ts";
 
-const hasThreadCpu = typeof (process as { threadCpuUsage?: unknown }).threadCpuUsage === "function";
-if (!hasThreadCpu) console.warn("SKIP worker-thread CPU test: process.threadCpuUsage needs Node ≥ 23.9");
+if (!HAS_THREAD_CPU) console.warn("SKIP worker-thread CPU test: process.threadCpuUsage needs Node ≥ 23.9");
 
 const mod = (path: string) => new URL(`../../${path}`, import.meta.url).href;
 
@@ -29,7 +28,7 @@ parentPort.postMessage({ clock: defaultJobMeter().cpuClock, attributes: span.att
 `;
 
 describe("a job in a worker thread", () => {
-  it.skipIf(!hasThreadCpu && process.env.CI !== "true")(
+  it.skipIf(!HAS_THREAD_CPU && process.env.CI !== "true")(
     "reports its own thread's CPU (±15 %), not the main thread's, and is enriched",
     async () => {
       const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(workerSource)}`));
