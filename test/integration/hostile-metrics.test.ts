@@ -5,7 +5,6 @@
  * and stays small, and every sample stays finite.
  */
 import { spawnSync } from "node:child_process";
-import { context, metrics, propagation, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config.ts";
@@ -19,6 +18,7 @@ import { type CarbonSdk, startCarbonSdk } from "../../src/sdk/start-carbon-sdk.t
 import * as sc from "../../src/semconv.ts";
 import { find, parseExposition } from "../helpers/exposition.ts";
 import { jobRecord } from "../helpers/job-record.ts";
+import { disableOtelGlobals } from "../helpers/otel-globals.ts";
 import { NODE_BIN, PROJECT_ROOT } from "../helpers/prometheus.ts";
 
 /** The name that crashed the scrape: 11 MiB, beyond V8's longest string once serialized ~50 times. */
@@ -37,10 +37,7 @@ let prom: PrometheusMetrics | undefined;
 afterEach(async () => {
   await sdk?.shutdown();
   sdk = undefined;
-  trace.disable();
-  metrics.disable();
-  context.disable();
-  propagation.disable();
+  disableOtelGlobals();
   await prom?.shutdown();
   prom = undefined;
 });

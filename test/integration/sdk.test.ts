@@ -1,6 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { context, metrics, propagation, trace } from "@opentelemetry/api";
+import { metrics, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseConfig } from "../../src/config.ts";
@@ -8,6 +8,7 @@ import { withJob } from "../../src/job/job.ts";
 import { type CarbonSdk, startCarbonSdk } from "../../src/sdk/start-carbon-sdk.ts";
 import { traceExportersFromEnv } from "../../src/sdk/trace-exporters.ts";
 import * as sc from "../../src/semconv.ts";
+import { disableOtelGlobals } from "../helpers/otel-globals.ts";
 
 const config = parseConfig({ zone: "SE" });
 
@@ -24,10 +25,7 @@ let sdk: CarbonSdk | undefined;
 async function stopSdk(): Promise<void> {
   await sdk?.shutdown();
   sdk = undefined;
-  trace.disable();
-  metrics.disable();
-  context.disable();
-  propagation.disable();
+  disableOtelGlobals();
 }
 
 afterEach(async () => {
