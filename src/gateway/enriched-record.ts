@@ -6,7 +6,7 @@
  */
 import type { Attributes, AttributeValue } from "@opentelemetry/api";
 import { isAttribution, type JobRecord, str } from "../core/job-record.ts";
-import type { IntensityMethod, IntensityValue } from "../intensity/types.ts";
+import { INTENSITY_METHODS, type IntensityMethod, type IntensityValue } from "../intensity/types.ts";
 import * as sc from "../semconv.ts";
 
 /** Timing and status of the span, which are not attributes. */
@@ -17,7 +17,7 @@ export interface SpanTiming {
 }
 
 const SOURCES = new Set<string>(Object.values(sc.INTENSITY_SOURCE));
-const METHODS = new Set<string>(["latest", "time-weighted", "yearly-average", "configured"]);
+const METHODS: ReadonlySet<string> = new Set(INTENSITY_METHODS);
 
 function num(value: AttributeValue | undefined): number | undefined {
   return typeof value === "number" && Number.isFinite(value) ? value : undefined;
