@@ -20,6 +20,7 @@
 import type { Attributes } from "@opentelemetry/api";
 import type { Config } from "../config.ts";
 import type { JobRecord } from "../core/job-record.ts";
+import { errorText } from "../errors.ts";
 import type { IntensityProvider } from "../intensity/types.ts";
 import type { ResolvedZone } from "../intensity/zone.ts";
 import { bestHourLookup } from "../processor/best-hour.ts";
@@ -56,12 +57,6 @@ interface Pending {
   span: JobSpanRef;
   zone: ResolvedZone;
   resource: Attributes;
-}
-
-function errorText(error: unknown): string {
-  const code = (error as { code?: string }).code;
-  const message = error instanceof Error ? error.message : String(error);
-  return code ? `${code}: ${message}` : message;
 }
 
 function record(ctx: EnrichContext, job: JobRecord): void {

@@ -26,6 +26,7 @@ import { gatewayResource } from "../metrics/gateway-metrics.ts";
 import type { PrometheusMetrics } from "../metrics/prometheus.ts";
 import { createPrometheusMetrics } from "../metrics/prometheus.ts";
 import { httpOrigin, parseHostPort } from "../util/host-port.ts";
+import { listenReason } from "../util/listen-reason.ts";
 import { Admission, QueueAdmission } from "./admission.ts";
 import { bearerAuthorizer } from "./auth.ts";
 import type { EnrichContext, JobRecorder } from "./enrich-request.ts";
@@ -79,19 +80,6 @@ export class ListenError extends Co2eError {
     this.name = "ListenError";
     this.address = address;
   }
-}
-
-const LISTEN_REASONS: Record<string, string> = {
-  EADDRINUSE: "address already in use",
-  EACCES: "permission denied (ports below 1024 need privileges)",
-  EADDRNOTAVAIL: "address not available on this host",
-  ENOTFOUND: "host name not found",
-};
-
-function listenReason(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code && LISTEN_REASONS[code]) return LISTEN_REASONS[code];
-  return error instanceof Error ? error.message : String(error);
 }
 
 interface Telemetry {

@@ -30,6 +30,7 @@ import {
   serveMetrics,
 } from "../metrics/prometheus.ts";
 import type { CarbonSpanProcessor } from "../processor/carbon-span-processor.ts";
+import { listenReason } from "../util/listen-reason.ts";
 import { createCarbonComponents } from "./carbon-components.ts";
 import { cloudEnvDetector } from "./cloud-detector.ts";
 import { syncHostDetector } from "./host-detector.ts";
@@ -109,15 +110,6 @@ function disabledConfig(config: Config | string | undefined): Config {
     diag.warn("otel-co2e: SDK disabled; config not loaded, using defaults", error);
     return typeof config === "object" ? config : parseConfig({});
   }
-}
-
-/** "address already in use" for EADDRINUSE and the like; the message otherwise. */
-function listenFailure(error: unknown): string {
-  const code = (error as { code?: unknown }).code;
-  if (code === "EADDRINUSE") return "address already in use";
-  if (code === "EACCES") return "permission denied";
-  if (code === "EADDRNOTAVAIL") return "address not available";
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** True when a tracer provider is already registered globally (another NodeSDK, or a hand-made one). */
@@ -259,7 +251,7 @@ export function startCarbonSdk(options: CarbonSdkOptions = {}): CarbonSdk {
   // without OTEL_LOG_LEVEL, so the console hears of it too (once: `listening` settles once).
   listening.catch((error: unknown) => {
     const where = prometheus ? `${prometheus.host}:${prometheus.port}` : "";
-    console.warn(`otel-co2e: cannot serve /metrics on ${where}: ${listenFailure(error)}`);
+    console.warn(`otel-co2e: cannot serve /metrics on ${where}: ${listenReason(error)}`);
     diag.error("otel-co2e: cannot serve /metrics", error);
   });
   const ready = Promise.all([listening, gpu]).then(() => {});
