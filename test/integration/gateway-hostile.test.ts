@@ -306,7 +306,8 @@ describe("slow clients", () => {
     // for the closes, then look at what they were told.
     const closedAfter = await Promise.all(clients.map((c) => c.closed));
     expect(Math.max(...closedAfter)).toBeLessThan(2000 + 1000);
-    for (const c of clients) expect(c.received()).toContain("not complete after gateway.bodyTimeoutMs (2000 ms)");
+    for (const c of clients)
+      expect(c.received()).toContain("not complete after gateway.bodyTimeoutMs (2000 ms)");
   });
 
   it("a connection that never finishes its headers is closed at gateway.headersTimeoutMs, not after 30 s", async () => {
