@@ -33,6 +33,7 @@
  */
 import { type AsyncHook, createHook, executionAsyncId } from "node:async_hooks";
 import { performance } from "node:perf_hooks";
+import { promiseHooks } from "node:v8";
 import { isMainThread } from "node:worker_threads";
 import { diag } from "@opentelemetry/api";
 import { type AttributionMode, SAMPLER_DEFAULTS } from "../defaults.ts";
@@ -327,13 +328,40 @@ class PeakTracker {
   }
 }
 
-/** Creates the before/after hook, or undefined where async_hooks cannot be used. */
-function tryCreateHook(before: () => void, after: () => void): AsyncHook | undefined {
+/** The before/after callbacks of every callback the thread runs, switched on and off together. */
+interface CallbackHooks {
+  enable(): void;
+  disable(): void;
+}
+
+/**
+ * async_hooks for timers, I/O and other resources, and V8's promise hooks for promise continuations
+ * (`await` resumptions, then-callbacks), or undefined where async_hooks cannot be used. An async
+ * hook that tracks promises gives every promise an async id (an `init` hook per promise); the
+ * promise hooks skip that: ≈ 1.3 µs instead of ≈ 2.1 µs for 20 awaits (Node 24, this machine).
+ * `trackPromises: false` keeps the async hook off promises (in Node 24 since the option exists,
+ * checked on 24.21); a Node without the option ignores it and both fire for a continuation, nested
+ * with the same owner: counted once, only dearer.
+ */
+function tryCreateHooks(before: () => void, after: () => void): CallbackHooks | undefined {
+  let hook: AsyncHook;
   try {
-    return createHook({ before, after });
+    hook = createHook({ before, after, trackPromises: false });
   } catch {
     return undefined;
   }
+  let stops: ReturnType<typeof promiseHooks.onBefore>[] = [];
+  return {
+    enable() {
+      hook.enable();
+      stops = [promiseHooks.onBefore(before), promiseHooks.onAfter(after)];
+    },
+    disable() {
+      hook.disable();
+      for (const stop of stops) stop();
+      stops = [];
+    },
+  };
 }
 
 export class JobMeter {
@@ -370,7 +398,7 @@ export class JobMeter {
   #timer: NodeJS.Timeout | undefined;
 
   // Event-loop accounting.
-  readonly #hook: AsyncHook | undefined;
+  readonly #hook: CallbackHooks | undefined;
   #hooked = false;
   /** Owner of the callback running now (null: outside every job) and the owners it interrupted. */
   #owner: Measurement | null = null;
@@ -427,7 +455,7 @@ export class JobMeter {
     this.#cpuMicros = clocks.cpuMicros ?? (this.#cpuClock === "thread" ? threadCpuMicros : processCpuMicros);
     this.#processCpuMicros = clocks.processCpuMicros ?? processCpuMicros;
     this.network = new NetworkTracker();
-    this.#hook = tryCreateHook(
+    this.#hook = tryCreateHooks(
       () => this.#before(),
       () => this.leave(),
     );
