@@ -6,12 +6,13 @@
  *
  * Never throws into user code and never drops a span: a failure becomes `carbon.error`.
  */
-import { type AttributeValue, type Context, diag, SpanStatusCode } from "@opentelemetry/api";
+import { type Attributes, type AttributeValue, type Context, diag, SpanStatusCode } from "@opentelemetry/api";
 import { hrTimeToMilliseconds } from "@opentelemetry/core";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
 import { type Config, resolveLogicalCores } from "../config.ts";
 import { isJobSpan, type JobRecord } from "../core/job-record.ts";
 import type { IntensityProvider } from "../intensity/types.ts";
+import type { ResolvedZone } from "../intensity/zone.ts";
 import { defaultJobMeter, type JobMeter } from "../job/meter.ts";
 import { isSdkSpan, setSpanAttribute } from "../job/span-attributes.ts";
 import { beginSpanMeasurement, finishSpanMeasurement } from "../job/spans.ts";
@@ -21,7 +22,7 @@ import { createMachineCpuEnergy, type MachineCpuEnergyOptions } from "../power/a
 import * as sc from "../semconv.ts";
 import { bestHourLookup } from "./best-hour.ts";
 import {
-  type AttributeList,
+  AttributeList,
   cpuModelParams,
   type EnrichOptions,
   enrichJobSpanInto,
@@ -30,6 +31,8 @@ import {
 } from "./enrich.ts";
 
 const PRIORITY_KEYS: ReadonlySet<string> = new Set(PRIORITY_CARBON_ATTRIBUTES);
+/** Distinct `carbon.zone` values cached per resource. */
+const MAX_CACHED_ZONES = 64;
 
 export interface CarbonSpanProcessorOptions {
   config: Config;
@@ -62,8 +65,13 @@ export class CarbonSpanProcessor implements SpanProcessor {
   #shutdown = false;
   #errorsReported = 0;
   #limitWarned = false;
-  readonly #list: AttributeList = { keys: [], values: [] };
+  readonly #list = new AttributeList();
   #listBusy = false;
+  /**
+   * Resolved zones by resource attributes (one object per TracerProvider) and the span's own
+   * `carbon.zone` (or ""): the resolution is otherwise repeated at each job's start and end.
+   */
+  readonly #zones = new WeakMap<object, Map<string, ResolvedZone>>();
 
   constructor(options: CarbonSpanProcessorOptions) {
     this.#config = options.config;
@@ -108,11 +116,7 @@ export class CarbonSpanProcessor implements SpanProcessor {
     if (this.#shutdown || !isJobSpan(span.attributes)) return;
     try {
       beginSpanMeasurement(span, this.#meter);
-      const zone = resolveJobZone(
-        { attributes: span.attributes, resource: span.resource.attributes },
-        this.#config,
-      );
-      this.#provider.warm(zone.zone);
+      this.#provider.warm(this.#zoneOf(span.attributes, span.resource.attributes).zone);
     } catch {
       // An unknown zone is reported by onEnding as carbon.error; nothing to warm.
     }
@@ -135,9 +139,8 @@ export class CarbonSpanProcessor implements SpanProcessor {
     // The processor's own lists, emptied and reused; fresh ones if a write below re-enters (a diag
     // logger that ends a job span of its own).
     const reuse = !this.#listBusy;
-    const list: AttributeList = reuse ? this.#list : { keys: [], values: [] };
-    list.keys.length = 0;
-    list.values.length = 0;
+    const list = reuse ? this.#list : new AttributeList();
+    list.length = 0;
     this.#listBusy = true;
     try {
       this.#write(span, list);
@@ -146,8 +149,32 @@ export class CarbonSpanProcessor implements SpanProcessor {
     }
   }
 
+  /** The span's zone through the cache; throws as resolveJobZone does for an unknown zone. */
+  #zoneOf(attributes: Attributes, resource: Attributes): ResolvedZone {
+    const own = attributes[sc.ATTR_CARBON_ZONE];
+    const key = typeof own === "string" ? own : "";
+    let byOwn = this.#zones.get(resource);
+    if (!byOwn) {
+      byOwn = new Map();
+      this.#zones.set(resource, byOwn);
+    }
+    let zone = byOwn.get(key);
+    if (!zone) {
+      zone = resolveJobZone({ attributes, resource }, this.#config);
+      // Bounded: a span-supplied carbon.zone is client input.
+      if (byOwn.size < MAX_CACHED_ZONES) byOwn.set(key, zone);
+    }
+    return zone;
+  }
+
   #write(span: Span, list: AttributeList): void {
     const options = this.#enrichOptions;
+    let zone: ResolvedZone | undefined;
+    try {
+      zone = this.#zoneOf(span.attributes, span.resource.attributes);
+    } catch {
+      // enrichJobSpanInto resolves it again and writes the error as carbon.error.
+    }
     const { record } = enrichJobSpanInto(
       {
         attributes: span.attributes,
@@ -158,21 +185,22 @@ export class CarbonSpanProcessor implements SpanProcessor {
       },
       options,
       list,
+      zone,
     );
     // The span attribute count limit drops what comes last, so the figures the metrics and a
     // gateway need go first, then carbon.metrics.recorded, then the rest.
-    const { keys, values } = list;
+    const { keys, values, length } = list;
     const direct = isSdkSpan(span);
     // One attribute at a time, from the lists (no object per job): the priority ones, then the rest.
     // enrichJobSpanInto puts the priority keys first, so they are the list's leading run.
     let first = 0;
-    for (; first < keys.length && PRIORITY_KEYS.has(keys[first] as string); first++) {
+    for (; first < length && PRIORITY_KEYS.has(keys[first] as string); first++) {
       setSpanAttribute(span, keys[first] as string, values[first] as AttributeValue, direct);
     }
     if (record && this.#metrics) this.#record(span, record, direct);
-    for (let i = first; i < keys.length; i++) {
-      const key = keys[i] as string;
-      if (!PRIORITY_KEYS.has(key)) setSpanAttribute(span, key, values[i] as AttributeValue, direct);
+    // Only the leading run holds priority keys: no lookup per remaining key.
+    for (let i = first; i < length; i++) {
+      setSpanAttribute(span, keys[i] as string, values[i] as AttributeValue, direct);
     }
   }
 

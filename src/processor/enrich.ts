@@ -145,9 +145,16 @@ export interface EnrichOptions {
  * Carbon attributes in write order as two parallel lists: the span processor writes them straight
  * onto the span, without building (and walking) an object of some 35 keys per job.
  */
-export interface AttributeList {
-  keys: string[];
-  values: AttributeValue[];
+export class AttributeList {
+  readonly keys: string[] = [];
+  readonly values: AttributeValue[] = [];
+  /** Entries in use; the arrays keep their capacity between jobs (`length = 0` would free it). */
+  length = 0;
+
+  add(key: string, value: AttributeValue): void {
+    this.keys[this.length] = key;
+    this.values[this.length++] = value;
+  }
 }
 
 export interface EnrichListResult {
@@ -158,28 +165,28 @@ export interface EnrichListResult {
 }
 
 export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): EnrichResult {
-  const list: AttributeList = { keys: [], values: [] };
+  const list = new AttributeList();
   const result: EnrichResult = { attributes: {}, ...enrichJobSpanInto(span, options, list) };
   const { keys, values } = list;
-  for (let i = 0; i < keys.length; i++) result.attributes[keys[i] as string] = values[i];
+  for (let i = 0; i < list.length; i++) result.attributes[keys[i] as string] = values[i];
   return result;
 }
 
 /**
  * enrichJobSpan, with the attributes appended to `out` (in write order: PRIORITY_CARBON_ATTRIBUTES
- * first) instead of returned as an object. On failure `out` holds only `carbon.error`.
+ * first) instead of returned as an object. On failure `out` holds only `carbon.error`. `resolved`:
+ * the span's zone, when the caller already resolved it.
  */
 export function enrichJobSpanInto(
   span: JobSpanData,
   options: EnrichOptions,
   out: AttributeList,
+  resolved?: ResolvedZone,
 ): EnrichListResult {
-  const keys = out.keys;
-  const values = out.values;
-  const start = keys.length;
+  const start = out.length;
   try {
     const durationSeconds = Math.max(0, (span.endMs - span.startMs) / 1000);
-    const zone = options.zone ?? resolveJobZone(span, options.config);
+    const zone = resolved ?? options.zone ?? resolveJobZone(span, options.config);
     const window = { startMs: span.startMs, endMs: span.endMs };
     const intensity = options.intensity(zone.zone, window);
     checkUsagePlausible(span.attributes, durationSeconds);
@@ -195,68 +202,42 @@ export function enrichJobSpanInto(
     const attribution = options.attribution ?? (isAttribution(own) ? own : sc.ATTRIBUTION.exclusive);
     const e = footprint.energy;
     // Write order: PRIORITY_CARBON_ATTRIBUTES first.
-    keys.push(
-      sc.ATTR_CARBON_CO2E_GRAMS,
-      sc.ATTR_CARBON_INTENSITY_ZONE,
-      sc.ATTR_CARBON_INTENSITY_SOURCE,
-      sc.ATTR_CARBON_ENERGY_KWH,
-      sc.ATTR_CARBON_ENERGY_CPU_KWH,
-      sc.ATTR_CARBON_ENERGY_MEMORY_KWH,
-      sc.ATTR_CARBON_ENERGY_GPU_KWH,
-      sc.ATTR_CARBON_ENERGY_NETWORK_KWH,
-      sc.ATTR_CARBON_ENERGY_OVERHEAD_KWH,
-      sc.ATTR_CARBON_PUE,
-      sc.ATTR_CARBON_INTENSITY,
-      sc.ATTR_CARBON_INTENSITY_METHOD,
-      sc.ATTR_CARBON_ZONE_RESOLVED_BY,
-      // The model actually used: a `rapl` config without measured joules fell back to tdp.
-      sc.ATTR_CARBON_MODEL,
-      sc.ATTR_CARBON_ATTRIBUTION,
-    );
-    values.push(
-      footprint.co2eGrams,
-      intensity.zone,
-      intensity.source,
-      e.totalKwh,
-      e.cpuKwh,
-      e.memoryKwh,
-      e.gpuKwh,
-      e.networkKwh,
-      e.overheadKwh,
-      e.pue,
-      intensity.gramsPerKwh,
-      intensity.method,
-      zone.resolvedBy,
-      params.energy.cpu.model,
-      attribution,
-    );
+    out.add(sc.ATTR_CARBON_CO2E_GRAMS, footprint.co2eGrams);
+    out.add(sc.ATTR_CARBON_INTENSITY_ZONE, intensity.zone);
+    out.add(sc.ATTR_CARBON_INTENSITY_SOURCE, intensity.source);
+    out.add(sc.ATTR_CARBON_ENERGY_KWH, e.totalKwh);
+    out.add(sc.ATTR_CARBON_ENERGY_CPU_KWH, e.cpuKwh);
+    out.add(sc.ATTR_CARBON_ENERGY_MEMORY_KWH, e.memoryKwh);
+    out.add(sc.ATTR_CARBON_ENERGY_GPU_KWH, e.gpuKwh);
+    out.add(sc.ATTR_CARBON_ENERGY_NETWORK_KWH, e.networkKwh);
+    out.add(sc.ATTR_CARBON_ENERGY_OVERHEAD_KWH, e.overheadKwh);
+    out.add(sc.ATTR_CARBON_PUE, e.pue);
+    out.add(sc.ATTR_CARBON_INTENSITY, intensity.gramsPerKwh);
+    out.add(sc.ATTR_CARBON_INTENSITY_METHOD, intensity.method);
+    out.add(sc.ATTR_CARBON_ZONE_RESOLVED_BY, zone.resolvedBy);
+    // The model actually used: a `rapl` config without measured joules fell back to tdp.
+    out.add(sc.ATTR_CARBON_MODEL, params.energy.cpu.model);
+    out.add(sc.ATTR_CARBON_ATTRIBUTION, attribution);
     if (intensity.ageSeconds !== undefined) {
-      keys.push(sc.ATTR_CARBON_INTENSITY_AGE_SECONDS);
-      values.push(intensity.ageSeconds);
+      out.add(sc.ATTR_CARBON_INTENSITY_AGE_SECONDS, intensity.ageSeconds);
     }
     if (intensity.isEstimated !== undefined) {
-      keys.push(sc.ATTR_CARBON_INTENSITY_ESTIMATED);
-      values.push(intensity.isEstimated);
+      out.add(sc.ATTR_CARBON_INTENSITY_ESTIMATED, intensity.isEstimated);
     }
     if (intensity.fallbackReason) {
-      keys.push(sc.ATTR_CARBON_INTENSITY_FALLBACK_REASON);
-      values.push(intensity.fallbackReason);
+      out.add(sc.ATTR_CARBON_INTENSITY_FALLBACK_REASON, intensity.fallbackReason);
     }
     if (footprint.marketGrams !== undefined) {
-      keys.push(sc.ATTR_CARBON_CO2E_MARKET_GRAMS);
-      values.push(footprint.marketGrams);
+      out.add(sc.ATTR_CARBON_CO2E_MARKET_GRAMS, footprint.marketGrams);
     }
     if (footprint.embodiedGrams !== undefined) {
-      keys.push(sc.ATTR_CARBON_EMBODIED_GRAMS);
-      values.push(footprint.embodiedGrams);
+      out.add(sc.ATTR_CARBON_EMBODIED_GRAMS, footprint.embodiedGrams);
     }
     if (footprint.sciGramsPerUnit !== undefined) {
-      keys.push(sc.ATTR_CARBON_SCI_GRAMS_PER_UNIT);
-      values.push(footprint.sciGramsPerUnit);
+      out.add(sc.ATTR_CARBON_SCI_GRAMS_PER_UNIT, footprint.sciGramsPerUnit);
     }
     if (footprint.carbonCost !== undefined) {
-      keys.push(sc.ATTR_CARBON_COST);
-      values.push(footprint.carbonCost);
+      out.add(sc.ATTR_CARBON_COST, footprint.carbonCost);
     }
     // Range and provenance: after the central figures, so an attribute limit drops them first.
     const described = addDescribedAttributes(out, usage, params, intensity, footprint);
@@ -269,8 +250,7 @@ export function enrichJobSpanInto(
     let bestHourGrams: number | undefined;
     if (best !== undefined) {
       bestHourGrams = e.totalKwh * Math.min(best, intensity.gramsPerKwh);
-      keys.push(sc.ATTR_CARBON_CO2E_GRAMS_AT_BEST_HOUR);
-      values.push(bestHourGrams);
+      out.add(sc.ATTR_CARBON_CO2E_GRAMS_AT_BEST_HOUR, bestHourGrams);
     }
     const record: JobRecord = {
       jobName: String(span.attributes[sc.ATTR_JOB_NAME]),
@@ -287,10 +267,8 @@ export function enrichJobSpanInto(
     if (bestHourGrams !== undefined) record.bestHourGrams = bestHourGrams;
     return { record, described };
   } catch (error) {
-    keys.length = start;
-    values.length = start;
-    keys.push(sc.ATTR_CARBON_ERROR);
-    values.push(errorText(error));
+    out.length = start;
+    out.add(sc.ATTR_CARBON_ERROR, errorText(error));
     return {};
   }
 }

@@ -199,7 +199,7 @@ function describe(
  * order). Returns the description.
  */
 export function addDescribedAttributes(
-  out: { keys: string[]; values: AttributeValue[] },
+  out: { add(key: string, value: AttributeValue): void },
   input: FootprintInput,
   params: FootprintParams,
   intensity: IntensityValue,
@@ -207,22 +207,16 @@ export function addDescribedAttributes(
 ): DescribedFootprint {
   const { described, shape } = describe(input, params, intensity, footprint, false);
   const range = described.range;
-  out.keys.push(
-    sc.ATTR_CARBON_CO2E_LOW_GRAMS,
-    sc.ATTR_CARBON_CO2E_HIGH_GRAMS,
-    sc.ATTR_CARBON_ENERGY_LOW_KWH,
-    sc.ATTR_CARBON_ENERGY_HIGH_KWH,
-  );
-  out.values.push(range.co2eGrams.low, range.co2eGrams.high, range.energyKwh.low, range.energyKwh.high);
+  out.add(sc.ATTR_CARBON_CO2E_LOW_GRAMS, range.co2eGrams.low);
+  out.add(sc.ATTR_CARBON_CO2E_HIGH_GRAMS, range.co2eGrams.high);
+  out.add(sc.ATTR_CARBON_ENERGY_LOW_KWH, range.energyKwh.low);
+  out.add(sc.ATTR_CARBON_ENERGY_HIGH_KWH, range.energyKwh.high);
   if (range.embodiedGrams) {
-    out.keys.push(sc.ATTR_CARBON_EMBODIED_LOW_GRAMS, sc.ATTR_CARBON_EMBODIED_HIGH_GRAMS);
-    out.values.push(range.embodiedGrams.low, range.embodiedGrams.high);
+    out.add(sc.ATTR_CARBON_EMBODIED_LOW_GRAMS, range.embodiedGrams.low);
+    out.add(sc.ATTR_CARBON_EMBODIED_HIGH_GRAMS, range.embodiedGrams.high);
   }
   const { keys, values } = shape;
-  for (let i = 0; i < keys.length; i++) {
-    out.keys.push(keys[i] as string);
-    out.values.push(values[i] as AttributeValue);
-  }
+  for (let i = 0; i < keys.length; i++) out.add(keys[i] as string, values[i] as AttributeValue);
   return described;
 }
 

@@ -412,6 +412,26 @@ describe("CarbonSpanProcessor with the real SDK", () => {
     expect(byName(spans, "huge-units").attributes[sc.ATTR_CARBON_ERROR]).toBeDefined();
   });
 
+  it("each job span gets its own carbon.zone, the config zone otherwise, however the spans interleave", () => {
+    const { exporter, tracer } = setup();
+    const zones = ["FR", undefined, "PL", "NOT-A-ZONE", "FR", undefined, "NOT-A-ZONE", "PL"];
+    zones.forEach((zone, i) => {
+      const attributes = { [sc.ATTR_JOB_NAME]: `z${i}`, ...(zone ? { [sc.ATTR_CARBON_ZONE]: zone } : {}) };
+      tracer.startSpan(`z${i}`, { attributes }).end();
+    });
+    const spans = exporter.getFinishedSpans();
+    zones.forEach((zone, i) => {
+      const a = byName(spans, `z${i}`).attributes;
+      if (zone === "NOT-A-ZONE") {
+        expect(String(a[sc.ATTR_CARBON_ERROR])).toContain("CO2E_ERR_UNKNOWN_ZONE");
+        return;
+      }
+      expect(a[sc.ATTR_CARBON_INTENSITY_ZONE]).toBe(zone ?? "DE");
+      expect(a[sc.ATTR_CARBON_ZONE_RESOLVED_BY]).toBe(zone ? "attribute" : "config");
+      expect(a[sc.ATTR_CARBON_INTENSITY]).toBe(staticIntensity(zone ?? "DE").gramsPerKwh);
+    });
+  });
+
   it("never throws when the provider throws or the metrics throw", () => {
     const throwing: IntensityProvider = {
       name: "broken",
