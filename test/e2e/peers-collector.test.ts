@@ -10,8 +10,9 @@
  *      exactly the job spans it received, and a replica stopped mid-run and started again on the
  *      same address loses nothing the Collector acknowledged.
  * The Python SDK exports each span on its own (SimpleSpanProcessor), so a trace's three spans
- * reach the Collector in separate requests and usually leave it in separate batches: landing
- * together is the exporter's routing, not an accident of batching.
+ * reach the Collector in separate requests and may leave it in different batches; the exporter
+ * routes every span by its own trace id (routing by span name instead splits the traces, and
+ * this test fails).
  * Skips loudly when the Collector binary or the Python venv is absent (fails under CI=true).
  */
 import { describe, expect, it } from "vitest";
@@ -205,8 +206,7 @@ describe.skipIf(missing !== undefined)("the OpenTelemetry Collector with config/
 
     const sinkA2 = await sinkFor();
     const a2 = await replica(`  grpcListen: 127.0.0.1:${portA}\n`, sinkA2.url);
-    const arrived = () =>
-      [sinkA, sinkA2, sinkB].flatMap((sink) => enrichedJobs(sink, "lb-second").map(idOf));
+    const arrived = () => [sinkA, sinkA2, sinkB].flatMap((sink) => enrichedJobs(sink, "lb-second").map(idOf));
     await expect.poll(() => new Set(arrived()).size, { timeout: 60_000 }).toBe(60);
     expect([...new Set(arrived())].sort()).toEqual([...sent].sort());
     // Exactly once here: A finished every call it accepted before exiting, and the calls it
@@ -218,11 +218,8 @@ describe.skipIf(missing !== undefined)("the OpenTelemetry Collector with config/
     // Children too: every span of every trace, and each trace on one replica (A before or after
     // its restart counts as one replica: same address, same place on the ring).
     const secondTraces = new Set(sent.map((id) => id.split("/")[0]!));
-    await expect
-      .poll(() => new Set(all().concat(sinkA2.spans).filter((s) => secondTraces.has(s.traceId)).map(idOf)).size, {
-        timeout: 10_000,
-      })
-      .toBe(180);
+    const secondSpans = () => [...all(), ...sinkA2.spans].filter((s) => secondTraces.has(s.traceId));
+    await expect.poll(() => new Set(secondSpans().map(idOf)).size, { timeout: 10_000 }).toBe(180);
     const secondAt = replicasOfTraces([[sinkA, sinkA2], [sinkB]], secondTraces);
     for (const [trace, at] of secondAt) expect(at.size, `trace ${trace} split over replicas`).toBe(1);
 
@@ -230,5 +227,5 @@ describe.skipIf(missing !== undefined)("the OpenTelemetry Collector with config/
     expect(jobRuns(await metricsOf(b), "lb-second")).toBe(enrichedJobs(sinkB, "lb-second").length);
     expect(jobRuns(await metricsOf(a2), "lb-second")).toBe(enrichedJobs(sinkA2, "lb-second").length);
     expect(jobRuns(await metricsOf(a2), "lb-first")).toBe(0);
-  });
+  }, 120_000); // usually 11–18 s: ~7 s of app runs, then the shipped retry backoff of the Collector
 });

@@ -1,7 +1,8 @@
 /**
  * The shipped gateway configurations: config/collector.yaml loads through the real schema and
  * lets a span's resource cloud region decide its zone, and config/otel-collector.yaml is a
- * coherent Collector config whose traces pipeline sends OTLP/HTTP protobuf to the gateway.
+ * coherent Collector config whose traces pipeline routes by trace id to the gateway replicas over
+ * OTLP/gRPC, with OTLP/HTTP protobuf to one gateway as the alternative.
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
