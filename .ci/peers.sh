@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Real peers for the e2e tests in test/e2e/peers-*.test.ts, built once and cached:
 #   - a Python venv with the OpenTelemetry SDK and its OTLP/HTTP and OTLP/gRPC exporters (PyPI);
-#   - an OpenTelemetry Collector built from the collector's Go modules at one release
-#     (test/peers/otelcol: our own main.go and go.mod).
+#   - an OpenTelemetry Collector built from the collector's Go modules at one release, v0.161.0,
+#     with the contrib loadbalancing exporter (test/peers/otelcol: our own main.go and go.mod;
+#     main.go says why that release and why go.mod replaces one AWS module).
 # Idempotent: a re-run with the same inputs reuses the cache (key = hash of the pinned inputs).
 # The tests find the peers through CO2E_PEERS_DIR (default /root/.cache/otel-co2e) and skip loudly
 # when they are absent outside CI. A failure here is reported here; in CI the peer tests then fail.

@@ -1,7 +1,8 @@
 /**
  * The shipped gateway configurations: config/collector.yaml loads through the real schema and
  * lets a span's resource cloud region decide its zone, and config/otel-collector.yaml is a
- * coherent Collector config whose traces pipeline sends OTLP/HTTP protobuf to the gateway.
+ * coherent Collector config whose traces pipeline routes by trace id to the gateway replicas over
+ * OTLP/gRPC, with OTLP/HTTP protobuf to one gateway as the alternative.
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -102,9 +103,20 @@ describe("config/otel-collector.yaml", () => {
     }
   });
 
-  it("exports traces to the gateway with otlphttp in protobuf", () => {
-    const exporters = doc.service.pipelines.traces!.exporters;
-    expect(exporters).toEqual(["otlphttp/co2e"]);
+  it("routes traces by trace id to the gateway replicas over OTLP/gRPC (loadbalancing)", () => {
+    expect(doc.service.pipelines.traces!.exporters).toEqual(["loadbalancing/co2e-replicas"]);
+    const lb = doc.exporters["loadbalancing/co2e-replicas"] as unknown as {
+      routing_key: string;
+      protocol: { otlp: { tls: { insecure: boolean }; sending_queue: { enabled: boolean } } };
+      resolver: { static: { hostnames: string } };
+    };
+    expect(lb.routing_key).toBe("traceID");
+    expect(lb.protocol.otlp.tls.insecure).toBe(true);
+    expect(lb.protocol.otlp.sending_queue.enabled).toBe(true);
+    expect(lb.resolver.static.hostnames).toMatch(/^\$\{env:CO2E_GATEWAY_REPLICAS:-\[.*:4317.*\]\}$/);
+  });
+
+  it("keeps otlphttp in protobuf for one gateway over OTLP/HTTP", () => {
     const e = doc.exporters["otlphttp/co2e"]!;
     expect(e.encoding).toBe("proto");
     expect(e.endpoint).toMatch(/:4318\}?$/);

@@ -1,13 +1,22 @@
 // A minimal OpenTelemetry Collector for the project's peer tests: the OTLP receiver, the batch and
-// memory_limiter processors, the OTLP (gRPC) and OTLP/HTTP exporters and the contrib health_check
-// extension: what config/otel-collector.yaml uses. The contrib loadbalancing exporter is left out:
-// the Go module proxy reachable here does not serve it (404 for every version).
+// memory_limiter processors, the OTLP (gRPC) and OTLP/HTTP exporters, the contrib loadbalancing
+// exporter and the contrib health_check extension: what config/otel-collector.yaml uses.
 // Built by .ci/peers.sh; every component comes from the collector's Go modules at one release.
+//
+// Why v0.161.0 (stable modules v1.67.0) and not a newer release: the Go module proxy reachable
+// from CI answers 403 ("not available") for loadbalancingexporter v0.165.0, and v0.161.0 is a
+// release it serves; all collector modules are kept at that one release.
+// Why the replace in go.mod: loadbalancingexporter v0.161.0 requires
+// github.com/aws/aws-sdk-go-v2/service/servicediscovery v1.48.0 (for its aws_cloud_map resolver),
+// whose go.mod cannot be verified here (the checksum database lookup through that proxy answers
+// 404); v1.40.2 verifies and compiles against the exporter. The project's config uses the static
+// resolver, so that AWS client is never called.
 package main
 
 import (
 	"log"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/loadbalancingexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
@@ -38,7 +47,7 @@ func factories() (otelcol.Factories, error) {
 		return f, err
 	}
 	if f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
-		otlpexporter.NewFactory(), otlphttpexporter.NewFactory()); err != nil {
+		otlpexporter.NewFactory(), otlphttpexporter.NewFactory(), loadbalancingexporter.NewFactory()); err != nil {
 		return f, err
 	}
 	if f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](healthcheckextension.NewFactory()); err != nil {
@@ -48,7 +57,7 @@ func factories() (otelcol.Factories, error) {
 }
 
 func main() {
-	info := component.BuildInfo{Command: "otelcol-co2e-peers", Description: "Collector for otel-co2e peer tests", Version: "0.165.0"}
+	info := component.BuildInfo{Command: "otelcol-co2e-peers", Description: "Collector for otel-co2e peer tests", Version: "0.161.0"}
 	settings := otelcol.CollectorSettings{
 		BuildInfo: info,
 		Factories: factories,
