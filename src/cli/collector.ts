@@ -5,7 +5,7 @@
  * requests, flushes the forward queue and exits (0 when every acknowledged span was forwarded,
  * 1 when the shutdown timeout left some behind, or when a listener cannot be opened).
  */
-import { FORWARD_PROTOCOLS, type ForwardProtocol, loadConfig } from "../config.ts";
+import { FORWARD_PROTOCOLS, type ForwardProtocol, grpcForwardUrlProblem, loadConfig } from "../config.ts";
 import { startGateway } from "../gateway/server.ts";
 import { parseHostPort } from "../util/host-port.ts";
 import { parseFlagsOrHelp, usageError } from "./args.ts";
@@ -59,6 +59,9 @@ function checkFlags(values: Record<string, unknown>): void {
   const protocol = values["forward-protocol"];
   if (typeof protocol === "string" && !FORWARD_PROTOCOLS.includes(protocol as ForwardProtocol))
     throw usageError(`--forward-protocol: must be ${FORWARD_PROTOCOLS.join(" or ")}, got "${protocol}"`);
+  const grpcProblem =
+    protocol === "grpc" && typeof forward === "string" ? grpcForwardUrlProblem(forward) : undefined;
+  if (grpcProblem) throw usageError(`--forward: ${grpcProblem}, got "${forward}"`);
 }
 
 export async function run(argv: string[]): Promise<number> {
