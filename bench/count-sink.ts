@@ -68,3 +68,35 @@ server.listen(0, "127.0.0.1", () => {
   process.stdout.write(`${(server.address() as AddressInfo).port}\n`);
 });
 process.on("SIGTERM", () => process.exit(0));
+
+// With --grpc, also OTLP/gRPC TraceService/Export on another port, printed as `grpc PORT`
+// (raw bytes in and out, as the gateway's own receiver does), for the gRPC forwarding case.
+if (process.argv.includes("--grpc")) {
+  const grpc = await import("@grpc/grpc-js");
+  const id = (b: Buffer) => b;
+  const grpcServer = new grpc.Server();
+  grpcServer.addService(
+    {
+      Export: {
+        path: "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: id,
+        requestDeserialize: id,
+        responseSerialize: id,
+        responseDeserialize: id,
+      },
+    },
+    {
+      Export(call: { request: Buffer }, callback: (e: null, b: Buffer) => void) {
+        requests++;
+        spans += countSpans(call.request);
+        callback(null, Buffer.alloc(0));
+      },
+    },
+  );
+  grpcServer.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, port) => {
+    if (error) throw error;
+    process.stdout.write(`grpc ${port}\n`);
+  });
+}
