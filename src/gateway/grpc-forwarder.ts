@@ -152,6 +152,10 @@ export class GrpcTransport implements ForwardTransport {
         "grpc.initial_reconnect_backoff_ms": options.minBackoffMs,
         "grpc.max_reconnect_backoff_ms": options.maxBackoffMs,
         "grpc.max_send_message_length": -1,
+        // The forwarder retries by itself (with its own accounting), so grpc-js need not keep a
+        // copy of each message for retries of its own; no channelz bookkeeping per call either.
+        "grpc.enable_retries": 0,
+        "grpc.enable_channelz": 0,
       },
     );
   }
