@@ -61,7 +61,7 @@ export function retryInfoDelayMs(metadata: grpc.Metadata | undefined): number | 
     for (const any of fields(raw, 0, raw.length, 3, "Status")) {
       let type = "";
       let value: [number, number] | undefined;
-      for (const [field, start, end] of all(raw, any[0], any[1], "Any")) {
+      for (const [field, start, end] of lengthDelimitedFields(raw, any[0], any[1], "Any")) {
         if (field === 1) type = Buffer.from(raw.subarray(start, end)).toString("utf8");
         if (field === 2) value = [start, end];
       }
@@ -93,7 +93,12 @@ export function retryInfoDelayMs(metadata: grpc.Metadata | undefined): number | 
 }
 
 /** Every field of a message in buf[start, end): [field number, payload start, payload end] for length-delimited ones. */
-function all(buf: Uint8Array, start: number, end: number, path: string): [number, number, number][] {
+function lengthDelimitedFields(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  path: string,
+): [number, number, number][] {
   const out: [number, number, number][] = [];
   const r = new Reader(buf);
   r.pos = start;
@@ -116,7 +121,7 @@ function fields(
   field: number,
   path: string,
 ): [number, number][] {
-  return all(buf, start, end, path)
+  return lengthDelimitedFields(buf, start, end, path)
     .filter(([f]) => f === field)
     .map(([, s, e]) => [s, e]);
 }
