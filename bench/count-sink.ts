@@ -68,3 +68,32 @@ server.listen(0, "127.0.0.1", () => {
   process.stdout.write(`${(server.address() as AddressInfo).port}\n`);
 });
 process.on("SIGTERM", () => process.exit(0));
+
+// With --grpc, also OTLP/gRPC TraceService/Export on another port, printed as `grpc PORT`: plain
+// node:http2 (gRPC over HTTP/2: a 5-byte prefix per message, grpc-status in the trailers), with
+// 16 MiB flow-control windows so that the sink's window, not the sender, is never the limit.
+if (process.argv.includes("--grpc")) {
+  const { createServer: createH2 } = await import("node:http2");
+  const WINDOW = 16 * 1024 * 1024;
+  const h2 = createH2({ settings: { initialWindowSize: WINDOW } });
+  h2.on("session", (session) => session.on("connect", () => session.setLocalWindowSize(WINDOW)));
+  h2.on("session", (session) => {
+    if (!session.connecting) session.setLocalWindowSize(WINDOW);
+  });
+  h2.on("stream", (stream) => {
+    const chunks: Buffer[] = [];
+    stream.on("data", (c: Buffer) => chunks.push(c));
+    stream.on("end", () => {
+      const body = Buffer.concat(chunks);
+      requests++;
+      // One uncompressed message: flag byte 0, then a big-endian uint32 length.
+      spans += countSpans(body.subarray(5, 5 + body.readUInt32BE(1)));
+      stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+      stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+      stream.end(Buffer.from([0, 0, 0, 0, 0]));
+    });
+  });
+  h2.listen(0, "127.0.0.1", () => {
+    process.stdout.write(`grpc ${(h2.address() as AddressInfo).port}\n`);
+  });
+}

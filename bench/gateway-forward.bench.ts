@@ -74,13 +74,17 @@ async function startSink(): Promise<{ url: string; count(): Promise<number>; chi
   return { url: `${url}/v1/traces`, count, child };
 }
 
-async function startGateway(forwardUrl?: string): Promise<{ url: string; child: ChildProcess }> {
+async function startGateway(
+  forwardUrl?: string,
+  extraYaml = "",
+): Promise<{ url: string; child: ChildProcess }> {
   const dir = mkdtempSync(join(tmpdir(), "co2e-bench-"));
   const file = join(dir, "collector.yaml");
   writeFileSync(
     file,
     `zone: DE\nintensity:\n  provider: static\ngateway:\n  listen: 127.0.0.1:0\n  metricsListen: 127.0.0.1:0\n` +
-      (forwardUrl ? `  forwardUrl: ${forwardUrl}\n` : ""),
+      (forwardUrl ? `  forwardUrl: ${forwardUrl}\n` : "") +
+      extraYaml,
   );
   const child = pinned(0, process.execPath, [join(ROOT, "bin/co2e.js"), "collector", "--config", file], {
     ELECTRICITYMAPS_API_TOKEN: "",
@@ -227,6 +231,30 @@ try {
       ? [{ name: "Collector → sink, 4 clients", url: col.url, clients: 4, count: colSink.count, runs: [] }]
       : []),
   ];
+  // Forwarding over OTLP/gRPC (gateway.forwardProtocol: grpc) beside OTLP/HTTP: same payload,
+  // clients and core, to a counting sink that also serves TraceService/Export (count-sink.ts --grpc).
+  const grpcSinkChild = pinned(1, process.execPath, [join(ROOT, "bench/count-sink.ts"), "--grpc"]);
+  const grpcSinkPorts = await new Promise<{ http: number; grpc: number }>((resolve, reject) => {
+    let out = "";
+    grpcSinkChild.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const http = /^(\d+)$/m.exec(out);
+      const grpc = /^grpc (\d+)$/m.exec(out);
+      if (http && grpc) resolve({ http: Number(http[1]), grpc: Number(grpc[1]) });
+    });
+    grpcSinkChild.on("exit", (code) => reject(new Error(`gRPC sink exited ${code}`)));
+  });
+  const grpcCount = async () =>
+    ((await (await fetch(`http://127.0.0.1:${grpcSinkPorts.http}/count`)).json()) as { spans: number }).spans;
+  const fwdGrpc = await startGateway(`http://127.0.0.1:${grpcSinkPorts.grpc}`, "  forwardProtocol: grpc\n");
+  const grpcScenario: Scenario = {
+    name: "gateway → sink over gRPC, 4 clients",
+    url: fwdGrpc.url,
+    clients: 4,
+    count: grpcCount,
+    runs: [],
+  };
+  scenarios.push(grpcScenario);
   // Rounds alternate the scenarios so that a busy neighbour on the machine hits all of them alike;
   // each figure below is the median over the rounds.
   for (let round = 0; round < ROUNDS; round++) {
@@ -268,6 +296,11 @@ try {
     );
     if (vs < 1) failed = true;
   }
+  const grpcAcked = med(grpcScenario, "ackSpansPerSecond");
+  console.log(
+    `gRPC / HTTP forwarding, acked spans/s: ${(grpcAcked / med(fwd4!, "ackSpansPerSecond")).toFixed(2)} ` +
+      `vs HTTP at 4 clients, ${(grpcAcked / peak).toFixed(2)} vs HTTP's best of 2 and 4 clients`,
+  );
 } finally {
   for (const c of children) await stop(c);
 }

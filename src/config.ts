@@ -33,6 +33,28 @@ const hostPort = z.string().regex(HOST_PORT_PATTERN, "must be HOST:PORT");
 /** metrics.fullHistograms: patterns are matched per job name, so a few short ones. */
 const FULL_HISTOGRAM_PATTERNS_MAX = 100;
 const FULL_HISTOGRAM_PATTERN_MAX_LENGTH = 200;
+/** How the gateway forwards downstream (`gateway.forwardProtocol`), named as OTEL_EXPORTER_OTLP_PROTOCOL names them. */
+export const FORWARD_PROTOCOLS = ["http/protobuf", "grpc"] as const;
+export type ForwardProtocol = (typeof FORWARD_PROTOCOLS)[number];
+
+/**
+ * Why `url` cannot name a gRPC downstream, or undefined when it can. gRPC calls a fixed method
+ * path, so only the scheme, host and port count: a path (such as the OTLP/HTTP /v1/traces), a
+ * query or a fragment would be ignored, which is a mistake worth stopping for.
+ */
+export function grpcForwardUrlProblem(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return "must be a URL such as http://otel-collector:4317";
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
+    return "must be an http:// or https:// URL such as http://otel-collector:4317";
+  if ((parsed.pathname !== "" && parsed.pathname !== "/") || parsed.search || parsed.hash)
+    return `with forwardProtocol grpc takes no path (the gRPC method path is fixed): use ${parsed.protocol}//${parsed.host}`;
+  return undefined;
+}
 
 const cpuSchema = z.discriminatedUnion("model", [
   z
@@ -193,6 +215,8 @@ export const configSchema = z
         /** OTLP/gRPC listener (TraceService/Export), e.g. 127.0.0.1:4317; unset → no gRPC receiver. */
         grpcListen: hostPort.optional(),
         forwardUrl: z.url().optional(),
+        /** `http/protobuf` (POST to forwardUrl) or `grpc` (TraceService/Export to its host:port). */
+        forwardProtocol: z.enum(FORWARD_PROTOCOLS).default("http/protobuf"),
         /** Request body limit as received (compressed), bytes; larger → 413. */
         bodyLimitBytes: z
           .number()
@@ -255,6 +279,11 @@ export const configSchema = z
           .prefault({}),
       })
       .strict()
+      .superRefine((gw, ctx) => {
+        const problem =
+          gw.forwardProtocol === "grpc" && gw.forwardUrl ? grpcForwardUrlProblem(gw.forwardUrl) : undefined;
+        if (problem) ctx.addIssue({ code: "custom", path: ["forwardUrl"], message: problem });
+      })
       .prefault({}),
   })
   .strict();

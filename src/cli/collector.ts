@@ -1,10 +1,11 @@
 /**
- * `co2e collector [--config FILE] [--listen HOST:PORT] [--metrics-listen HOST:PORT] [--forward URL]`:
+ * `co2e collector [--config FILE] [--listen HOST:PORT] [--metrics-listen HOST:PORT] [--forward URL]
+ * [--forward-protocol http/protobuf|grpc]`:
  * runs the OTLP/HTTP gateway until SIGTERM/SIGINT, then stops accepting, finishes in-flight
  * requests, flushes the forward queue and exits (0 when every acknowledged span was forwarded,
  * 1 when the shutdown timeout left some behind, or when a listener cannot be opened).
  */
-import { loadConfig } from "../config.ts";
+import { FORWARD_PROTOCOLS, type ForwardProtocol, grpcForwardUrlProblem, loadConfig } from "../config.ts";
 import { startGateway } from "../gateway/server.ts";
 import { parseHostPort } from "../util/host-port.ts";
 import { parseFlagsOrHelp, usageError } from "./args.ts";
@@ -23,6 +24,8 @@ Options:
                            (default: off, or gateway.grpcListen from the config)
   --forward URL            downstream OTLP/HTTP traces endpoint, e.g. http://otel:4318/v1/traces
                            (without it spans are counted and dropped after enrichment)
+  --forward-protocol P     http/protobuf (default) or grpc: with grpc, --forward is
+                           http://HOST:PORT (https:// for TLS), no path, e.g. http://otel:4317
   -h, --help               show this help
 
 See config/collector.yaml for limits, queue sizes and the bearer token.
@@ -53,6 +56,12 @@ function checkFlags(values: Record<string, unknown>): void {
         `--forward: must be an http:// or https:// URL such as http://otel-collector:4318/v1/traces, got "${forward}"`,
       );
   }
+  const protocol = values["forward-protocol"];
+  if (typeof protocol === "string" && !FORWARD_PROTOCOLS.includes(protocol as ForwardProtocol))
+    throw usageError(`--forward-protocol: must be ${FORWARD_PROTOCOLS.join(" or ")}, got "${protocol}"`);
+  const grpcProblem =
+    protocol === "grpc" && typeof forward === "string" ? grpcForwardUrlProblem(forward) : undefined;
+  if (grpcProblem) throw usageError(`--forward: ${grpcProblem}, got "${forward}"`);
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -64,6 +73,7 @@ export async function run(argv: string[]): Promise<number> {
       "metrics-listen": { type: "string" },
       "grpc-listen": { type: "string" },
       forward: { type: "string" },
+      "forward-protocol": { type: "string" },
     },
     COLLECTOR_HELP,
   );
@@ -77,13 +87,14 @@ export async function run(argv: string[]): Promise<number> {
         metricsListen: values["metrics-listen"] as string | undefined,
         grpcListen: values["grpc-listen"] as string | undefined,
         forwardUrl: values.forward as string | undefined,
+        forwardProtocol: values["forward-protocol"] as ForwardProtocol | undefined,
       },
     },
   });
   // A port that cannot be opened is CO2E_ERR_LISTEN: exit 1 through main's table.
   const gateway = await startGateway(config);
   const forward = gateway.forwardUrl
-    ? `forwarding to ${gateway.forwardUrl}`
+    ? `forwarding to ${gateway.forwardUrl}${config.gateway.forwardProtocol === "grpc" ? " (OTLP/gRPC)" : ""}`
     : "no downstream (spans dropped after enrichment)";
   const grpc = gateway.grpcAddress ? `; OTLP/gRPC on ${gateway.grpcAddress}` : "";
   process.stdout.write(

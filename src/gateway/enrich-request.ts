@@ -11,7 +11,8 @@
  * a slow intensity API delays a request by at most that bound.
  *
  * Spans enriched upstream (they carry `carbon.co2e.grams`) are forwarded unchanged, and counted
- * in the metrics from their own attributes unless they say `carbon.metrics.recorded=true`.
+ * in the metrics from their own attributes unless they say `carbon.metrics.recorded=true`. A span
+ * the gateway enriches and counts gets `carbon.metrics.recorded=true` itself.
  *
  * A job span whose timestamps cannot be a job's run (unset, reversed, longer than
  * MAX_JOB_DURATION_MS) gets only `carbon.error` and is neither enriched nor counted: the duration
@@ -59,11 +60,14 @@ interface Pending {
   resource: Attributes;
 }
 
-function record(ctx: EnrichContext, job: JobRecord): void {
+/** True when the job was counted. */
+function record(ctx: EnrichContext, job: JobRecord): boolean {
   try {
     ctx.metrics.recordJob(job);
+    return true;
   } catch {
     // Metrics never fail a request.
+    return false;
   }
 }
 
@@ -149,7 +153,8 @@ export async function enrichRequest(
         span.added = result.attributes;
         if (result.record) {
           counts.enriched++;
-          record(ctx, result.record);
+          // Counted here, so a gateway further down (gateway → gateway) does not count it again.
+          if (record(ctx, result.record)) span.added[sc.ATTR_CARBON_METRICS_RECORDED] = true;
         }
       }
     }),

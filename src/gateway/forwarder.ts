@@ -16,6 +16,7 @@ import { Agent, request } from "undici";
 import { retryDelayMs } from "../util/retry.ts";
 import { parseRetryAfterMs } from "../util/retry-after.ts";
 import { settleWithin } from "../util/timeout.ts";
+import { type ForwardTransport, RetryableError } from "./forward-transport.ts";
 import { type ForwardItem, frameRequest } from "./otlp-encode.ts";
 
 export interface ForwarderOptions {
@@ -31,6 +32,8 @@ export interface ForwarderOptions {
   /** Backoff bounds, ms. @default 100 / 5000 */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Sends batches another way than OTLP/HTTP (grpc-forwarder.ts); `url` is then not used. */
+  transport?: ForwardTransport;
 }
 
 export interface ForwarderStats {
@@ -98,9 +101,10 @@ export function forwardTracesUrl(url: string): string {
 
 export class Forwarder implements SpanSink {
   readonly stats: ForwarderStats = { forwardedSpans: 0, droppedSpans: 0, lostAtShutdownSpans: 0, retries: 0 };
-  readonly #options: Required<ForwarderOptions>;
+  readonly #options: Required<Omit<ForwarderOptions, "transport">>;
   readonly #queue: ForwardItem[] = [];
   readonly #agent: Agent;
+  readonly #transport: ForwardTransport | undefined;
   #queuedSpans = 0;
   #reservedSpans = 0;
   #reservedBytes = 0;
@@ -128,7 +132,10 @@ export class Forwarder implements SpanSink {
   }
 
   constructor(options: ForwarderOptions) {
-    this.#options = { minBackoffMs: 100, maxBackoffMs: 5000, ...options, url: forwardTracesUrl(options.url) };
+    const { transport, ...rest } = options;
+    this.#transport = transport;
+    const url = transport ? transport.target : forwardTracesUrl(options.url);
+    this.#options = { minBackoffMs: 100, maxBackoffMs: 5000, ...rest, url };
     this.#agent = new Agent({ connections: options.concurrency, keepAliveTimeout: 30_000 });
   }
 
@@ -261,6 +268,15 @@ export class Forwarder implements SpanSink {
       if (this.#closing) return this.#lose(spans);
       let waitMs: number | undefined;
       try {
+        if (this.#transport) {
+          const refused = await this.#transport.send(body, this.#abort.signal);
+          if (refused === undefined) this.stats.forwardedSpans += spans;
+          else {
+            this.stats.droppedSpans += spans;
+            this.#options.log(`downstream refused a batch of ${spans} spans with ${refused}; dropped`);
+          }
+          return;
+        }
         const res = await request(this.#options.url, {
           method: "POST",
           dispatcher: this.#agent,
@@ -287,6 +303,7 @@ export class Forwarder implements SpanSink {
       } catch (error) {
         if (this.#closing) return this.#lose(spans);
         this.#lastError = errorText(error);
+        if (error instanceof RetryableError) waitMs = error.retryAfterMs;
         if (attempt === 0) this.#options.log(`forwarding failed (${this.#lastError}); retrying`);
       }
       let delay = Math.min(
@@ -346,6 +363,7 @@ export class Forwarder implements SpanSink {
     if (this.#active > 0) await new Promise<void>((resolve) => this.#inactiveWaiters.push(resolve));
     // Everything in flight was aborted above; destroy() does not wait for a DNS lookup or connect.
     await this.#agent.destroy().catch(() => {});
+    await this.#transport?.close();
   }
 }
 

@@ -33,6 +33,7 @@ import type { EnrichContext, JobRecorder } from "./enrich-request.ts";
 import { handleExport } from "./export-handler.ts";
 import { DroppingSink, Forwarder, OTLP_TRACES_PATH, type SpanSink } from "./forwarder.ts";
 import { type GatewayStats, gatewayStats, newSpanCounters, registerStatsMetrics } from "./gateway-stats.ts";
+import { grpcForwarder } from "./grpc-forwarder.ts";
 import { type GrpcReceiver, startGrpcReceiver } from "./grpc-receiver.ts";
 import { Answers, HttpError, requestPath } from "./http-answer.ts";
 import { JsonPool } from "./json-pool.ts";
@@ -49,7 +50,10 @@ export interface Gateway {
   /** `http://host:port` of the OTLP receiver (POST `${url}/v1/traces`). */
   url: string;
   metricsUrl: string;
-  /** The downstream URL batches are posted to (`/v1/traces` added to a bare origin), if any. */
+  /**
+   * The downstream URL batches are posted to (`/v1/traces` added to a bare origin), or with
+   * gateway.forwardProtocol grpc the origin whose TraceService/Export is called; undefined without one.
+   */
   forwardUrl: string | undefined;
   /** HOST:PORT of the OTLP/gRPC receiver when gateway.grpcListen is set. */
   grpcAddress: string | undefined;
@@ -171,8 +175,13 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       );
     },
   };
+  // The forward queue is the same whichever protocol carries its batches (grpc-forwarder.ts).
+  const newForwarder =
+    gw.forwardProtocol === "grpc"
+      ? grpcForwarder
+      : (o: Parameters<typeof grpcForwarder>[0]) => new Forwarder(o);
   const forwarder = gw.forwardUrl
-    ? new Forwarder({
+    ? newForwarder({
         url: gw.forwardUrl,
         batchSpans: gw.forwardBatchSpans,
         queueSpans: gw.forwardQueueSpans,
@@ -183,7 +192,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       })
     : undefined;
   const sink: SpanSink = forwarder ?? new DroppingSink();
-  if (forwarder) log(`forwarding to ${forwarder.url}`);
+  if (forwarder) log(`forwarding to ${forwarder.url}${gw.forwardProtocol === "grpc" ? " (OTLP/gRPC)" : ""}`);
 
   const counters = newSpanCounters();
   const answers = new Answers();
