@@ -190,6 +190,9 @@ export const PROM_UNATTRIBUTED_ENERGY = "co2e_unattributed_energy_joules_total" 
 /** Gateway requests by HTTP status code (label `code`). */
 export const METRIC_GATEWAY_REQUESTS_INSTRUMENT = "co2e_gateway_requests" as const;
 export const PROM_GATEWAY_REQUESTS = "co2e_gateway_requests_total" as const;
+/** Gateway OTLP/gRPC `TraceService/Export` calls answered, by gRPC status name (label `grpc_code`). */
+export const METRIC_GATEWAY_GRPC_REQUESTS_INSTRUMENT = "co2e_gateway_grpc_requests" as const;
+export const PROM_GATEWAY_GRPC_REQUESTS = "co2e_gateway_grpc_requests_total" as const;
 /** Gateway spans by `outcome`: received | enriched | forwarded | dropped | rejected. */
 export const METRIC_GATEWAY_SPANS_INSTRUMENT = "co2e_gateway_spans" as const;
 export const PROM_GATEWAY_SPANS = "co2e_gateway_spans_total" as const;
@@ -215,6 +218,8 @@ export const LABEL_PROVIDER = "provider" as const;
 export const LABEL_OUTCOME = "outcome" as const;
 /** HTTP status code on co2e_gateway_requests_total. */
 export const LABEL_CODE = "code" as const;
+/** gRPC status name (`OK`, `UNAVAILABLE`, …) on co2e_gateway_grpc_requests_total. */
+export const LABEL_GRPC_CODE = "grpc_code" as const;
 /** Where a job_name beyond the cardinality cap is counted. */
 export const JOB_NAME_OVERFLOW = "other" as const;
 /**

@@ -78,9 +78,11 @@ export function registerStatsMetrics(
   counters: SpanCounters,
   sink: SpanSink,
   answers: Answers,
+  grpcCallsByStatus: () => Readonly<Record<string, number>> = () => ({}),
 ): void {
   registerGatewayMetrics(prom.meterProvider.getMeter(CARBON_METER_NAME), {
     requestsByCode: () => answers.byStatus,
+    grpcCallsByStatus,
     spans: () => {
       const s = sink.stats;
       return {

@@ -308,7 +308,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     return flushed && lost === 0 && inflight === 0;
   }
 
-  if (prom) registerStatsMetrics(prom, counters, sink, answers);
+  if (prom) registerStatsMetrics(prom, counters, sink, answers, () => grpcReceiver?.callsByStatus ?? {});
 
   return {
     url: httpOrigin(listen.host, port),

@@ -41,6 +41,8 @@ export type GatewaySpanOutcome = (typeof GATEWAY_SPAN_OUTCOMES)[number];
 export interface GatewayMetricsSource {
   /** Requests answered, by HTTP status code, since start. */
   requestsByCode(): Readonly<Record<number, number>>;
+  /** OTLP/gRPC calls answered, by gRPC status name, since start (none without a gRPC listener). */
+  grpcCallsByStatus(): Readonly<Record<string, number>>;
   /** Spans by outcome since start (monotonic). */
   spans(): Readonly<Record<GatewaySpanOutcome, number>>;
   /** Spans acknowledged but not yet forwarded. */
@@ -58,6 +60,17 @@ export function registerGatewayMetrics(meter: Meter, source: GatewayMetricsSourc
     .addCallback((result) => {
       for (const [code, count] of Object.entries(source.requestsByCode()))
         result.observe(count, { [sc.LABEL_CODE]: code });
+    });
+  meter
+    .createObservableCounter(sc.METRIC_GATEWAY_GRPC_REQUESTS_INSTRUMENT, {
+      unit: "{request}",
+      description:
+        "OTLP/gRPC TraceService/Export calls to the gateway answered, by gRPC status name (OK, " +
+        "INVALID_ARGUMENT, UNAUTHENTICATED, RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL).",
+    })
+    .addCallback((result) => {
+      for (const [name, count] of Object.entries(source.grpcCallsByStatus()))
+        result.observe(count, { [sc.LABEL_GRPC_CODE]: name });
     });
   meter
     .createObservableCounter(sc.METRIC_GATEWAY_SPANS_INSTRUMENT, {

@@ -13,6 +13,8 @@ import { describe, expect, it } from "vitest";
 import { TRACE_EXPORT_PATH } from "../../src/gateway/grpc-receiver.ts";
 import { otlpType } from "../../src/gateway/schema.ts";
 import type { Gateway } from "../../src/gateway/server.ts";
+import * as sc from "../../src/semconv.ts";
+import { sampleValue } from "../helpers/exposition.ts";
 import { gatewayHarness } from "../helpers/gateway.ts";
 import { freePort, makeExportRequest } from "../helpers/otlp-sink.ts";
 
@@ -211,6 +213,12 @@ describe("gateway: OTLP/gRPC receiver", () => {
     expect(decoded.partialSuccess.errorMessage).toContain("gateway.limits.maxAttributesPerSpan");
     expect(g.stats().grpcCallsByStatus).toEqual({ RESOURCE_EXHAUSTED: 1, OK: 1 });
     expect(g.stats().requestsByCode).toEqual({});
+    // The same on /metrics, apart from the HTTP answers.
+    const text = await (await fetch(g.metricsUrl)).text();
+    const grpcCalls = (code: string) => sampleValue(text, sc.PROM_GATEWAY_GRPC_REQUESTS, { grpc_code: code });
+    expect(grpcCalls("OK")).toBe(1);
+    expect(grpcCalls("RESOURCE_EXHAUSTED")).toBe(1);
+    expect(text).not.toContain(`${sc.PROM_GATEWAY_REQUESTS}{`);
   });
 
   it("shares the request slots with OTLP/HTTP (gateway.maxConcurrentRequests)", async () => {
