@@ -242,10 +242,9 @@ async function promiseMicro(): Promise<void> {
  */
 async function requestJobCost(): Promise<void> {
   const { TracerProvider } = await import("@opentelemetry/sdk-trace");
-  const { MeterProvider } = await import("@opentelemetry/sdk-metrics");
   const { parseConfig } = await import("../src/config.ts");
   const { StaticIntensityProvider } = await import("../src/intensity/static.ts");
-  const { createCarbonMetrics } = await import("../src/metrics/carbon-metrics.ts");
+  const { scrapedCarbonMetrics } = await import("./scraped-metrics.ts");
   const { CarbonSpanProcessor } = await import("../src/processor/carbon-span-processor.ts");
   const { withJob } = await import("../src/job/job.ts");
   const counting = {
@@ -281,7 +280,7 @@ async function requestJobCost(): Promise<void> {
         new CarbonSpanProcessor({
           config: parseConfig({ zone: "DE", sampler: { attribution } }),
           provider: new StaticIntensityProvider(),
-          metrics: createCarbonMetrics(new MeterProvider().getMeter("bench"), { jobNameLimit: 200 }),
+          metrics: scrapedCarbonMetrics(),
           logicalCores: 2,
           meter,
         }),
@@ -328,10 +327,9 @@ type Variant = "none" | "carbon" | "carbon-equal";
 
 async function serve(variant: Variant): Promise<void> {
   const { TracerProvider } = await import("@opentelemetry/sdk-trace");
-  const { MeterProvider } = await import("@opentelemetry/sdk-metrics");
   const { parseConfig } = await import("../src/config.ts");
   const { StaticIntensityProvider } = await import("../src/intensity/static.ts");
-  const { createCarbonMetrics } = await import("../src/metrics/carbon-metrics.ts");
+  const { scrapedCarbonMetrics } = await import("./scraped-metrics.ts");
   const { CarbonSpanProcessor } = await import("../src/processor/carbon-span-processor.ts");
   const { withJob } = await import("../src/job/job.ts");
   const counting = {
@@ -349,7 +347,7 @@ async function serve(variant: Variant): Promise<void> {
               sampler: { attribution: variant === "carbon" ? "event-loop" : "equal" },
             }),
             provider: new StaticIntensityProvider(),
-            metrics: createCarbonMetrics(new MeterProvider().getMeter("bench"), { jobNameLimit: 200 }),
+            metrics: scrapedCarbonMetrics(),
             logicalCores: 2,
           }),
           counting,
