@@ -1,8 +1,9 @@
 /**
  * The label sets one finished job records with, built once per distinct (job_name, service_name,
  * zone, source, status, attribution) and reused: recordJob then allocates no attribute object and
- * builds no series-budget key for a series it has already counted. The objects are never mutated
- * after they are built (the metrics SDK keeps the first one of each series as its key).
+ * builds no series-budget key for a series it has already counted. The attribute objects are never
+ * mutated after they are built (the metrics SDK keeps the first one of each series as its key).
+ * Each set also holds its counters' increments since the last collection (`pending`).
  *
  * Bounded: at most MAX_CACHED_LABEL_SETS sets in all and MAX_SETS_PER_JOB per (job_name,
  * service_name); beyond either, the caller builds fresh ones per job as before (same labels,
@@ -43,11 +44,46 @@ export interface JobLabelSet {
    * 6–8 carbon scopes. A noted key stays noted (SeriesBudget only grows), so once is enough.
    */
   noted: number;
+  /** Counter increments not yet added to the instruments. */
+  readonly pending: PendingSums;
+}
+
+/**
+ * Increments of one label set's counters since the last flush. `touched` has a bit per series that
+ * received an increment (even 0: the series then exists): the NOTED_* layout, then PENDING_*.
+ */
+export interface PendingSums {
+  touched: number;
+  runs: number;
+  /** Indexed like ENERGY_COMPONENT_NAMES, joules. */
+  readonly energy: Float64Array;
+  /** Indexed like CARBON_SCOPE_NAMES, grams. */
+  readonly carbon: Float64Array;
+  units: number;
+  bestHour: number;
+  low: number;
+  high: number;
 }
 
 export const NOTED_RUNS = 1;
 export const notedEnergy = (i: number): number => 1 << (1 + i);
 export const notedCarbon = (i: number): number => 1 << (6 + i);
+export const PENDING_UNITS = 1 << 9;
+export const PENDING_BEST_HOUR = 1 << 10;
+export const PENDING_RANGE = 1 << 11;
+
+function emptyPending(): PendingSums {
+  return {
+    touched: 0,
+    runs: 0,
+    energy: new Float64Array(ENERGY_COMPONENT_NAMES.length),
+    carbon: new Float64Array(CARBON_SCOPE_NAMES.length),
+    units: 0,
+    bestHour: 0,
+    low: 0,
+    high: 0,
+  };
+}
 
 export function buildLabelSet(
   jobName: string,
@@ -72,6 +108,7 @@ export function buildLabelSet(
     carbon: CARBON_SCOPE_NAMES.map((scope) => ({ ...job, [sc.LABEL_SCOPE]: scope, ...zoneSource })),
     grid: zoneSource,
     noted: 0,
+    pending: emptyPending(),
   };
 }
 

@@ -63,6 +63,43 @@ describe("job label sets", () => {
     expect(warnings).toEqual([]);
   });
 
+  it("adds the counters' increments at each collection: every job recorded before a collection is in it, none twice", async () => {
+    const reader = new Reader();
+    const provider = new MeterProvider({ readers: [reader] });
+    const metrics = createCarbonMetrics(provider.getMeter("t"), { jobNameLimit: 10 });
+    const cached = () => jobRecord({ jobName: "a" });
+    // Past the per-job cap: a set that is not kept, whose increments go to the counters at once.
+    const uncached = (z: number) =>
+      jobRecord({
+        jobName: "b",
+        zone: `Z${z}`,
+        intensity: { gramsPerKwh: 400, zone: `Z${z}`, source: "static", method: "yearly-average" },
+      });
+    const runsOf = async (job: string) => {
+      let total = 0;
+      for (const [labels, v] of await sums(reader, sc.METRIC_JOB_RUNS_INSTRUMENT))
+        if ((JSON.parse(labels) as Record<string, string>)[sc.LABEL_JOB_NAME] === job) total += v;
+      return total;
+    };
+    const expected = { a: 0, b: 0 };
+    for (let round = 1; round <= 3; round++) {
+      for (let i = 0; i < round * 5; i++) metrics.recordJob(cached());
+      for (let z = 0; z < MAX_SETS_PER_JOB + 3; z++) metrics.recordJob(uncached(z));
+      expected.a += round * 5;
+      expected.b += MAX_SETS_PER_JOB + 3;
+      expect(await runsOf("a")).toBe(expected.a);
+      expect(await runsOf("b")).toBe(expected.b);
+    }
+    // One more after the last collection: in the next one.
+    metrics.recordJob(cached());
+    expect(await runsOf("a")).toBe(expected.a + 1);
+    // The hook that flushes has no data of its own.
+    const { resourceMetrics } = await reader.collect();
+    const names = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics.map((m) => m.descriptor.name));
+    expect(names.filter((n) => n.includes("internal"))).toEqual([]);
+    await provider.shutdown();
+  });
+
   it("warns once, at 90 % of the limit, counting series and not runs", () => {
     const warnings: string[] = [];
     const metrics = createCarbonMetrics(new MeterProvider().getMeter("t"), {
