@@ -3,7 +3,7 @@
  * the Prometheus exporter scrapes them as the `PROM_*` names (no unit suffix is added, so the unit
  * is in the instrument name).
  */
-import type { Meter } from "@opentelemetry/api";
+import type { Attributes, Meter } from "@opentelemetry/api";
 import type { JobRecord } from "../core/job-record.ts";
 import type { IntensityObserver, IntensityRequestOutcome, IntensityValue } from "../intensity/types.ts";
 import { JOULES_PER_KWH } from "../model/constants.ts";
@@ -16,6 +16,7 @@ import {
 import {
   buildLabelSet,
   CARBON_SCOPE_NAMES,
+  GRID_KEY_SEPARATOR,
   type JobLabelSet,
   JobLabelSets,
   NOTED_RUNS,
@@ -110,6 +111,16 @@ function countable(value: number | undefined): boolean {
 
 /** The observable whose callback flushes pending increments (never exported: it observes nothing). */
 const FLUSH_HOOK_INSTRUMENT = "co2e_internal_collection_hook";
+
+/** A gauge series' value waiting for the next collection. */
+interface PendingGauge {
+  readonly attributes: Attributes;
+  gramsPerKwh: number;
+  pending: boolean;
+}
+
+/** (zone, source) pairs whose grid value waits for the collection; zones are resolved, so few. */
+const MAX_GRID_SERIES = 4096;
 
 /** Separates label values in SeriesBudget keys (cannot appear in UTF-8 text we label with). */
 const SEP = "\u0000";
@@ -217,12 +228,35 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
     );
   };
 
+  /**
+   * The grid gauge's last value per (zone, source), recorded at the next collection like the
+   * counters (a gauge keeps the last value, so only the last one matters): every job and every
+   * served intensity value set it. Bounded; past the bound a value is recorded at once.
+   */
+  const gridValues = new Map<string, PendingGauge>();
+  const pendingGrid: PendingGauge[] = [];
+  const setGrid = (key: string, zone: string, source: string, gramsPerKwh: number): void => {
+    let g = gridValues.get(key);
+    if (g === undefined) {
+      const attributes = { [sc.LABEL_ZONE]: zone, [sc.LABEL_SOURCE]: source };
+      if (gridValues.size >= MAX_GRID_SERIES) {
+        grid.record(gramsPerKwh, attributes);
+        return;
+      }
+      g = { attributes, gramsPerKwh, pending: false };
+      gridValues.set(key, g);
+    }
+    g.gramsPerKwh = gramsPerKwh;
+    if (!g.pending) {
+      g.pending = true;
+      pendingGrid.push(g);
+    }
+  };
   const onValue = (value: IntensityValue): void => {
     if (!Number.isFinite(value.gramsPerKwh)) return;
-    grid.record(value.gramsPerKwh, {
-      [sc.LABEL_ZONE]: labelValue(value.zone),
-      [sc.LABEL_SOURCE]: labelValue(value.source),
-    });
+    const zone = labelValue(value.zone);
+    const source = labelValue(value.source);
+    setGrid(zone + GRID_KEY_SEPARATOR + source, zone, source, value.gramsPerKwh);
   };
   const refused = new Set<string>();
   const labelSets = new JobLabelSets();
@@ -261,6 +295,12 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
   const flushPending = (): void => {
     for (let i = 0; i < dirty.length; i++) flushSet(dirty[i] as JobLabelSet);
     dirty.length = 0;
+    for (let i = 0; i < pendingGrid.length; i++) {
+      const g = pendingGrid[i] as PendingGauge;
+      grid.record(g.gramsPerKwh, g.attributes);
+      g.pending = false;
+    }
+    pendingGrid.length = 0;
   };
   // An observable that never observes: its batch callback is the hook that runs at each collection.
   meter.addBatchObservableCallback(flushPending, [
@@ -382,7 +422,8 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
       }
       // A set past the cache's bounds is not kept: its increments go to the counters now.
       if (!cached) flushSet(set);
-      if (Number.isFinite(record.intensity.gramsPerKwh)) grid.record(record.intensity.gramsPerKwh, set.grid);
+      if (Number.isFinite(record.intensity.gramsPerKwh))
+        setGrid(set.gridKey, zone, source, record.intensity.gramsPerKwh);
     },
   };
 }

@@ -37,8 +37,8 @@ export interface JobLabelSet {
   readonly energy: readonly Attributes[];
   /** co2e_job_carbon, indexed like CARBON_SCOPE_NAMES. */
   readonly carbon: readonly Attributes[];
-  /** The grid intensity gauge. */
-  readonly grid: Attributes;
+  /** The grid intensity gauge's series: zone and source with a separator no label value has. */
+  readonly gridKey: string;
   /**
    * Series-budget notes already made for this set: bit 0 runs, bits 1–5 energy components, bits
    * 6–8 carbon scopes. A noted key stays noted (SeriesBudget only grows), so once is enough.
@@ -64,6 +64,9 @@ export interface PendingSums {
   low: number;
   high: number;
 }
+
+/** Separates zone and source in gridKey (carbon-metrics.ts builds the same keys). */
+export const GRID_KEY_SEPARATOR = "\u0000";
 
 export const NOTED_RUNS = 1;
 export const notedEnergy = (i: number): number => 1 << (1 + i);
@@ -106,7 +109,7 @@ export function buildLabelSet(
     histogram: fullHistogram ? job : { [sc.LABEL_JOB_NAME]: jobName },
     energy: ENERGY_COMPONENT_NAMES.map((component) => ({ ...job, [sc.LABEL_COMPONENT]: component })),
     carbon: CARBON_SCOPE_NAMES.map((scope) => ({ ...job, [sc.LABEL_SCOPE]: scope, ...zoneSource })),
-    grid: zoneSource,
+    gridKey: zone + GRID_KEY_SEPARATOR + source,
     noted: 0,
     pending: emptyPending(),
   };

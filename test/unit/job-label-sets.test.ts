@@ -100,6 +100,35 @@ describe("job label sets", () => {
     await provider.shutdown();
   });
 
+  it("the grid gauge shows, at each collection, the last value a job used or the provider served", async () => {
+    const reader = new Reader();
+    const metrics = createCarbonMetrics(new MeterProvider({ readers: [reader] }).getMeter("t"), {
+      jobNameLimit: 10,
+    });
+    const used = (gramsPerKwh: number) =>
+      metrics.recordJob(
+        jobRecord({
+          zone: "FR",
+          intensity: { gramsPerKwh, zone: "FR", source: "static", method: "yearly-average" },
+        }),
+      );
+    const served = (gramsPerKwh: number) =>
+      metrics.intensityObserver.onValue({
+        gramsPerKwh,
+        zone: "FR",
+        source: "static",
+        method: "yearly-average",
+      });
+    const gauge = async () => [...(await sums(reader, sc.METRIC_GRID_INTENSITY_INSTRUMENT)).values()];
+    used(400);
+    served(300);
+    expect(await gauge()).toEqual([300]);
+    served(310);
+    used(500);
+    expect(await gauge()).toEqual([500]);
+    expect(await gauge()).toEqual([500]); // nothing new: the last value stays
+  });
+
   it("warns once, at 90 % of the limit, counting series and not runs", () => {
     const warnings: string[] = [];
     const metrics = createCarbonMetrics(new MeterProvider().getMeter("t"), {
