@@ -43,76 +43,143 @@ export function encodeKeyValue(key: string, value: AttributeValue): Encoder {
   return new Encoder().string(KV.key.no, key).message(KV.value.no, encodeAnyValue(value));
 }
 
-const KEY_CACHE = new Map<string, Buffer>();
+/** Cached encodings stop growing at this many entries (carbon.error texts may all differ). */
+const CACHE_ENTRIES = 4096;
+/** Values longer than this (bytes of the whole field) are encoded each time, not cached. */
+const CACHE_FIELD_BYTES = 512;
 
-function keyBytes(key: string): Buffer {
-  let bytes = KEY_CACHE.get(key);
-  if (!bytes) {
-    bytes = Buffer.from(key, "utf8");
-    if (KEY_CACHE.size < 1024) KEY_CACHE.set(key, bytes);
+/**
+ * `attributes` field (tag, length, KeyValue with key and the AnyValue's double_value tag and
+ * length) for a numeric attribute, without its 8 value bytes: the prefix is the same for every
+ * span, only the double differs.
+ */
+const NUMBER_PREFIX = new Map<string, Buffer>();
+
+function numberPrefix(key: string): Buffer {
+  let prefix = NUMBER_PREFIX.get(key);
+  if (!prefix) {
+    const k = Buffer.from(key, "utf8");
+    const kvLen = 1 + varintSize(k.length) + k.length + 1 + 1 + 9;
+    prefix = Buffer.allocUnsafe(1 + varintSize(kvLen) + kvLen - 8);
+    let p = 0;
+    prefix[p++] = tagOf(OTLP.Span.attributes);
+    p = writeVarint(prefix, p, kvLen);
+    prefix[p++] = tagOf(KV.key);
+    p = writeVarint(prefix, p, k.length);
+    p += k.copy(prefix, p);
+    prefix[p++] = tagOf(KV.value);
+    prefix[p++] = 9;
+    prefix[p++] = tagOf(ANY.doubleValue);
+    if (NUMBER_PREFIX.size < CACHE_ENTRIES) NUMBER_PREFIX.set(key, prefix);
+  }
+  return prefix;
+}
+
+/** Encoded `attributes` fields of one key: by string value, by boolean, and its last array. */
+interface KeyFields {
+  strings: Map<string, Uint8Array>;
+  bools: (Uint8Array | undefined)[];
+  lastArray?: readonly unknown[];
+  lastArrayBytes?: Uint8Array;
+}
+
+/**
+ * Whole `attributes` fields for string, boolean and array values, by key then value: enrichment
+ * repeats the same zone, source, method and boundary lists on every job span. Two lookups on
+ * strings the enrichment holds anyway; no cache key is built.
+ */
+const FIELD_CACHE = new Map<string, KeyFields>();
+let cachedFields = 0;
+
+function encodeField(key: string, value: AttributeValue): Uint8Array {
+  const bytes = new Encoder().message(OTLP.Span.attributes.no, encodeKeyValue(key, value)).finish();
+  // finish() may hand back a view of a shared slab: a cached entry gets bytes of its own.
+  return Uint8Array.prototype.slice.call(bytes);
+}
+
+function sameArray(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
+}
+
+function fieldBytes(key: string, value: AttributeValue): Uint8Array {
+  let entry = FIELD_CACHE.get(key);
+  if (!entry) {
+    if (FIELD_CACHE.size >= CACHE_ENTRIES) return encodeField(key, value);
+    entry = { strings: new Map(), bools: [] };
+    FIELD_CACHE.set(key, entry);
+  }
+  if (typeof value === "string") {
+    let bytes = entry.strings.get(value);
+    if (!bytes) {
+      bytes = encodeField(key, value);
+      if (bytes.length <= CACHE_FIELD_BYTES && cachedFields < CACHE_ENTRIES) {
+        entry.strings.set(value, bytes);
+        cachedFields++;
+      }
+    }
+    return bytes;
+  }
+  if (typeof value === "boolean") {
+    const i = value ? 1 : 0;
+    let bytes = entry.bools[i];
+    if (!bytes) {
+      bytes = encodeField(key, value);
+      entry.bools[i] = bytes;
+    }
+    return bytes;
+  }
+  const array = value as readonly unknown[];
+  if (entry.lastArray && entry.lastArrayBytes && sameArray(entry.lastArray, array)) return entry.lastArrayBytes;
+  const bytes = encodeField(key, value);
+  if (bytes.length <= CACHE_FIELD_BYTES) {
+    // A copy: the caller may change its array later.
+    entry.lastArray = [...array];
+    entry.lastArrayBytes = bytes;
   }
   return bytes;
 }
 
+/** Parts of the span being encoded (reused: encodeSpanAttributes is synchronous). */
+const scratch: (Uint8Array | number)[] = [];
+
 /**
- * `repeated KeyValue attributes = 9` fields for the added attributes, written into one buffer
- * (sizes first, then bytes): this runs for every job span, so it avoids per-field allocations.
- * Numbers are always double_value (see encodeAnyValue). Arrays (not produced by enrichment) take
- * the general Encoder path.
+ * `repeated KeyValue attributes = 9` fields for the added attributes, written into one buffer:
+ * this runs for every job span, so the fields come from caches (numbers: a per-key prefix and the
+ * 8 bytes of the double; other values: the whole field) and are copied once. Numbers are always
+ * double_value (see encodeAnyValue).
  */
 export function encodeSpanAttributes(added: Attributes): Uint8Array {
-  const entries: [Buffer, AttributeValue, number, number][] = [];
   let total = 0;
-  const rest = new Encoder();
+  scratch.length = 0;
   for (const key in added) {
     const value = added[key];
     if (value === undefined || value === null) continue;
-    let anyLen: number;
-    let payload = 0;
-    if (typeof value === "string") {
-      payload = Buffer.byteLength(value, "utf8");
-      anyLen = 1 + varintSize(payload) + payload;
-    } else if (typeof value === "boolean") anyLen = 2;
-    else if (typeof value === "number") anyLen = 9;
-    else {
-      rest.message(OTLP.Span.attributes.no, encodeKeyValue(key, value));
-      continue;
-    }
-    const k = keyBytes(key);
-    const kvLen = 1 + varintSize(k.length) + k.length + 1 + varintSize(anyLen) + anyLen;
-    total += 1 + varintSize(kvLen) + kvLen;
-    entries.push([k, value, kvLen, anyLen * 0x100000000 + payload]);
-  }
-  const out = Buffer.allocUnsafe(total + rest.length);
-  let p = 0;
-  for (const [k, value, kvLen, packed] of entries) {
-    const anyLen = Math.floor(packed / 0x100000000);
-    const payload = packed % 0x100000000;
-    out[p++] = tagOf(OTLP.Span.attributes);
-    p = writeVarint(out, p, kvLen);
-    out[p++] = tagOf(KV.key);
-    p = writeVarint(out, p, k.length);
-    k.copy(out, p);
-    p += k.length;
-    out[p++] = tagOf(KV.value);
-    p = writeVarint(out, p, anyLen);
-    if (typeof value === "string") {
-      out[p++] = tagOf(ANY.stringValue);
-      p = writeVarint(out, p, payload);
-      p += out.write(value, p, "utf8");
-    } else if (typeof value === "boolean") {
-      out[p++] = tagOf(ANY.boolValue);
-      out[p++] = value ? 1 : 0;
+    if (typeof value === "number") {
+      const prefix = numberPrefix(key);
+      scratch.push(prefix, value);
+      total += prefix.length + 8;
     } else {
-      out[p++] = tagOf(ANY.doubleValue);
-      out.writeDoubleLE(value as number, p);
-      p += 8;
+      const bytes = fieldBytes(key, value);
+      scratch.push(bytes);
+      total += bytes.length;
     }
   }
-  for (const part of rest.parts) {
+  const out = Buffer.allocUnsafe(total);
+  let p = 0;
+  for (let i = 0; i < scratch.length; i++) {
+    const part = scratch[i] as Uint8Array;
     out.set(part, p);
     p += part.length;
+    const next = scratch[i + 1];
+    if (typeof next === "number") {
+      out.writeDoubleLE(next, p);
+      p += 8;
+      i++;
+    }
   }
+  scratch.length = 0;
   return out;
 }
 

@@ -13,7 +13,7 @@ import { ATTR_JOB_NAME } from "../semconv.ts";
 import { LimitError, type RequestLimits, SpanBudget, UNBOUNDED_LIMITS } from "./limits.ts";
 import { type FieldSpec, fieldsByNumber, isMessageType, type MessageName, OTLP } from "./otlp-fields.ts";
 import { runAtOnce } from "./slices.ts";
-import { DecodeError, Reader, utf8, WIRE_LEN, WIRE_VARINT } from "./wire.ts";
+import { DecodeError, Reader, utf8, WIRE_I64, WIRE_LEN, WIRE_VARINT } from "./wire.ts";
 
 const F_SPAN = OTLP.Span;
 const F_ANY = OTLP.AnyValue;
@@ -213,6 +213,54 @@ export function decodeAttributes(buf: Uint8Array, start: number, end: number, fi
 
 const SPAN_PATH = "resource_spans.scope_spans.spans";
 const SPAN_FIELDS = fieldsByNumber("Span");
+/** Span fields by number (an array: this runs for every field of every span). */
+const SPAN_FIELD_BY_NO: (FieldSpec | undefined)[] = [];
+/** Their error paths, built once instead of per field. */
+const SPAN_FIELD_PATH: string[] = [];
+for (const [no, f] of SPAN_FIELDS) {
+  SPAN_FIELD_BY_NO[no] = f;
+  SPAN_FIELD_PATH[no] = `${SPAN_PATH}.${f.proto}`;
+}
+const ATTR_PATH = `${SPAN_PATH}.${F_SPAN.attributes.proto}`;
+const ATTR_KEY_PATH = `${ATTR_PATH}.${F_KV.key.proto}`;
+const ATTR_VALUE_PATH = `${ATTR_PATH}.${F_KV.value.proto}`;
+const TAG_STRING = F_ANY.stringValue.no * 8 + WIRE_LEN;
+const TAG_BYTES = F_ANY.bytesValue.no * 8 + WIRE_LEN;
+const TAG_BOOL = F_ANY.boolValue.no * 8 + WIRE_VARINT;
+const TAG_INT = F_ANY.intValue.no * 8 + WIRE_VARINT;
+const TAG_DOUBLE = F_ANY.doubleValue.no * 8 + WIRE_I64;
+const STRING_PATH = `${ATTR_VALUE_PATH}.${F_ANY.stringValue.proto}`;
+const BYTES_PATH = `${ATTR_VALUE_PATH}.${F_ANY.bytesValue.proto}`;
+const BOOL_PATH = `${ATTR_VALUE_PATH}.${F_ANY.boolValue.proto}`;
+const INT_PATH = `${ATTR_VALUE_PATH}.${F_ANY.intValue.proto}`;
+const DOUBLE_PATH = `${ATTR_VALUE_PATH}.${F_ANY.doubleValue.proto}`;
+
+/**
+ * validate() for a span attribute's AnyValue, with the scalar fields (nearly every value) checked
+ * inline; from the first other field on (arrays, kvlists, unknown or malformed fields) the generic
+ * walk takes over, so the checks and error messages are the same.
+ */
+function validateSpanValue(r: Reader, end: number, budget: SpanBudget): void {
+  const buf = r.buf;
+  while (r.pos < end) {
+    const tag = buf[r.pos]!;
+    if (tag === TAG_STRING || tag === TAG_BYTES) {
+      r.pos++;
+      const stop = r.lengthDelimited(end, tag === TAG_STRING ? STRING_PATH : BYTES_PATH);
+      budget.length(stop - r.pos);
+      r.pos = stop;
+    } else if (tag === TAG_INT || tag === TAG_BOOL) {
+      r.pos++;
+      r.varint(end, tag === TAG_INT ? INT_PATH : BOOL_PATH);
+    } else if (tag === TAG_DOUBLE) {
+      r.pos++;
+      r.skip(WIRE_I64, end, DOUBLE_PATH);
+    } else {
+      validate(r, end, "AnyValue", ATTR_VALUE_PATH, 0, budget);
+      return;
+    }
+  }
+}
 
 /**
  * Scans one Span body; returns a rejection reason, a JobSpanRef, or null for a plain span. A span
@@ -240,12 +288,12 @@ function scanSpan(
     const field = Math.floor(tag / 8);
     const wire = tag & 7;
     if (field === 0) throw new DecodeError(at, SPAN_PATH, "field number 0");
-    const f: FieldSpec | undefined = SPAN_FIELDS.get(field);
+    const f = SPAN_FIELD_BY_NO[field];
     if (!f) {
       r.skip(wire, end, SPAN_PATH);
       continue;
     }
-    const path = `${SPAN_PATH}.${f.proto}`;
+    const path = SPAN_FIELD_PATH[field]!;
     if (wire !== f.wire) wrongWire(at, path, wire, f.wire);
     switch (field) {
       case F_SPAN.traceId.no:
@@ -274,12 +322,12 @@ function scanSpan(
           const kvField = Math.floor(kvTag / 8);
           const kvWire = kvTag & 7;
           if (kvField === F_KV.key.no || kvField === F_KV.value.no) {
-            const kvPath = `${path}.${kvField === F_KV.key.no ? F_KV.key.proto : F_KV.value.proto}`;
+            const kvPath = kvField === F_KV.key.no ? ATTR_KEY_PATH : ATTR_VALUE_PATH;
             if (kvWire !== WIRE_LEN) wrongWire(kvAt, kvPath, kvWire, WIRE_LEN);
             const s = r.lengthDelimited(stop, kvPath);
             if (kvField === F_KV.key.no) {
               if (isJobNameKey(buf, r.pos, s)) job = true;
-            } else validate(r, s, "AnyValue", kvPath, 0, budget);
+            } else validateSpanValue(r, s, budget);
             r.pos = s;
           } else if (kvField === 0) throw new DecodeError(kvAt, path, "field number 0");
           else r.skip(kvWire, stop, path);
