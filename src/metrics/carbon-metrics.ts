@@ -3,7 +3,7 @@
  * the Prometheus exporter scrapes them as the `PROM_*` names (no unit suffix is added, so the unit
  * is in the instrument name).
  */
-import type { Meter } from "@opentelemetry/api";
+import type { Attributes, Counter, Meter } from "@opentelemetry/api";
 import type { JobRecord } from "../core/job-record.ts";
 import type { IntensityObserver, IntensityRequestOutcome, IntensityValue } from "../intensity/types.ts";
 import { JOULES_PER_KWH } from "../model/constants.ts";
@@ -29,6 +29,12 @@ import { carbonCardinalityLimit } from "./views.ts";
 
 export interface CarbonMetrics {
   recordJob(record: JobRecord): void;
+  /**
+   * recordJob for each record, with the counter increments (and the grid gauge's last value)
+   * summed per series and handed to the SDK once per series at the end: each SDK call hashes its
+   * label set, which is most of the cost of a job. The histograms still get every value.
+   */
+  recordJobs?(records: readonly JobRecord[]): void;
   readonly intensityObserver: IntensityObserver;
   /**
    * Exports the CPU a job meter charged to no job (co2e_unattributed_*), read at each collection.
@@ -220,6 +226,27 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
   };
   const refused = new Set<string>();
   const labelSets = new JobLabelSets();
+  // While recordJobs runs: counter increments summed per instrument and label set, the grid
+  // gauge's last value per label set. Label sets are the shared objects of labelSets, so the
+  // maps are keyed by identity.
+  let sums: Map<Counter, Map<Attributes | undefined, number>> | undefined;
+  let gridLast: Map<Attributes, number> | undefined;
+  const add = (counter: Counter, value: number, attributes: Attributes | undefined): void => {
+    if (!sums) {
+      counter.add(value, attributes);
+      return;
+    }
+    let bySet = sums.get(counter);
+    if (!bySet) {
+      bySet = new Map();
+      sums.set(counter, bySet);
+    }
+    bySet.set(attributes, (bySet.get(attributes) ?? 0) + value);
+  };
+  const setGrid = (value: number, attributes: Attributes): void => {
+    if (gridLast) gridLast.set(attributes, value);
+    else grid.record(value, attributes);
+  };
   const noteCarbon = (
     set: JobLabelSet,
     i: number,
@@ -236,7 +263,7 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
     );
   };
 
-  return {
+  const metrics: CarbonMetrics = {
     addUnattributedSource(key: object, source: UnattributedCpuSource): void {
       if (unattributed.size === 0 && !unattributedObserved) {
         unattributedObserved = true;
@@ -281,7 +308,7 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
           jobName + SEP + serviceName + SEP + zone + SEP + source + SEP + status + SEP + attribution,
         );
       }
-      runs.add(1, set.runs);
+      add(runs, 1, set.runs);
       // The histograms: per job_name, unless the job asked for full histograms (histogram-layout.ts).
       duration.record(record.durationSeconds, set.histogram);
       const e = record.footprint.energy;
@@ -294,30 +321,57 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
             set.noted |= notedEnergy(i);
             budget.note(sc.METRIC_JOB_ENERGY_INSTRUMENT, jobName + SEP + serviceName + SEP + component);
           }
-          energy.add(joules, set.energy[i]);
+          add(energy, joules, set.energy[i]);
         }
       }
       const fp = record.footprint;
       noteCarbon(set, 0, jobName, serviceName, zone, source);
-      carbon.add(fp.co2eGrams, set.carbon[0]);
+      add(carbon, fp.co2eGrams, set.carbon[0]);
       if (fp.embodiedGrams !== undefined) {
         noteCarbon(set, 1, jobName, serviceName, zone, source);
-        carbon.add(fp.embodiedGrams, set.carbon[1]);
+        add(carbon, fp.embodiedGrams, set.carbon[1]);
       }
       if (fp.marketGrams !== undefined) {
         noteCarbon(set, 2, jobName, serviceName, zone, source);
-        carbon.add(fp.marketGrams, set.carbon[2]);
+        add(carbon, fp.marketGrams, set.carbon[2]);
       }
       perRun.record(fp.co2eGrams, set.histogram);
       if (record.functionalUnits !== undefined && record.functionalUnits > 0)
-        units.add(record.functionalUnits, set.job);
-      if (record.bestHourGrams !== undefined) bestHour.add(record.bestHourGrams, set.job);
+        add(units, record.functionalUnits, set.job);
+      if (record.bestHourGrams !== undefined) add(bestHour, record.bestHourGrams, set.job);
       // One series per (job_name, service_name) each, as co2e_job_carbon_best_hour_grams.
       if (record.co2eRange !== undefined) {
-        carbonLow.add(record.co2eRange.low, set.job);
-        carbonHigh.add(record.co2eRange.high, set.job);
+        add(carbonLow, record.co2eRange.low, set.job);
+        add(carbonHigh, record.co2eRange.high, set.job);
       }
-      if (Number.isFinite(record.intensity.gramsPerKwh)) grid.record(record.intensity.gramsPerKwh, set.grid);
+      if (Number.isFinite(record.intensity.gramsPerKwh)) setGrid(record.intensity.gramsPerKwh, set.grid);
+    },
+    recordJobs(records: readonly JobRecord[]): void {
+      if (sums) {
+        // Nested in another batch: that batch sums these too.
+        for (const record of records) metrics.recordJob(record);
+        return;
+      }
+      const counters = new Map<Counter, Map<Attributes | undefined, number>>();
+      const last = new Map<Attributes, number>();
+      sums = counters;
+      gridLast = last;
+      try {
+        for (const record of records) {
+          try {
+            metrics.recordJob(record);
+          } catch {
+            // One record that fails (none should) does not cost the others their counts.
+          }
+        }
+      } finally {
+        sums = undefined;
+        gridLast = undefined;
+        for (const [counter, bySet] of counters)
+          for (const [attributes, sum] of bySet) counter.add(sum, attributes);
+        for (const [attributes, value] of last) grid.record(value, attributes);
+      }
     },
   };
+  return metrics;
 }
