@@ -130,6 +130,48 @@ const noteReason = (req: ParsedRequest, reason: string): void => {
   if (req.rejectReasons.length < 3 && !req.rejectReasons.includes(reason)) req.rejectReasons.push(reason);
 };
 
+/** Strings up to this many bytes go through the interning tables below. */
+const INTERN_MAX_BYTES = 64;
+/** Slots per table (a power of two). */
+const INTERN_SLOTS = 1024;
+
+/**
+ * A direct-mapped table of decoded strings by their bytes: job spans repeat the same attribute
+ * keys and many values (job names, zones), so decoding them again is saved, and equal keys are
+ * the same string (cheaper as property names). A slot holds the last string hashed to it, so
+ * the memory is bounded whatever a client sends; a miss costs a decode, as without the table.
+ */
+class StringTable {
+  readonly #bytes: (Uint8Array | undefined)[] = new Array(INTERN_SLOTS);
+  readonly #strings: string[] = new Array(INTERN_SLOTS).fill("");
+
+  get(buf: Uint8Array, start: number, end: number): string {
+    const len = end - start;
+    if (len > INTERN_MAX_BYTES) return utf8(buf, start, end);
+    let h = len;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 16777619);
+    const slot = (h >>> 0) & (INTERN_SLOTS - 1);
+    const known = this.#bytes[slot];
+    if (known && known.length === len) {
+      let same = true;
+      for (let i = 0; i < len; i++) {
+        if (known[i] !== buf[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.#strings[slot]!;
+    }
+    const str = utf8(buf, start, end);
+    this.#bytes[slot] = buf.slice(start, end);
+    this.#strings[slot] = str;
+    return str;
+  }
+}
+
+const KEYS = new StringTable();
+const VALUES = new StringTable();
+
 /** Decodes a primitive (or array of primitives) AnyValue; kvlists and bytes give undefined. */
 export function decodeAnyValue(r: Reader, end: number, path: string): AttributeValue | undefined {
   let value: AttributeValue | undefined;
@@ -138,7 +180,7 @@ export function decodeAnyValue(r: Reader, end: number, path: string): AttributeV
     switch (tag >>> 3) {
       case F_ANY.stringValue.no: {
         const stop = r.lengthDelimited(end, path);
-        value = utf8(r.buf, r.pos, stop);
+        value = VALUES.get(r.buf, r.pos, stop);
         r.pos = stop;
         break;
       }
@@ -186,7 +228,7 @@ function decodeKeyValue(r: Reader, end: number, path: string): [string, Attribut
       r.skip(tag & 7, end, path);
       continue;
     }
-    if (tag >>> 3 === F_KV.key.no) key = utf8(r.buf, r.pos, stop);
+    if (tag >>> 3 === F_KV.key.no) key = KEYS.get(r.buf, r.pos, stop);
     else if (tag >>> 3 === F_KV.value.no) value = decodeAnyValue(r, stop, path);
     r.pos = stop;
   }
