@@ -254,6 +254,7 @@ export function decodeAttributes(buf: Uint8Array, start: number, end: number, fi
 }
 
 const SPAN_PATH = "resource_spans.scope_spans.spans";
+const ATTR_FIELDS: number[] = [];
 const SPAN_FIELDS = fieldsByNumber("Span");
 /** Span fields by number (an array: this runs for every field of every span). */
 const SPAN_FIELD_BY_NO: (FieldSpec | undefined)[] = [];
@@ -322,7 +323,9 @@ function scanSpan(
   let endNs = 0;
   let statusCode = 0;
   let job = false;
-  let attrFields: number[] | undefined;
+  // Attribute field bounds, for a job span only (shared: scanSpan does not nest or pause).
+  const attrFields = ATTR_FIELDS;
+  attrFields.length = 0;
   budget.reset();
   while (r.pos < end) {
     const at = r.pos;
@@ -374,7 +377,6 @@ function scanSpan(
           } else if (kvField === 0) throw new DecodeError(kvAt, path, "field number 0");
           else r.skip(kvWire, stop, path);
         }
-        if (!attrFields) attrFields = [];
         attrFields.push(at, stop);
         break;
       }
@@ -405,10 +407,9 @@ function scanSpan(
   // A job span: decode its attributes (only these spans pay for objects).
   const attributes: Attributes = {};
   const attributeFields: JobSpanRef["attributeFields"] = [];
-  const fields = attrFields ?? [];
-  for (let i = 0; i < fields.length; i += 2) {
-    const fieldStart = fields[i]!;
-    const fieldEnd = fields[i + 1]!;
+  for (let i = 0; i < attrFields.length; i += 2) {
+    const fieldStart = attrFields[i]!;
+    const fieldEnd = attrFields[i + 1]!;
     r.pos = fieldStart;
     r.varint(fieldEnd, SPAN_PATH);
     const stop = r.lengthDelimited(fieldEnd, SPAN_PATH);
