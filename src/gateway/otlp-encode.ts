@@ -139,7 +139,8 @@ function fieldBytes(key: string, value: AttributeValue): Uint8Array {
     return bytes;
   }
   const array = value as readonly unknown[];
-  if (entry.lastArray && entry.lastArrayBytes && sameArray(entry.lastArray, array)) return entry.lastArrayBytes;
+  if (entry.lastArray && entry.lastArrayBytes && sameArray(entry.lastArray, array))
+    return entry.lastArrayBytes;
   const bytes = encodeField(key, value);
   if (bytes.length <= CACHE_FIELD_BYTES) {
     // A copy: the caller may change its array later.

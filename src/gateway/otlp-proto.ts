@@ -11,7 +11,14 @@ import type { Attributes, AttributeValue } from "@opentelemetry/api";
 import { isJobSpan } from "../core/job-record.ts";
 import { ATTR_JOB_NAME } from "../semconv.ts";
 import { LimitError, type RequestLimits, SpanBudget, UNBOUNDED_LIMITS } from "./limits.ts";
-import { type FieldSpec, fieldsByNumber, isMessageType, type MessageName, OTLP } from "./otlp-fields.ts";
+import {
+  type FieldSpec,
+  fieldsByNumber,
+  isMessageType,
+  type MessageName,
+  OTLP,
+  tagOf,
+} from "./otlp-fields.ts";
 import { runAtOnce } from "./slices.ts";
 import { DecodeError, Reader, utf8, WIRE_I64, WIRE_LEN, WIRE_VARINT } from "./wire.ts";
 
@@ -278,6 +285,45 @@ const BOOL_PATH = `${ATTR_VALUE_PATH}.${F_ANY.boolValue.proto}`;
 const INT_PATH = `${ATTR_VALUE_PATH}.${F_ANY.intValue.proto}`;
 const DOUBLE_PATH = `${ATTR_VALUE_PATH}.${F_ANY.doubleValue.proto}`;
 
+const STATUS_PATH = SPAN_FIELD_PATH[F_SPAN.status.no]!;
+const TAG_STATUS_CODE = OTLP.Status.code.no * 8 + WIRE_VARINT;
+const TAG_STATUS_MESSAGE = OTLP.Status.message.no * 8 + WIRE_LEN;
+const STATUS_CODE_PATH = `${STATUS_PATH}.${OTLP.Status.code.proto}`;
+const STATUS_MESSAGE_PATH = `${STATUS_PATH}.${OTLP.Status.message.proto}`;
+
+/**
+ * Validates a span's Status and returns its code (0 when absent): `code` and `message` checked
+ * inline, any other field by the generic walk (same checks and messages), the code then read
+ * again from the start.
+ */
+function scanStatus(r: Reader, end: number, budget: SpanBudget): number {
+  const buf = r.buf;
+  const start = r.pos;
+  let code = 0;
+  while (r.pos < end) {
+    const tag = buf[r.pos]!;
+    if (tag === TAG_STATUS_CODE) {
+      r.pos++;
+      code = r.varint(end, STATUS_CODE_PATH);
+    } else if (tag === TAG_STATUS_MESSAGE) {
+      r.pos++;
+      r.pos = r.lengthDelimited(end, STATUS_MESSAGE_PATH);
+    } else {
+      r.pos = start;
+      validate(r, end, "Status", STATUS_PATH, 0, budget);
+      r.pos = start;
+      code = 0;
+      while (r.pos < end) {
+        const t = r.varint(end, STATUS_PATH);
+        if (t === TAG_STATUS_CODE) code = r.varint(end, STATUS_PATH);
+        else r.skip(t & 7, end, STATUS_PATH);
+      }
+      return code;
+    }
+  }
+  return code;
+}
+
 /**
  * validate() for a span attribute's AnyValue, with the scalar fields (nearly every value) checked
  * inline; from the first other field on (arrays, kvlists, unknown or malformed fields) the generic
@@ -380,20 +426,16 @@ function scanSpan(
         attrFields.push(at, stop);
         break;
       }
-      case F_SPAN.events.no:
-      case F_SPAN.links.no:
       case F_SPAN.status.no: {
         const stop = r.lengthDelimited(end, path);
-        const s = r.pos;
+        statusCode = scanStatus(r, stop, budget);
+        r.pos = stop;
+        break;
+      }
+      case F_SPAN.events.no:
+      case F_SPAN.links.no: {
+        const stop = r.lengthDelimited(end, path);
         validate(r, stop, f.type as MessageName, path, 0, budget);
-        if (field === F_SPAN.status.no) {
-          r.pos = s;
-          while (r.pos < stop) {
-            const t = r.varint(stop, path);
-            if (t === OTLP.Status.code.no * 8 + WIRE_VARINT) statusCode = r.varint(stop, path);
-            else r.skip(t & 7, stop, path);
-          }
-        }
         r.pos = stop;
         break;
       }
@@ -449,6 +491,8 @@ function containerField(
   return f;
 }
 
+const SPANS_TAG = tagOf(OTLP.ScopeSpans.spans);
+
 function* scanScope(
   r: Reader,
   end: number,
@@ -461,7 +505,11 @@ function* scanScope(
   while (r.pos < end) {
     const at = r.pos;
     const tag = r.varint(end, path);
-    const f = containerField("ScopeSpans", at, Math.floor(tag / 8), tag & 7, path);
+    // The spans field (nearly every field here) without the table lookup.
+    const f =
+      tag === SPANS_TAG
+        ? OTLP.ScopeSpans.spans
+        : containerField("ScopeSpans", at, Math.floor(tag / 8), tag & 7, path);
     if (f === OTLP.ScopeSpans.spans) {
       const stop = r.lengthDelimited(end, SPAN_PATH);
       const index = scope.spans.length / 2;
