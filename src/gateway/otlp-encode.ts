@@ -276,8 +276,9 @@ function* encodeResource(req: ParsedRequest, rs: ParsedResource): Generator<void
       const framed = buf.subarray(rs.fieldStart, rs.fieldEnd);
       return { bytes: framed.subarray(headerLength), spanCount, framed };
     }
-    // A small part: copied, so that the queue does not keep the whole request buffer alive.
-    const framed = buf.slice(rs.fieldStart, rs.fieldEnd);
+    // A small part: copied, so that the queue does not keep the whole request buffer alive
+    // (Uint8Array's slice: a Buffer's own slice() is a view).
+    const framed = Uint8Array.prototype.slice.call(buf, rs.fieldStart, rs.fieldEnd);
     return { bytes: framed.subarray(headerLength), spanCount, framed };
   }
   spanCount = 0;
