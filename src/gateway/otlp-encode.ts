@@ -6,7 +6,13 @@
  */
 import type { Attributes, AttributeValue } from "@opentelemetry/api";
 import { OTLP, tagOf } from "./otlp-fields.ts";
-import { type JobSpanRef, type ParsedRequest, type ParsedResource, REJECTED } from "./otlp-proto.ts";
+import {
+  type JobSpanRef,
+  type ParsedRequest,
+  type ParsedResource,
+  type ParsedScope,
+  REJECTED,
+} from "./otlp-proto.ts";
 import { runAtOnce } from "./slices.ts";
 import { Encoder, varintSize, writeVarint } from "./wire.ts";
 
@@ -259,6 +265,15 @@ function jobSpanPieces(span: JobSpanRef): Pieces {
   return pieces;
 }
 
+/** Indices of a scope's special spans, ascending (the scanner adds them in that order). */
+function spanOrder(scope: ParsedScope): number[] {
+  const order = [...scope.special.keys()];
+  for (let i = 1; i < order.length; i++) {
+    if (order[i]! < order[i - 1]!) return order.sort((a, b) => a - b);
+  }
+  return order;
+}
+
 function* encodeResource(req: ParsedRequest, rs: ParsedResource): Generator<void, ForwardItem | undefined> {
   const buf = req.buf;
   let spanCount = 0;
@@ -294,18 +309,17 @@ function* encodeResource(req: ParsedRequest, rs: ParsedResource): Generator<void
     cursor = scope.fieldEnd;
     const sp = new Pieces();
     let inner = scope.fieldStart + headerLength(buf, scope.fieldStart);
-    let kept = 0;
-    for (let i = 0; i < n; i++) {
-      const special = scope.special.get(i);
-      if (special === undefined) {
-        kept++;
-        continue;
-      }
+    // Only the special spans are visited (in span order); the others stay inside ranges.
+    let kept = n;
+    for (const i of spanOrder(scope)) {
+      const special = scope.special.get(i)!;
       const fieldStart = scope.spans[2 * i]!;
       sp.range(inner, fieldStart);
       inner = scope.spans[2 * i + 1]!;
-      if (special === REJECTED) continue;
-      kept++;
+      if (special === REJECTED) {
+        kept--;
+        continue;
+      }
       sp.child(tagOf(OTLP.ScopeSpans.spans), jobSpanPieces(special));
       yield;
     }
