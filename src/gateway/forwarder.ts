@@ -16,7 +16,7 @@ import { Agent, request } from "undici";
 import { retryDelayMs } from "../util/retry.ts";
 import { parseRetryAfterMs } from "../util/retry-after.ts";
 import { settleWithin } from "../util/timeout.ts";
-import { type ForwardItem, frameRequest } from "./otlp-encode.ts";
+import { type ForwardItem, frameRequest, releaseForwardItems } from "./otlp-encode.ts";
 
 export interface ForwarderOptions {
   /** Downstream URL; a bare origin gets /v1/traces (see forwardTracesUrl). */
@@ -216,7 +216,7 @@ export class Forwarder implements SpanSink {
       this.#inflightSpans += spans;
       this.#inflightBytes += bytes;
       this.#active++;
-      void this.#send(frameRequest(batch), spans).finally(() => {
+      void this.#send(frameRequest(batch), spans, batch).finally(() => {
         this.#active--;
         this.#inflightSpans -= spans;
         this.#inflightBytes -= bytes;
@@ -253,9 +253,11 @@ export class Forwarder implements SpanSink {
 
   /**
    * Sends one batch until it is accepted, refused for good, or shutdown ends it: once a deadline
-   * is set, waits are cut so that the last attempt starts FINAL_ATTEMPT_LEAD_MS before it.
+   * is set, waits are cut so that the last attempt starts FINAL_ATTEMPT_LEAD_MS before it. Once
+   * answered (accepted or refused), nothing reads `body` any more and the items' buffers are
+   * given back for reuse (a batch that ends otherwise leaves them to the garbage collector).
    */
-  async #send(body: Uint8Array, spans: number): Promise<void> {
+  async #send(body: Uint8Array, spans: number, items: ForwardItem[]): Promise<void> {
     let lastChance = false;
     for (let attempt = 0; ; attempt++) {
       if (this.#closing) return this.#lose(spans);
@@ -273,6 +275,7 @@ export class Forwarder implements SpanSink {
         await res.body.dump();
         if (res.statusCode >= 200 && res.statusCode < 300) {
           this.stats.forwardedSpans += spans;
+          releaseForwardItems(items);
           return;
         }
         if (res.statusCode !== 429 && res.statusCode < 500) {
@@ -280,6 +283,7 @@ export class Forwarder implements SpanSink {
           this.#options.log(
             `downstream refused a batch of ${spans} spans with HTTP ${res.statusCode}; dropped`,
           );
+          releaseForwardItems(items);
           return;
         }
         this.#lastError = `HTTP ${res.statusCode}`;
@@ -374,6 +378,7 @@ export class DroppingSink implements SpanSink {
 
   commit(_reservedSpans: number, _reservedBytes: number, items: ForwardItem[]): void {
     for (const item of items) this.stats.droppedSpans += item.spanCount;
+    releaseForwardItems(items);
   }
 
   release(): void {}

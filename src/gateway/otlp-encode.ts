@@ -5,6 +5,7 @@
  * `ExportTraceServiceResponse` in both encodings and the protobuf request framing.
  */
 import type { Attributes, AttributeValue } from "@opentelemetry/api";
+import { acquireBuffer, isPoolable, releaseBuffer } from "./forward-buffers.ts";
 import { OTLP, tagOf } from "./otlp-fields.ts";
 import {
   type JobSpanRef,
@@ -28,6 +29,24 @@ export interface ForwardItem {
    * a batch of this one item as it is, without copying it into a new request body.
    */
   framed?: Uint8Array;
+  /**
+   * The forward-buffers.ts buffer `framed` was written into, when it came from there: give it
+   * back with releaseForwardItems once the downstream has the bytes.
+   */
+  pooled?: Uint8Array;
+}
+
+/**
+ * Gives the items' pooled buffers back for reuse (forward-buffers.ts). Only for items whose bytes
+ * nothing will read again: a send that was answered, or items that are dropped.
+ */
+export function releaseForwardItems(items: readonly ForwardItem[]): void {
+  for (const item of items) {
+    const pooled = item.pooled;
+    if (!pooled) continue;
+    item.pooled = undefined;
+    releaseBuffer(pooled);
+  }
 }
 
 /** The `resource_spans` tag of ExportTraceServiceRequest. */
@@ -229,10 +248,14 @@ class Pieces {
     this.length += c.length;
   }
 
-  /** The bytes, after a header of `tag` and their length (the header is out[0, start)). */
-  write(buf: Uint8Array, tag: number): { out: Uint8Array; start: number } {
+  /**
+   * The bytes, after a header of `tag` and their length (the header is out[0, start)), in a
+   * buffer from forward-buffers.ts (`pooled`, when it is one of its size classes).
+   */
+  write(buf: Uint8Array, tag: number): { out: Uint8Array; start: number; pooled?: Uint8Array } {
     const start = 1 + varintSize(this.length);
-    const out = new Uint8Array(start + this.length);
+    const whole = acquireBuffer(start + this.length);
+    const out = whole.length === start + this.length ? whole : whole.subarray(0, start + this.length);
     out[0] = tag;
     let p = writeVarint(out, 1, this.length);
     const ops = this.ops;
@@ -247,7 +270,7 @@ class Pieces {
         p += op.length;
       }
     }
-    return { out, start };
+    return isPoolable(whole) ? { out, start, pooled: whole } : { out, start };
   }
 }
 
@@ -331,7 +354,9 @@ function* encodeResource(req: ParsedRequest, rs: ParsedResource): Generator<void
   out.range(cursor, rs.fieldEnd);
   if (spanCount === 0) return undefined;
   const written = out.write(buf, RESOURCE_SPANS_TAG);
-  return { bytes: written.out.subarray(written.start), spanCount, framed: written.out };
+  const item: ForwardItem = { bytes: written.out.subarray(written.start), spanCount, framed: written.out };
+  if (written.pooled) item.pooled = written.pooled;
+  return item;
 }
 
 /** Length of the tag + length prefix of the LEN field starting at `start`. */
