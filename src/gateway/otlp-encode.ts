@@ -179,6 +179,25 @@ function fieldBytes(key: string, value: AttributeValue): Uint8Array {
 const scratch: (Uint8Array | number)[] = [];
 
 /**
+ * The previous span's fields by position: enrichment writes the same keys in the same order on
+ * every job span, mostly with the same strings, so a field is usually the one at its position
+ * last time (found by comparing key and value, without a map lookup).
+ */
+const MEMO_POSITIONS = 64;
+const memoKey: string[] = [];
+/** The value (string, boolean), or NUMBER for a number's prefix. */
+const memoValue: unknown[] = [];
+const memoBytes: Uint8Array[] = [];
+const NUMBER = Symbol("number");
+
+function memo(i: number, key: string, value: unknown, bytes: Uint8Array): void {
+  if (i >= MEMO_POSITIONS) return;
+  memoKey[i] = key;
+  memoValue[i] = value;
+  memoBytes[i] = bytes;
+}
+
+/**
  * `repeated KeyValue attributes = 9` fields for the added attributes, written into one buffer:
  * this runs for every job span, so the fields come from caches (numbers: a per-key prefix and the
  * 8 bytes of the double; other values: the whole field) and are copied once. Numbers are always
@@ -187,18 +206,31 @@ const scratch: (Uint8Array | number)[] = [];
 export function encodeSpanAttributes(added: Attributes): Uint8Array {
   let total = 0;
   scratch.length = 0;
+  let i = 0;
   for (const key in added) {
     const value = added[key];
     if (value === undefined || value === null) continue;
     if (typeof value === "number") {
-      const prefix = numberPrefix(key);
+      let prefix: Uint8Array;
+      if (memoKey[i] === key && memoValue[i] === NUMBER) prefix = memoBytes[i]!;
+      else {
+        prefix = numberPrefix(key);
+        memo(i, key, NUMBER, prefix);
+      }
       scratch.push(prefix, value);
       total += prefix.length + 8;
     } else {
-      const bytes = fieldBytes(key, value);
+      let bytes: Uint8Array;
+      if (typeof value !== "object" && memoKey[i] === key && memoValue[i] === value) bytes = memoBytes[i]!;
+      else {
+        bytes = fieldBytes(key, value);
+        // Arrays are not memoised here (fieldBytes compares them with the key's last one).
+        if (typeof value !== "object") memo(i, key, value, bytes);
+      }
       scratch.push(bytes);
       total += bytes.length;
     }
+    i++;
   }
   const out = Buffer.allocUnsafe(total);
   let p = 0;
