@@ -9,11 +9,13 @@
  *     non-200 answer a 429/503 carrying Retry-After;
  *   - the real OpenTelemetry Collector (from .ci/peers.sh; OTLP receiver → batch → otlphttp
  *     exporter to the same sink without a sending queue, GOMAXPROCS=1, same core) beside the
- *     gateway, spans/s per core delivered to the sink (target: gateway ≥ 1 × Collector while
- *     enriching).
+ *     gateway: spans/s delivered to the sink, and spans delivered per CPU-second of the server
+ *     process (/proc/PID/stat, all threads), which is the per-core figure the target is judged on
+ *     (gateway ≥ 1 × Collector while enriching): a neighbour on the machine that takes part of
+ *     the core lowers spans/s but not spans per CPU-second.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir, setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, request } from "undici";
@@ -26,6 +28,8 @@ const ROUNDS = 3;
 const ROOT = new URL("..", import.meta.url).pathname;
 const OTELCOL = join(process.env.CO2E_PEERS_DIR ?? join(homedir(), ".cache", "otel-co2e"), "otelcol");
 const payload = makeExportRequest({ spans: SPANS, jobEvery: 10 });
+/** USER_HZ, the unit of /proc/PID/stat times (100 on Linux for every architecture in use). */
+const CLOCK_TICKS = 100;
 const children: ChildProcess[] = [];
 // The load generator shares core 1 with the sink: lowered priority so that it, not the sink,
 // yields (a starved sink would make the gateway look slow).
@@ -129,15 +133,25 @@ function freePort(): Promise<number> {
   );
 }
 
+/** CPU seconds a process (all its threads) has used, from /proc/PID/stat (utime + stime). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces) start after the last ")".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
 interface Load {
   ackSpansPerSecond: number;
   deliveredSpansPerSecond: number;
+  /** CPU seconds the server process used per second of the run (1 = one core busy throughout). */
+  serverCores: number;
   byStatus: Record<number, number>;
   /** Non-200 answers that were not 429/503 with a Retry-After header. */
   badRefusals: number;
 }
 
-async function load(url: string, clients: number, count?: () => Promise<number>): Promise<Load> {
+async function load(url: string, clients: number, pid: number, count?: () => Promise<number>): Promise<Load> {
   const agent = new Agent({ connections: clients, pipelining: 1, keepAliveTimeout: 60_000 });
   const byStatus: Record<number, number> = {};
   let badRefusals = 0;
@@ -174,13 +188,16 @@ async function load(url: string, clients: number, count?: () => Promise<number>)
   const delivered0 = count ? await count() : 0;
   measuring = true;
   const start = performance.now();
+  const cpu0 = cpuSeconds(pid);
   await Promise.all(all);
   const seconds = (performance.now() - start) / 1000;
+  const cpu = cpuSeconds(pid) - cpu0;
   const delivered = count ? (await count()) - delivered0 : 0;
   await agent.close();
   return {
     ackSpansPerSecond: acked / seconds,
     deliveredSpansPerSecond: delivered / seconds,
+    serverCores: cpu / seconds,
     byStatus,
     badRefusals,
   };
@@ -203,6 +220,8 @@ async function settled(count: () => Promise<number>): Promise<void> {
 interface Scenario {
   name: string;
   url: string;
+  /** The server process whose CPU time is measured. */
+  pid: number;
   clients: number;
   count?: () => Promise<number>;
   runs: Load[];
@@ -212,23 +231,33 @@ let failed = false;
 try {
   const sink = await startSink();
   const colSink = await startSink();
-  const direct = await load(sink.url, 4, sink.count);
+  const direct = await load(sink.url, 4, sink.child.pid!, sink.count);
   console.log(`sink alone (calibration), 4 clients: ${fmt(direct.deliveredSpansPerSecond)} spans/s`);
   const bare = await startGateway();
   const fwd = await startGateway(sink.url);
   const col = existsSync(OTELCOL) ? await startOtelcol(colSink.url) : undefined;
   if (!col) console.log(`SKIPPED the Collector comparison: ${OTELCOL} not found (run bash .ci/peers.sh)`);
   const scenarios: Scenario[] = [
-    { name: "gateway, no downstream, 4 clients", url: bare.url, clients: 4, runs: [] },
+    { name: "gateway, no downstream, 4 clients", url: bare.url, pid: bare.child.pid!, clients: 4, runs: [] },
     ...[2, 4, 16].map((clients) => ({
       name: `gateway → sink, ${clients} clients`,
       url: fwd.url,
+      pid: fwd.child.pid!,
       clients,
       count: sink.count,
       runs: [],
     })),
     ...(col
-      ? [{ name: "Collector → sink, 4 clients", url: col.url, clients: 4, count: colSink.count, runs: [] }]
+      ? [
+          {
+            name: "Collector → sink, 4 clients",
+            url: col.url,
+            pid: col.child.pid!,
+            clients: 4,
+            count: colSink.count,
+            runs: [],
+          },
+        ]
       : []),
   ];
   // Forwarding over OTLP/gRPC (gateway.forwardProtocol: grpc) beside OTLP/HTTP: same payload,
@@ -250,6 +279,7 @@ try {
   const grpcScenario: Scenario = {
     name: "gateway → sink over gRPC, 4 clients",
     url: fwdGrpc.url,
+    pid: fwdGrpc.child.pid!,
     clients: 4,
     count: grpcCount,
     runs: [],
@@ -260,18 +290,20 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     for (const sc of scenarios) {
       if (sc.count) await settled(sc.count);
-      sc.runs.push(await load(sc.url, sc.clients, sc.count));
+      sc.runs.push(await load(sc.url, sc.clients, sc.pid, sc.count));
     }
   }
-  const med = (sc: Scenario, key: "ackSpansPerSecond" | "deliveredSpansPerSecond") =>
+  const med = (sc: Scenario, key: "ackSpansPerSecond" | "deliveredSpansPerSecond" | "serverCores") =>
     median(sc.runs.map((r) => r[key]));
+  /** Delivered spans per CPU-second of the server process, median over the rounds. */
+  const perCore = (sc: Scenario) => median(sc.runs.map((r) => r.deliveredSpansPerSecond / r.serverCores));
   for (const sc of scenarios) {
     const statuses: Record<number, number> = {};
     for (const r of sc.runs)
       for (const [k, v] of Object.entries(r.byStatus)) statuses[Number(k)] = (statuses[Number(k)] ?? 0) + v;
     const delivered = sc.count ? `, delivered ${fmt(med(sc, "deliveredSpansPerSecond"))}` : "";
     console.log(
-      `${sc.name.padEnd(36)} acked ${fmt(med(sc, "ackSpansPerSecond"))} spans/s${delivered}  ${JSON.stringify(statuses)}`,
+      `${sc.name.padEnd(36)} acked ${fmt(med(sc, "ackSpansPerSecond"))} spans/s${delivered}, server CPU ${med(sc, "serverCores").toFixed(2)} cores  ${JSON.stringify(statuses)}`,
     );
   }
   const [none, fwd2, fwd4, fwd16] = scenarios;
@@ -285,14 +317,22 @@ try {
   );
   if (fwdRatio < 0.8 || overloadRatio < 0.9 || bad > 0) failed = true;
   if (col) {
+    const colScenario = scenarios[4]!;
     const gwDelivered = Math.max(
       med(fwd2!, "deliveredSpansPerSecond"),
       med(fwd4!, "deliveredSpansPerSecond"),
     );
-    const colDelivered = med(scenarios[4]!, "deliveredSpansPerSecond");
-    const vs = gwDelivered / colDelivered;
+    const colDelivered = med(colScenario, "deliveredSpansPerSecond");
     console.log(
-      `delivered spans/s on one core: gateway enriching ${fmt(gwDelivered)}, Collector pass-through ${fmt(colDelivered)}; ratio ${vs.toFixed(2)} (target ≥ 1)`,
+      `delivered spans/s, each pinned to one core: gateway enriching ${fmt(gwDelivered)}, Collector pass-through ${fmt(colDelivered)}; ratio ${(gwDelivered / colDelivered).toFixed(2)}`,
+    );
+    // Per core: spans delivered per CPU-second the server process used (all its threads), which
+    // holds when a neighbour on the machine takes part of the core from one of them.
+    const gwPerCore = Math.max(perCore(fwd2!), perCore(fwd4!));
+    const colPerCore = perCore(colScenario);
+    const vs = gwPerCore / colPerCore;
+    console.log(
+      `delivered spans per CPU-second: gateway enriching ${fmt(gwPerCore)}, Collector pass-through ${fmt(colPerCore)}; ratio ${vs.toFixed(2)} (target ≥ 1)`,
     );
     if (vs < 1) failed = true;
   }

@@ -17,7 +17,7 @@ import { retryDelayMs } from "../util/retry.ts";
 import { parseRetryAfterMs } from "../util/retry-after.ts";
 import { settleWithin } from "../util/timeout.ts";
 import { type ForwardTransport, RetryableError } from "./forward-transport.ts";
-import { type ForwardItem, frameRequest } from "./otlp-encode.ts";
+import { type ForwardItem, frameRequest, releaseForwardItems } from "./otlp-encode.ts";
 
 export interface ForwarderOptions {
   /** Downstream URL; a bare origin gets /v1/traces (see forwardTracesUrl). */
@@ -223,7 +223,7 @@ export class Forwarder implements SpanSink {
       this.#inflightSpans += spans;
       this.#inflightBytes += bytes;
       this.#active++;
-      void this.#send(frameRequest(batch), spans).finally(() => {
+      void this.#send(frameRequest(batch), spans, batch).finally(() => {
         this.#active--;
         this.#inflightSpans -= spans;
         this.#inflightBytes -= bytes;
@@ -260,9 +260,11 @@ export class Forwarder implements SpanSink {
 
   /**
    * Sends one batch until it is accepted, refused for good, or shutdown ends it: once a deadline
-   * is set, waits are cut so that the last attempt starts FINAL_ATTEMPT_LEAD_MS before it.
+   * is set, waits are cut so that the last attempt starts FINAL_ATTEMPT_LEAD_MS before it. Once
+   * answered (accepted or refused), nothing reads `body` any more and the items' buffers are
+   * given back for reuse (a batch that ends otherwise leaves them to the garbage collector).
    */
-  async #send(body: Uint8Array, spans: number): Promise<void> {
+  async #send(body: Uint8Array, spans: number, items: ForwardItem[]): Promise<void> {
     let lastChance = false;
     for (let attempt = 0; ; attempt++) {
       if (this.#closing) return this.#lose(spans);
@@ -270,8 +272,12 @@ export class Forwarder implements SpanSink {
       try {
         if (this.#transport) {
           const refused = await this.#transport.send(body, this.#abort.signal);
-          if (refused === undefined) this.stats.forwardedSpans += spans;
-          else {
+          if (refused === undefined) {
+            this.stats.forwardedSpans += spans;
+            // Accepted: the downstream read the whole message. (A refusal may come before that,
+            // so its buffers are left to the garbage collector.)
+            releaseForwardItems(items);
+          } else {
             this.stats.droppedSpans += spans;
             this.#options.log(`downstream refused a batch of ${spans} spans with ${refused}; dropped`);
           }
@@ -289,6 +295,7 @@ export class Forwarder implements SpanSink {
         await res.body.dump();
         if (res.statusCode >= 200 && res.statusCode < 300) {
           this.stats.forwardedSpans += spans;
+          releaseForwardItems(items);
           return;
         }
         if (res.statusCode !== 429 && res.statusCode < 500) {
@@ -296,6 +303,7 @@ export class Forwarder implements SpanSink {
           this.#options.log(
             `downstream refused a batch of ${spans} spans with HTTP ${res.statusCode}; dropped`,
           );
+          releaseForwardItems(items);
           return;
         }
         this.#lastError = `HTTP ${res.statusCode}`;
@@ -392,6 +400,7 @@ export class DroppingSink implements SpanSink {
 
   commit(_reservedSpans: number, _reservedBytes: number, items: ForwardItem[]): void {
     for (const item of items) this.stats.droppedSpans += item.spanCount;
+    releaseForwardItems(items);
   }
 
   release(): void {}

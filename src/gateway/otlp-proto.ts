@@ -5,15 +5,22 @@
  * spans are decoded into objects: the others are kept as byte ranges and forwarded exactly as
  * received. The limits of `gateway.limits` are checked as the bytes are walked, so a request over
  * one is refused (or its span rejected) before any work depends on it. The scan is a generator that
- * yields after every span, so the gateway can run it in slices (slices.ts).
+ * yields after every few spans, so the gateway can run it in slices (slices.ts).
  */
 import type { Attributes, AttributeValue } from "@opentelemetry/api";
 import { isJobSpan } from "../core/job-record.ts";
 import { ATTR_JOB_NAME } from "../semconv.ts";
 import { LimitError, type RequestLimits, SpanBudget, UNBOUNDED_LIMITS } from "./limits.ts";
-import { type FieldSpec, fieldsByNumber, isMessageType, type MessageName, OTLP } from "./otlp-fields.ts";
+import {
+  type FieldSpec,
+  fieldsByNumber,
+  isMessageType,
+  type MessageName,
+  OTLP,
+  tagOf,
+} from "./otlp-fields.ts";
 import { runAtOnce } from "./slices.ts";
-import { DecodeError, Reader, utf8, WIRE_LEN, WIRE_VARINT } from "./wire.ts";
+import { DecodeError, Reader, utf8, WIRE_I64, WIRE_LEN, WIRE_VARINT } from "./wire.ts";
 
 const F_SPAN = OTLP.Span;
 const F_ANY = OTLP.AnyValue;
@@ -130,6 +137,48 @@ const noteReason = (req: ParsedRequest, reason: string): void => {
   if (req.rejectReasons.length < 3 && !req.rejectReasons.includes(reason)) req.rejectReasons.push(reason);
 };
 
+/** Strings up to this many bytes go through the interning tables below. */
+const INTERN_MAX_BYTES = 64;
+/** Slots per table (a power of two). */
+const INTERN_SLOTS = 1024;
+
+/**
+ * A direct-mapped table of decoded strings by their bytes: job spans repeat the same attribute
+ * keys and many values (job names, zones), so decoding them again is saved, and equal keys are
+ * the same string (cheaper as property names). A slot holds the last string hashed to it, so
+ * the memory is bounded whatever a client sends; a miss costs a decode, as without the table.
+ */
+class StringTable {
+  readonly #bytes: (Uint8Array | undefined)[] = new Array(INTERN_SLOTS);
+  readonly #strings: string[] = new Array(INTERN_SLOTS).fill("");
+
+  get(buf: Uint8Array, start: number, end: number): string {
+    const len = end - start;
+    if (len > INTERN_MAX_BYTES) return utf8(buf, start, end);
+    let h = len;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 16777619);
+    const slot = (h >>> 0) & (INTERN_SLOTS - 1);
+    const known = this.#bytes[slot];
+    if (known && known.length === len) {
+      let same = true;
+      for (let i = 0; i < len; i++) {
+        if (known[i] !== buf[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.#strings[slot]!;
+    }
+    const str = utf8(buf, start, end);
+    this.#bytes[slot] = buf.slice(start, end);
+    this.#strings[slot] = str;
+    return str;
+  }
+}
+
+const KEYS = new StringTable();
+const VALUES = new StringTable();
+
 /** Decodes a primitive (or array of primitives) AnyValue; kvlists and bytes give undefined. */
 export function decodeAnyValue(r: Reader, end: number, path: string): AttributeValue | undefined {
   let value: AttributeValue | undefined;
@@ -138,7 +187,7 @@ export function decodeAnyValue(r: Reader, end: number, path: string): AttributeV
     switch (tag >>> 3) {
       case F_ANY.stringValue.no: {
         const stop = r.lengthDelimited(end, path);
-        value = utf8(r.buf, r.pos, stop);
+        value = VALUES.get(r.buf, r.pos, stop);
         r.pos = stop;
         break;
       }
@@ -186,7 +235,7 @@ function decodeKeyValue(r: Reader, end: number, path: string): [string, Attribut
       r.skip(tag & 7, end, path);
       continue;
     }
-    if (tag >>> 3 === F_KV.key.no) key = utf8(r.buf, r.pos, stop);
+    if (tag >>> 3 === F_KV.key.no) key = KEYS.get(r.buf, r.pos, stop);
     else if (tag >>> 3 === F_KV.value.no) value = decodeAnyValue(r, stop, path);
     r.pos = stop;
   }
@@ -212,7 +261,95 @@ export function decodeAttributes(buf: Uint8Array, start: number, end: number, fi
 }
 
 const SPAN_PATH = "resource_spans.scope_spans.spans";
+const ATTR_FIELDS: number[] = [];
 const SPAN_FIELDS = fieldsByNumber("Span");
+/** Span fields by number (an array: this runs for every field of every span). */
+const SPAN_FIELD_BY_NO: (FieldSpec | undefined)[] = [];
+/** Their error paths, built once instead of per field. */
+const SPAN_FIELD_PATH: string[] = [];
+for (const [no, f] of SPAN_FIELDS) {
+  SPAN_FIELD_BY_NO[no] = f;
+  SPAN_FIELD_PATH[no] = `${SPAN_PATH}.${f.proto}`;
+}
+const ATTR_PATH = `${SPAN_PATH}.${F_SPAN.attributes.proto}`;
+const ATTR_KEY_PATH = `${ATTR_PATH}.${F_KV.key.proto}`;
+const ATTR_VALUE_PATH = `${ATTR_PATH}.${F_KV.value.proto}`;
+const TAG_STRING = F_ANY.stringValue.no * 8 + WIRE_LEN;
+const TAG_BYTES = F_ANY.bytesValue.no * 8 + WIRE_LEN;
+const TAG_BOOL = F_ANY.boolValue.no * 8 + WIRE_VARINT;
+const TAG_INT = F_ANY.intValue.no * 8 + WIRE_VARINT;
+const TAG_DOUBLE = F_ANY.doubleValue.no * 8 + WIRE_I64;
+const STRING_PATH = `${ATTR_VALUE_PATH}.${F_ANY.stringValue.proto}`;
+const BYTES_PATH = `${ATTR_VALUE_PATH}.${F_ANY.bytesValue.proto}`;
+const BOOL_PATH = `${ATTR_VALUE_PATH}.${F_ANY.boolValue.proto}`;
+const INT_PATH = `${ATTR_VALUE_PATH}.${F_ANY.intValue.proto}`;
+const DOUBLE_PATH = `${ATTR_VALUE_PATH}.${F_ANY.doubleValue.proto}`;
+
+const STATUS_PATH = SPAN_FIELD_PATH[F_SPAN.status.no]!;
+const TAG_STATUS_CODE = OTLP.Status.code.no * 8 + WIRE_VARINT;
+const TAG_STATUS_MESSAGE = OTLP.Status.message.no * 8 + WIRE_LEN;
+const STATUS_CODE_PATH = `${STATUS_PATH}.${OTLP.Status.code.proto}`;
+const STATUS_MESSAGE_PATH = `${STATUS_PATH}.${OTLP.Status.message.proto}`;
+
+/**
+ * Validates a span's Status and returns its code (0 when absent): `code` and `message` checked
+ * inline, any other field by the generic walk (same checks and messages), the code then read
+ * again from the start.
+ */
+function scanStatus(r: Reader, end: number, budget: SpanBudget): number {
+  const buf = r.buf;
+  const start = r.pos;
+  let code = 0;
+  while (r.pos < end) {
+    const tag = buf[r.pos]!;
+    if (tag === TAG_STATUS_CODE) {
+      r.pos++;
+      code = r.varint(end, STATUS_CODE_PATH);
+    } else if (tag === TAG_STATUS_MESSAGE) {
+      r.pos++;
+      r.pos = r.lengthDelimited(end, STATUS_MESSAGE_PATH);
+    } else {
+      r.pos = start;
+      validate(r, end, "Status", STATUS_PATH, 0, budget);
+      r.pos = start;
+      code = 0;
+      while (r.pos < end) {
+        const t = r.varint(end, STATUS_PATH);
+        if (t === TAG_STATUS_CODE) code = r.varint(end, STATUS_PATH);
+        else r.skip(t & 7, end, STATUS_PATH);
+      }
+      return code;
+    }
+  }
+  return code;
+}
+
+/**
+ * validate() for a span attribute's AnyValue, with the scalar fields (nearly every value) checked
+ * inline; from the first other field on (arrays, kvlists, unknown or malformed fields) the generic
+ * walk takes over, so the checks and error messages are the same.
+ */
+function validateSpanValue(r: Reader, end: number, budget: SpanBudget): void {
+  const buf = r.buf;
+  while (r.pos < end) {
+    const tag = buf[r.pos]!;
+    if (tag === TAG_STRING || tag === TAG_BYTES) {
+      r.pos++;
+      const stop = r.lengthDelimited(end, tag === TAG_STRING ? STRING_PATH : BYTES_PATH);
+      budget.length(stop - r.pos);
+      r.pos = stop;
+    } else if (tag === TAG_INT || tag === TAG_BOOL) {
+      r.pos++;
+      r.varint(end, tag === TAG_INT ? INT_PATH : BOOL_PATH);
+    } else if (tag === TAG_DOUBLE) {
+      r.pos++;
+      r.skip(WIRE_I64, end, DOUBLE_PATH);
+    } else {
+      validate(r, end, "AnyValue", ATTR_VALUE_PATH, 0, budget);
+      return;
+    }
+  }
+}
 
 /**
  * Scans one Span body; returns a rejection reason, a JobSpanRef, or null for a plain span. A span
@@ -232,7 +369,9 @@ function scanSpan(
   let endNs = 0;
   let statusCode = 0;
   let job = false;
-  let attrFields: number[] | undefined;
+  // Attribute field bounds, for a job span only (shared: scanSpan does not nest or pause).
+  const attrFields = ATTR_FIELDS;
+  attrFields.length = 0;
   budget.reset();
   while (r.pos < end) {
     const at = r.pos;
@@ -240,12 +379,12 @@ function scanSpan(
     const field = Math.floor(tag / 8);
     const wire = tag & 7;
     if (field === 0) throw new DecodeError(at, SPAN_PATH, "field number 0");
-    const f: FieldSpec | undefined = SPAN_FIELDS.get(field);
+    const f = SPAN_FIELD_BY_NO[field];
     if (!f) {
       r.skip(wire, end, SPAN_PATH);
       continue;
     }
-    const path = `${SPAN_PATH}.${f.proto}`;
+    const path = SPAN_FIELD_PATH[field]!;
     if (wire !== f.wire) wrongWire(at, path, wire, f.wire);
     switch (field) {
       case F_SPAN.traceId.no:
@@ -274,34 +413,29 @@ function scanSpan(
           const kvField = Math.floor(kvTag / 8);
           const kvWire = kvTag & 7;
           if (kvField === F_KV.key.no || kvField === F_KV.value.no) {
-            const kvPath = `${path}.${kvField === F_KV.key.no ? F_KV.key.proto : F_KV.value.proto}`;
+            const kvPath = kvField === F_KV.key.no ? ATTR_KEY_PATH : ATTR_VALUE_PATH;
             if (kvWire !== WIRE_LEN) wrongWire(kvAt, kvPath, kvWire, WIRE_LEN);
             const s = r.lengthDelimited(stop, kvPath);
             if (kvField === F_KV.key.no) {
               if (isJobNameKey(buf, r.pos, s)) job = true;
-            } else validate(r, s, "AnyValue", kvPath, 0, budget);
+            } else validateSpanValue(r, s, budget);
             r.pos = s;
           } else if (kvField === 0) throw new DecodeError(kvAt, path, "field number 0");
           else r.skip(kvWire, stop, path);
         }
-        if (!attrFields) attrFields = [];
         attrFields.push(at, stop);
         break;
       }
-      case F_SPAN.events.no:
-      case F_SPAN.links.no:
       case F_SPAN.status.no: {
         const stop = r.lengthDelimited(end, path);
-        const s = r.pos;
+        statusCode = scanStatus(r, stop, budget);
+        r.pos = stop;
+        break;
+      }
+      case F_SPAN.events.no:
+      case F_SPAN.links.no: {
+        const stop = r.lengthDelimited(end, path);
         validate(r, stop, f.type as MessageName, path, 0, budget);
-        if (field === F_SPAN.status.no) {
-          r.pos = s;
-          while (r.pos < stop) {
-            const t = r.varint(stop, path);
-            if (t === OTLP.Status.code.no * 8 + WIRE_VARINT) statusCode = r.varint(stop, path);
-            else r.skip(t & 7, stop, path);
-          }
-        }
         r.pos = stop;
         break;
       }
@@ -315,10 +449,9 @@ function scanSpan(
   // A job span: decode its attributes (only these spans pay for objects).
   const attributes: Attributes = {};
   const attributeFields: JobSpanRef["attributeFields"] = [];
-  const fields = attrFields ?? [];
-  for (let i = 0; i < fields.length; i += 2) {
-    const fieldStart = fields[i]!;
-    const fieldEnd = fields[i + 1]!;
+  for (let i = 0; i < attrFields.length; i += 2) {
+    const fieldStart = attrFields[i]!;
+    const fieldEnd = attrFields[i + 1]!;
     r.pos = fieldStart;
     r.varint(fieldEnd, SPAN_PATH);
     const stop = r.lengthDelimited(fieldEnd, SPAN_PATH);
@@ -358,6 +491,9 @@ function containerField(
   return f;
 }
 
+const SPANS_TAG = tagOf(OTLP.ScopeSpans.spans);
+const SPANS_PER_YIELD = 8;
+
 function* scanScope(
   r: Reader,
   end: number,
@@ -370,7 +506,11 @@ function* scanScope(
   while (r.pos < end) {
     const at = r.pos;
     const tag = r.varint(end, path);
-    const f = containerField("ScopeSpans", at, Math.floor(tag / 8), tag & 7, path);
+    // The spans field (nearly every field here) without the table lookup.
+    const f =
+      tag === SPANS_TAG
+        ? OTLP.ScopeSpans.spans
+        : containerField("ScopeSpans", at, Math.floor(tag / 8), tag & 7, path);
     if (f === OTLP.ScopeSpans.spans) {
       const stop = r.lengthDelimited(end, SPAN_PATH);
       const index = scope.spans.length / 2;
@@ -392,7 +532,9 @@ function* scanScope(
         req.jobSpans.push(result);
       }
       r.pos = stop;
-      yield;
+      // A pause point every SPANS_PER_YIELD spans: resuming the generator costs about as much as
+      // scanning a small span, and a span's work is bounded by gateway.limits.
+      if (req.spanCount % SPANS_PER_YIELD === 0) yield;
       continue;
     }
     if (f === OTLP.ScopeSpans.scope) {
@@ -442,7 +584,7 @@ function* scanResourceSpans(
 }
 
 /**
- * Scans a whole request, yielding after each span. Throws DecodeError (→ 400) for any malformed
+ * Scans a whole request, yielding after every SPANS_PER_YIELD spans. Throws DecodeError (→ 400) for any malformed
  * byte, LimitError for a limit broken outside a span (→ 400) or too many spans (→ 413).
  */
 export function* scanRequestSteps(buf: Uint8Array, limits: RequestLimits): Generator<void, ParsedRequest> {
