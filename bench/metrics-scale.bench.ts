@@ -268,7 +268,14 @@ async function serveGateway(layout: Layout): Promise<void> {
   const built = build(layout, 200);
   const config = parseConfig({
     zone: "DE",
-    gateway: { listen: "127.0.0.1:0", metricsListen: "127.0.0.1:0", intensityWaitMs: 50 },
+    // The open-loop client keeps sending through a stall (the before layout stalls ≈ 0.6 s at
+    // 100 requests/s): room for all of them, so latency is what is measured, not 429s.
+    gateway: {
+      listen: "127.0.0.1:0",
+      metricsListen: "127.0.0.1:0",
+      intensityWaitMs: 50,
+      maxConcurrentRequests: 1024,
+    },
   });
   const gateway = await startGateway(config, { env: {}, log: () => {}, metrics: built.metrics });
   let metricsUrl: string;
