@@ -29,6 +29,7 @@ import {
   PRIORITY_CARBON_ATTRIBUTES,
   resolveJobZone,
 } from "./enrich.ts";
+import { resourceAttributesNow } from "./resource-attributes.ts";
 
 const PRIORITY_KEYS: ReadonlySet<string> = new Set(PRIORITY_CARBON_ATTRIBUTES);
 /** Distinct `carbon.zone` values cached per resource. */
@@ -116,7 +117,7 @@ export class CarbonSpanProcessor implements SpanProcessor {
     if (this.#shutdown || !isJobSpan(span.attributes)) return;
     try {
       beginSpanMeasurement(span, this.#meter);
-      this.#provider.warm(this.#zoneOf(span.attributes, span.resource.attributes).zone);
+      this.#provider.warm(this.#zoneOf(span.attributes, resourceAttributesNow(span.resource)).zone);
     } catch {
       // An unknown zone is reported by onEnding as carbon.error; nothing to warm.
     }
@@ -169,16 +170,17 @@ export class CarbonSpanProcessor implements SpanProcessor {
 
   #write(span: Span, list: AttributeList): void {
     const options = this.#enrichOptions;
+    const resource = resourceAttributesNow(span.resource);
     let zone: ResolvedZone | undefined;
     try {
-      zone = this.#zoneOf(span.attributes, span.resource.attributes);
+      zone = this.#zoneOf(span.attributes, resource);
     } catch {
       // enrichJobSpanInto resolves it again and writes the error as carbon.error.
     }
     const { record } = enrichJobSpanInto(
       {
         attributes: span.attributes,
-        resource: span.resource.attributes,
+        resource,
         startMs: hrTimeToMilliseconds(span.startTime),
         endMs: hrTimeToMilliseconds(span.endTime),
         isError: span.status.code === SpanStatusCode.ERROR,

@@ -1,6 +1,6 @@
 import { createServer, get as httpGet, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { context, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, DiagLogLevel, SpanStatusCode, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
@@ -21,6 +21,7 @@ import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.t
 import { footprintParams } from "../../src/processor/enrich.ts";
 import * as sc from "../../src/semconv.ts";
 import { burnCpuSeconds, burnSlices, type CpuClock, cpuSeconds } from "../helpers/cpu-burn.ts";
+import { captureDiag } from "../helpers/diag.ts";
 
 const config = parseConfig({ zone: "DE", sampler: { intervalMs: 50 } });
 const LOGICAL_CORES = 4;
@@ -430,6 +431,47 @@ describe("CarbonSpanProcessor with the real SDK", () => {
       expect(a[sc.ATTR_CARBON_ZONE_RESOLVED_BY]).toBe(zone ? "attribute" : "config");
       expect(a[sc.ATTR_CARBON_INTENSITY]).toBe(staticIntensity(zone ?? "DE").gramsPerKwh);
     });
+  });
+
+  it("a job that starts and ends while a resource attribute is still being detected is enriched without the SDK's diag error", async () => {
+    const diagLog = captureDiag(DiagLogLevel.WARN);
+    try {
+      let settle: (region: string) => void = () => {};
+      const region = new Promise<string>((r) => {
+        settle = r;
+      });
+      const exporter = new InMemorySpanExporter();
+      const tracerProvider = new TracerProvider({
+        resource: resourceFromAttributes({
+          "service.name": "pending-svc",
+          "cloud.provider": "aws",
+          "cloud.region": region,
+        }),
+        spanProcessors: [
+          new CarbonSpanProcessor({
+            config: parseConfig({}),
+            provider: new StaticIntensityProvider(),
+            logicalCores: 2,
+          }),
+          new SimpleSpanProcessor({ exporter }),
+        ],
+      });
+      const tracer = tracerProvider.getTracer("test");
+      tracer.startSpan("early", { attributes: { [sc.ATTR_JOB_NAME]: "early" } }).end();
+      settle("eu-west-1");
+      await tracerProvider.forceFlush();
+      tracer.startSpan("late", { attributes: { [sc.ATTR_JOB_NAME]: "late" } }).end();
+      await tracerProvider.forceFlush();
+      const spans = exporter.getFinishedSpans();
+      // Before the region settled: the settled attributes only (no region yet, so WORLD).
+      expect(byName(spans, "early").attributes[sc.ATTR_CARBON_ZONE_RESOLVED_BY]).toBe("default");
+      // After: the region's zone.
+      expect(byName(spans, "late").attributes[sc.ATTR_CARBON_ZONE_RESOLVED_BY]).toBe("cloud-region");
+      expect(byName(spans, "late").attributes[sc.ATTR_CARBON_INTENSITY_ZONE]).toBe("IE");
+      expect(diagLog.messages.filter((m) => m.includes("async attributes"))).toEqual([]);
+    } finally {
+      diagLog.stop();
+    }
   });
 
   it("never throws when the provider throws or the metrics throw", () => {

@@ -1,0 +1,26 @@
+/**
+ * A span's resource attributes as they are now, without the SDK's diag error "Accessing resource
+ * attributes before async attributes settled". A service's own NodeSDK detects some attributes
+ * asynchronously (host.id); a job that starts or ends before they settle would make the SDK log
+ * that line on every read of `resource.attributes`. While any are pending, the settled ones are
+ * taken from the raw list the way the SDK's getter takes them (promises skipped, the first value of
+ * a key kept); once settled, the SDK's own memoized object.
+ */
+import type { Attributes, AttributeValue } from "@opentelemetry/api";
+import type { Resource } from "@opentelemetry/resources";
+
+export function resourceAttributesNow(resource: Resource): Attributes {
+  if (!resource.asyncAttributesPending) return resource.attributes;
+  const out: Attributes = {};
+  for (const [key, value] of resource.getRawAttributes()) {
+    if (key.length === 0 || Object.hasOwn(out, key) || isPending(value)) continue;
+    if (value !== undefined) out[key] = value as AttributeValue;
+  }
+  return out;
+}
+
+function isPending(value: unknown): boolean {
+  return (
+    typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function"
+  );
+}
