@@ -215,6 +215,8 @@ describe("gateway → gateway over gRPC", () => {
       const keys = (job.raw.attributes as { key: string }[]).map((a) => a.key);
       expect(new Set(keys).size).toBe(keys.length);
     }
+    // The sink can have them before the first gateway's call to the second has returned.
+    await expect.poll(() => first.stats().forwardedSpans).toBe(40);
     expect(first.stats()).toMatchObject({ forwardedSpans: 40, jobSpans: 4, enrichedSpans: 4 });
     expect(second.stats()).toMatchObject({
       receivedSpans: 40,
