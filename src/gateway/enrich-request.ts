@@ -139,7 +139,6 @@ export async function enrichRequest(
       for (const { span, zone: resolved, resource } of group) {
         if (slicer?.due()) await slicer.pause();
         // enrichJobSpan keeps a producer's own carbon.attribution (shared/exclusive), as in-process.
-        const spanOptions: EnrichOptions = { ...options, zone: resolved };
         const result = enrichJobSpan(
           {
             attributes: span.attributes,
@@ -148,7 +147,8 @@ export async function enrichRequest(
             endMs: span.endMs,
             isError: span.isError,
           },
-          spanOptions,
+          options,
+          resolved,
         );
         span.added = result.attributes;
         if (result.record) {

@@ -137,8 +137,6 @@ export interface EnrichOptions {
    * meter, or from any SDK) is kept; a span that says nothing is `exclusive`.
    */
   attribution?: sc.Attribution;
-  /** Zone already resolved by the caller (the gateway resolves it before awaiting intensity). */
-  zone?: ResolvedZone;
 }
 
 /**
@@ -164,9 +162,17 @@ export interface EnrichListResult {
   described?: DescribedFootprint;
 }
 
-export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): EnrichResult {
+/**
+ * The carbon attributes and the job record for a job span. `resolved`: the span's zone, when the
+ * caller already resolved it (the gateway, before awaiting the intensity; the processor's cache).
+ */
+export function enrichJobSpan(
+  span: JobSpanData,
+  options: EnrichOptions,
+  resolved?: ResolvedZone,
+): EnrichResult {
   const list = new AttributeList();
-  const result: EnrichResult = { attributes: {}, ...enrichJobSpanInto(span, options, list) };
+  const result: EnrichResult = { attributes: {}, ...enrichJobSpanInto(span, options, list, resolved) };
   const { keys, values } = list;
   for (let i = 0; i < list.length; i++) result.attributes[keys[i] as string] = values[i];
   return result;
@@ -174,8 +180,7 @@ export function enrichJobSpan(span: JobSpanData, options: EnrichOptions): Enrich
 
 /**
  * enrichJobSpan, with the attributes appended to `out` (in write order: PRIORITY_CARBON_ATTRIBUTES
- * first) instead of returned as an object. On failure `out` holds only `carbon.error`. `resolved`:
- * the span's zone, when the caller already resolved it.
+ * first) instead of returned as an object. On failure `out` holds only `carbon.error`.
  */
 export function enrichJobSpanInto(
   span: JobSpanData,
@@ -186,7 +191,7 @@ export function enrichJobSpanInto(
   const start = out.length;
   try {
     const durationSeconds = Math.max(0, (span.endMs - span.startMs) / 1000);
-    const zone = resolved ?? options.zone ?? resolveJobZone(span, options.config);
+    const zone = resolved ?? resolveJobZone(span, options.config);
     const window = { startMs: span.startMs, endMs: span.endMs };
     const intensity = options.intensity(zone.zone, window);
     checkUsagePlausible(span.attributes, durationSeconds);

@@ -72,13 +72,16 @@ export function enrichRun(
     bestHour?: BestHourLookup;
   },
 ): EnrichResult {
-  return enrichJobSpan(span, {
-    config: options.config,
-    logicalCores: options.logicalCores,
-    intensity: () => options.intensity,
-    zone: options.zone,
-    ...(options.bestHour ? { bestHour: options.bestHour } : {}),
-  });
+  return enrichJobSpan(
+    span,
+    {
+      config: options.config,
+      logicalCores: options.logicalCores,
+      intensity: () => options.intensity,
+      ...(options.bestHour ? { bestHour: options.bestHour } : {}),
+    },
+    options.zone,
+  );
 }
 
 /**
