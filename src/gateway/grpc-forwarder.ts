@@ -19,10 +19,8 @@ import * as grpc from "@grpc/grpc-js";
 import { grpcForwardUrlProblem } from "../config.ts";
 import { type ForwardTransport, RetryableError } from "./forward-transport.ts";
 import { Forwarder, type ForwarderOptions } from "./forwarder.ts";
-import { TRACE_EXPORT_PATH } from "./grpc-receiver.ts";
-import { DecodeError, Reader, WIRE_LEN, WIRE_VARINT } from "./wire.ts";
-
-const RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo";
+import { RETRY_INFO_TYPE, TRACE_EXPORT_PATH } from "./grpc-receiver.ts";
+import { DecodeError, Reader, utf8, WIRE_LEN, WIRE_VARINT } from "./wire.ts";
 
 /** Retried whatever the details (OTLP specification, "Failures", retryable gRPC codes). */
 const RETRYABLE = new Set<grpc.status>([
@@ -62,7 +60,7 @@ export function retryInfoDelayMs(metadata: grpc.Metadata | undefined): number | 
       let type = "";
       let value: [number, number] | undefined;
       for (const [field, start, end] of lengthDelimitedFields(raw, any[0], any[1], "Any")) {
-        if (field === 1) type = Buffer.from(raw.subarray(start, end)).toString("utf8");
+        if (field === 1) type = utf8(raw, start, end);
         if (field === 2) value = [start, end];
       }
       if (type !== RETRY_INFO_TYPE || !value) continue;

@@ -28,6 +28,8 @@ import { encodeResponseProto } from "./otlp-encode.ts";
 import { Encoder } from "./wire.ts";
 
 export const TRACE_EXPORT_PATH = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+/** The type URL of a `google.rpc.RetryInfo` in a `google.rpc.Status`'s details (googleapis error_details.proto). */
+export const RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo";
 /** Seconds a client is asked to wait (RetryInfo.retry_delay) after UNAVAILABLE/RESOURCE_EXHAUSTED. */
 const RETRY_DELAY_SECONDS = 1;
 
@@ -69,7 +71,7 @@ export interface GrpcReceiver {
 /** `google.rpc.Status` with one `google.rpc.RetryInfo { retry_delay = { seconds } }` detail. */
 function statusWithRetryInfo(code: number, message: string): Buffer {
   const retryInfo = new Encoder().message(1, new Encoder().uint(1, RETRY_DELAY_SECONDS));
-  const any = new Encoder().string(1, "type.googleapis.com/google.rpc.RetryInfo").message(2, retryInfo);
+  const any = new Encoder().string(1, RETRY_INFO_TYPE).message(2, retryInfo);
   return Buffer.from(new Encoder().uint(1, code).string(2, message).message(3, any).finish());
 }
 

@@ -14,6 +14,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 import * as sc from "../semconv.ts";
+import { isPromiseLike } from "../util/promise-like.ts";
 import type { JobMeter } from "./meter.ts";
 import { beginSpanMeasurement, finishSpanMeasurement } from "./spans.ts";
 
@@ -174,14 +175,6 @@ class OpenJob implements InternalJobHandle {
       span.end();
     }
   }
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === "object" || typeof value === "function") &&
-    value !== null &&
-    typeof (value as PromiseLike<unknown>).then === "function"
-  );
 }
 
 /**

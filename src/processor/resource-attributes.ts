@@ -8,19 +8,14 @@
  */
 import type { Attributes, AttributeValue } from "@opentelemetry/api";
 import type { Resource } from "@opentelemetry/resources";
+import { isPromiseLike } from "../util/promise-like.ts";
 
 export function resourceAttributesNow(resource: Resource): Attributes {
   if (!resource.asyncAttributesPending) return resource.attributes;
   const out: Attributes = {};
   for (const [key, value] of resource.getRawAttributes()) {
-    if (key.length === 0 || Object.hasOwn(out, key) || isPending(value)) continue;
+    if (key.length === 0 || Object.hasOwn(out, key) || isPromiseLike(value)) continue;
     if (value !== undefined) out[key] = value as AttributeValue;
   }
   return out;
-}
-
-function isPending(value: unknown): boolean {
-  return (
-    typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function"
-  );
 }
