@@ -24,6 +24,7 @@ import {
   type ResourceMetrics,
   type ScopeMetrics,
 } from "@opentelemetry/sdk-metrics";
+import { resourceAttributesNow } from "../util/resource-attributes.ts";
 
 /** Longest error text a failed scrape answers with (the error's message is cut to fit). */
 const SCRAPE_ERROR_MAX_CHARS = 500;
@@ -39,10 +40,15 @@ export interface SlicedExpositionOptions {
   linesPerPiece?: number;
 }
 
-/** target_info through the library's own (protected) resource serializer. */
+/**
+ * target_info through the library's own (protected) resource serializer, which reads only
+ * `resource.attributes`: given the attributes settled so far, so a scrape while a detector is
+ * still running neither waits nor makes the SDK log "Accessing resource attributes before async
+ * attributes settled".
+ */
 class TargetInfoSerializer extends PrometheusSerializer {
   targetInfo(resource: Resource): string {
-    return this._serializeResource(resource);
+    return this._serializeResource({ attributes: resourceAttributesNow(resource) } as Resource);
   }
 }
 

@@ -20,6 +20,7 @@ import type { CarbonMetrics } from "../metrics/carbon-metrics.ts";
 import { cpuJoules } from "../model/cpu.ts";
 import { createMachineCpuEnergy, type MachineCpuEnergyOptions } from "../power/attribution.ts";
 import * as sc from "../semconv.ts";
+import { resourceAttributesNow } from "../util/resource-attributes.ts";
 import { bestHourLookup } from "./best-hour.ts";
 import {
   AttributeList,
@@ -29,7 +30,6 @@ import {
   PRIORITY_CARBON_ATTRIBUTES,
   resolveJobZone,
 } from "./enrich.ts";
-import { resourceAttributesNow } from "./resource-attributes.ts";
 
 const PRIORITY_KEYS: ReadonlySet<string> = new Set(PRIORITY_CARBON_ATTRIBUTES);
 /** Distinct `carbon.zone` values cached per resource. */
