@@ -117,3 +117,32 @@ function isStringArray(value: unknown): value is readonly string[] {
   for (let i = 0; i < value.length; i++) if (typeof value[i] !== "string") return false;
   return true;
 }
+
+/**
+ * The attribute object of an SDK span, for writing `room` attributes into it directly with plain
+ * stores, one statement per key (see enrichJobSpanInto): only when the span is writable, has at
+ * least `room` slots left under its attribute count limit and has no value length limit, so every
+ * write is one the SDK would have made unchanged. Otherwise undefined: use setSpanAttribute.
+ * After the writes, call recountSpanAttributes.
+ */
+export function directSpanAttributes(
+  span: object,
+  room: number,
+): Record<string, AttributeValue | undefined> | undefined {
+  if (!isSdkSpan(span)) return undefined;
+  const limits = span._spanLimits as NonNullable<SdkSpanFields["_spanLimits"]>;
+  const lengthLimit = limits.attributeValueLengthLimit;
+  if (lengthLimit !== undefined && lengthLimit !== Number.POSITIVE_INFINITY) return undefined;
+  const countLimit = limits.attributeCountLimit;
+  if (typeof countLimit !== "number" || span._attributesCount + room > countLimit) return undefined;
+  return span.attributes;
+}
+
+/**
+ * Sets an SDK span's attribute count after direct writes: its own keys, as the SDK counts them when
+ * it creates a span. (Object.keys: ≈ 30 ns for 45 keys, where for…in with Object.hasOwn takes 0.5 µs.)
+ */
+export function recountSpanAttributes(span: object): void {
+  const sdk = span as SdkSpanFields;
+  sdk._attributesCount = Object.keys(sdk.attributes).length;
+}

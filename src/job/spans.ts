@@ -7,8 +7,28 @@
  */
 import type { Attributes, Span } from "@opentelemetry/api";
 import * as sc from "../semconv.ts";
+import { namedSetterIfAbsent } from "../util/named-setter.ts";
 import { defaultJobMeter, type JobCounters, type JobMeasurement, type JobMeter } from "./meter.ts";
-import { isSdkSpan, setSpanAttribute } from "./span-attributes.ts";
+import {
+  directSpanAttributes,
+  isSdkSpan,
+  recountSpanAttributes,
+  setSpanAttribute,
+} from "./span-attributes.ts";
+
+/** The counters' attributes, each written only where the span has none (code that measured wins). */
+const put = {
+  cpuSeconds: namedSetterIfAbsent<number>(sc.ATTR_JOB_CPU_SECONDS),
+  attributedSeconds: namedSetterIfAbsent<number>(sc.ATTR_JOB_ATTRIBUTED_SECONDS),
+  memoryAvgBytes: namedSetterIfAbsent<number>(sc.ATTR_JOB_MEMORY_AVG_BYTES),
+  memoryPeakBytes: namedSetterIfAbsent<number>(sc.ATTR_JOB_MEMORY_PEAK_BYTES),
+  bytesSent: namedSetterIfAbsent<number>(sc.ATTR_JOB_NETWORK_BYTES_SENT),
+  bytesReceived: namedSetterIfAbsent<number>(sc.ATTR_JOB_NETWORK_BYTES_RECEIVED),
+  attribution: namedSetterIfAbsent<string>(sc.ATTR_CARBON_ATTRIBUTION),
+  gpuJoules: namedSetterIfAbsent<number>(sc.ATTR_JOB_GPU_JOULES),
+  cpuJoules: namedSetterIfAbsent<number>(sc.ATTR_JOB_CPU_JOULES),
+};
+const COUNTER_ATTRIBUTES = Object.keys(put).length;
 
 const running = new WeakMap<object, JobMeasurement>();
 
@@ -65,18 +85,33 @@ export function finishSpanMeasurement(
   running.delete(span);
   abandoned.unregister(span);
   const counters = m.finish(options);
+  const direct = directSpanAttributes(span, COUNTER_ATTRIBUTES);
+  if (direct) {
+    // Named stores straight into the SDK span's attributes (see util/named-setter.ts).
+    put.cpuSeconds(direct, counters.cpuSeconds);
+    put.attributedSeconds(direct, counters.attributedSeconds);
+    put.memoryAvgBytes(direct, Math.round(counters.memoryAvgBytes));
+    put.memoryPeakBytes(direct, counters.memoryPeakBytes);
+    put.bytesSent(direct, counters.bytesSent);
+    put.bytesReceived(direct, counters.bytesReceived);
+    put.attribution(direct, counters.attribution);
+    if (counters.gpuJoules !== undefined) put.gpuJoules(direct, counters.gpuJoules);
+    if (counters.cpuJoules !== undefined) put.cpuJoules(direct, counters.cpuJoules);
+    recountSpanAttributes(span);
+    return counters;
+  }
   const existing = (span as unknown as { attributes?: Attributes }).attributes;
-  const direct = isSdkSpan(span);
+  const sdk = isSdkSpan(span);
   // One attribute at a time, skipping those the span has: no second object, no delete.
-  setNew(span, existing, sc.ATTR_JOB_CPU_SECONDS, counters.cpuSeconds, direct);
-  setNew(span, existing, sc.ATTR_JOB_ATTRIBUTED_SECONDS, counters.attributedSeconds, direct);
-  setNew(span, existing, sc.ATTR_JOB_MEMORY_AVG_BYTES, Math.round(counters.memoryAvgBytes), direct);
-  setNew(span, existing, sc.ATTR_JOB_MEMORY_PEAK_BYTES, counters.memoryPeakBytes, direct);
-  setNew(span, existing, sc.ATTR_JOB_NETWORK_BYTES_SENT, counters.bytesSent, direct);
-  setNew(span, existing, sc.ATTR_JOB_NETWORK_BYTES_RECEIVED, counters.bytesReceived, direct);
-  setNew(span, existing, sc.ATTR_CARBON_ATTRIBUTION, counters.attribution, direct);
-  setNew(span, existing, sc.ATTR_JOB_GPU_JOULES, counters.gpuJoules, direct);
-  setNew(span, existing, sc.ATTR_JOB_CPU_JOULES, counters.cpuJoules, direct);
+  setNew(span, existing, sc.ATTR_JOB_CPU_SECONDS, counters.cpuSeconds, sdk);
+  setNew(span, existing, sc.ATTR_JOB_ATTRIBUTED_SECONDS, counters.attributedSeconds, sdk);
+  setNew(span, existing, sc.ATTR_JOB_MEMORY_AVG_BYTES, Math.round(counters.memoryAvgBytes), sdk);
+  setNew(span, existing, sc.ATTR_JOB_MEMORY_PEAK_BYTES, counters.memoryPeakBytes, sdk);
+  setNew(span, existing, sc.ATTR_JOB_NETWORK_BYTES_SENT, counters.bytesSent, sdk);
+  setNew(span, existing, sc.ATTR_JOB_NETWORK_BYTES_RECEIVED, counters.bytesReceived, sdk);
+  setNew(span, existing, sc.ATTR_CARBON_ATTRIBUTION, counters.attribution, sdk);
+  setNew(span, existing, sc.ATTR_JOB_GPU_JOULES, counters.gpuJoules, sdk);
+  setNew(span, existing, sc.ATTR_JOB_CPU_JOULES, counters.cpuJoules, sdk);
   return counters;
 }
 

@@ -14,24 +14,32 @@ import { isJobSpan, type JobRecord } from "../core/job-record.ts";
 import type { IntensityProvider } from "../intensity/types.ts";
 import type { ResolvedZone } from "../intensity/zone.ts";
 import { defaultJobMeter, type JobMeter } from "../job/meter.ts";
-import { isSdkSpan, setSpanAttribute } from "../job/span-attributes.ts";
+import {
+  directSpanAttributes,
+  isSdkSpan,
+  recountSpanAttributes,
+  setSpanAttribute,
+} from "../job/span-attributes.ts";
 import { beginSpanMeasurement, finishSpanMeasurement } from "../job/spans.ts";
 import type { CarbonMetrics } from "../metrics/carbon-metrics.ts";
 import { cpuJoules } from "../model/cpu.ts";
 import { createMachineCpuEnergy, type MachineCpuEnergyOptions } from "../power/attribution.ts";
 import * as sc from "../semconv.ts";
+import { namedSetter } from "../util/named-setter.ts";
 import { resourceAttributesNow } from "../util/resource-attributes.ts";
 import { bestHourLookup } from "./best-hour.ts";
 import {
-  AttributeList,
   cpuModelParams,
   type EnrichOptions,
   enrichJobSpanInto,
+  type JobSpanData,
+  MAX_ENRICHED_ATTRIBUTES,
   PRIORITY_CARBON_ATTRIBUTES,
   resolveJobZone,
 } from "./enrich.ts";
 
 const PRIORITY_KEYS: ReadonlySet<string> = new Set(PRIORITY_CARBON_ATTRIBUTES);
+const setMetricsRecorded = namedSetter<boolean>(sc.ATTR_CARBON_METRICS_RECORDED);
 /** Distinct `carbon.zone` values cached per resource. */
 const MAX_CACHED_ZONES = 64;
 
@@ -66,8 +74,6 @@ export class CarbonSpanProcessor implements SpanProcessor {
   #shutdown = false;
   #errorsReported = 0;
   #limitWarned = false;
-  readonly #list = new AttributeList();
-  #listBusy = false;
   /**
    * Resolved zones by resource attributes (one object per TracerProvider) and the span's own
    * `carbon.zone` (or ""): the resolution is otherwise repeated at each job's start and end.
@@ -135,21 +141,6 @@ export class CarbonSpanProcessor implements SpanProcessor {
     }
   }
 
-  #enrich(span: Span): void {
-    // carbon.attribution (written by the meter) is read from the span by enrichJobSpan.
-    // The processor's own lists, emptied and reused; fresh ones if a write below re-enters (a diag
-    // logger that ends a job span of its own).
-    const reuse = !this.#listBusy;
-    const list = reuse ? this.#list : new AttributeList();
-    list.length = 0;
-    this.#listBusy = true;
-    try {
-      this.#write(span, list);
-    } finally {
-      if (reuse) this.#listBusy = false;
-    }
-  }
-
   /** The span's zone through the cache; throws as resolveJobZone does for an unknown zone. */
   #zoneOf(attributes: Attributes, resource: Attributes): ResolvedZone {
     const own = attributes[sc.ATTR_CARBON_ZONE];
@@ -168,8 +159,8 @@ export class CarbonSpanProcessor implements SpanProcessor {
     return zone;
   }
 
-  #write(span: Span, list: AttributeList): void {
-    const options = this.#enrichOptions;
+  #enrich(span: Span): void {
+    // carbon.attribution (written by the meter) is read from the span by enrichJobSpanInto.
     const resource = resourceAttributesNow(span.resource);
     let zone: ResolvedZone | undefined;
     try {
@@ -177,33 +168,40 @@ export class CarbonSpanProcessor implements SpanProcessor {
     } catch {
       // enrichJobSpanInto resolves it again and writes the error as carbon.error.
     }
-    const { record } = enrichJobSpanInto(
-      {
-        attributes: span.attributes,
-        resource,
-        startMs: hrTimeToMilliseconds(span.startTime),
-        endMs: hrTimeToMilliseconds(span.endTime),
-        isError: span.status.code === SpanStatusCode.ERROR,
-      },
-      options,
-      list,
-      zone,
-    );
-    // The span attribute count limit drops what comes last, so the figures the metrics and a
-    // gateway need go first, then carbon.metrics.recorded, then the rest.
-    const { keys, values, length } = list;
-    const direct = isSdkSpan(span);
-    // One attribute at a time, from the lists (no object per job): the priority ones, then the rest.
-    // enrichJobSpanInto puts the priority keys first, so they are the list's leading run.
-    let first = 0;
-    for (; first < length && PRIORITY_KEYS.has(keys[first] as string); first++) {
-      setSpanAttribute(span, keys[first] as string, values[first] as AttributeValue, direct);
+    const data: JobSpanData = {
+      attributes: span.attributes,
+      resource,
+      startMs: hrTimeToMilliseconds(span.startTime),
+      endMs: hrTimeToMilliseconds(span.endTime),
+      isError: span.status.code === SpanStatusCode.ERROR,
+    };
+    // Room for every carbon attribute and carbon.metrics.recorded: straight into the span's own
+    // attributes, no limit can drop any of them.
+    const direct = directSpanAttributes(span, MAX_ENRICHED_ATTRIBUTES + 1);
+    if (direct) {
+      const { record } = enrichJobSpanInto(data, this.#enrichOptions, direct, zone);
+      if (record && this.#metrics) {
+        setMetricsRecorded(direct, true);
+        this.#record(span, record);
+      }
+      recountSpanAttributes(span);
+      return;
     }
-    if (record && this.#metrics) this.#record(span, record, direct);
-    // Only the leading run holds priority keys: no lookup per remaining key.
-    for (let i = first; i < length; i++) {
-      setSpanAttribute(span, keys[i] as string, values[i] as AttributeValue, direct);
+    // Near the attribute count limit (or under a value length limit), through the SDK's rules
+    // one at a time. The limit drops what comes last, so the figures the metrics and a gateway
+    // need go first, then carbon.metrics.recorded, then the rest.
+    const carbon: Attributes = {};
+    const { record } = enrichJobSpanInto(data, this.#enrichOptions, carbon, zone);
+    const sdk = isSdkSpan(span);
+    let priority = true;
+    for (const key in carbon) {
+      if (priority && !PRIORITY_KEYS.has(key)) {
+        priority = false;
+        if (record && this.#metrics) this.#recordIfKept(span, record, sdk);
+      }
+      setSpanAttribute(span, key, carbon[key] as AttributeValue, sdk);
     }
+    if (priority && record && this.#metrics) this.#recordIfKept(span, record, sdk);
   }
 
   /**
@@ -211,10 +209,10 @@ export class CarbonSpanProcessor implements SpanProcessor {
    * carbon.co2e.grams and carbon.metrics.recorded both fit under the attribute limit. Otherwise a
    * gateway downstream, seeing no carbon.metrics.recorded, would count the job a second time.
    */
-  #record(span: Span, record: JobRecord, direct: boolean): void {
+  #recordIfKept(span: Span, record: JobRecord, sdk: boolean): void {
     if (span.attributes[sc.ATTR_CARBON_CO2E_GRAMS] !== undefined) {
       // Set before recording so its slot is known to be there; undone if recording fails.
-      setSpanAttribute(span, sc.ATTR_CARBON_METRICS_RECORDED, true, direct);
+      setSpanAttribute(span, sc.ATTR_CARBON_METRICS_RECORDED, true, sdk);
     }
     if (span.attributes[sc.ATTR_CARBON_METRICS_RECORDED] !== true) {
       if (!this.#limitWarned) {
@@ -225,6 +223,11 @@ export class CarbonSpanProcessor implements SpanProcessor {
       }
       return;
     }
+    this.#record(span, record);
+  }
+
+  /** Records a job whose span says carbon.metrics.recorded; takes that back if recording fails. */
+  #record(span: Span, record: JobRecord): void {
     try {
       this.#metrics?.recordJob(record);
     } catch (error) {
