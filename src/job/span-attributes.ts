@@ -140,9 +140,17 @@ export function directSpanAttributes(
 
 /**
  * Sets an SDK span's attribute count after direct writes: its own keys, as the SDK counts them when
- * it creates a span. (Object.keys: ≈ 30 ns for 45 keys, where for…in with Object.hasOwn takes 0.5 µs.)
+ * it creates a span. (for…in with Object.prototype.hasOwnProperty, which V8 answers from the
+ * enumeration cache: ≈ 20 ns for 45 keys and no allocation; Object.keys allocates an array,
+ * Object.hasOwn takes ≈ 0.5 µs.)
  */
 export function recountSpanAttributes(span: object): void {
   const sdk = span as SdkSpanFields;
-  sdk._attributesCount = Object.keys(sdk.attributes).length;
+  const attributes = sdk.attributes;
+  let count = 0;
+  for (const key in attributes) if (isOwnKey.call(attributes, key)) count++;
+  sdk._attributesCount = count;
 }
+
+/** Object.prototype.hasOwnProperty: inside for…in, V8 answers it from the enumeration cache. */
+const isOwnKey = Object.prototype.hasOwnProperty;
