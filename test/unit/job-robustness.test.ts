@@ -204,7 +204,8 @@ describe("a job span garbage-collected without end()", () => {
       for (let i = 0; i < 3; i++) startJob("forgotten", { tracer, meter });
     })();
     expect(meter.activeJobs).toBe(3);
-    for (let i = 0; i < 50 && meter.activeJobs > 0; i++) {
+    // Spans are held for up to a second before they are watched (src/job/spans.ts, "young").
+    for (let i = 0; i < 300 && meter.activeJobs > 0; i++) {
       gc();
       await new Promise((r) => setTimeout(r, 10));
     }
