@@ -56,10 +56,10 @@ const abandoned = new FinalizationRegistry<JobMeasurement>((m) => {
  */
 const young = new Set<object>();
 const SWEEP_MS = 1000;
-let sweepTimer: NodeJS.Timeout | undefined;
+let sweepScheduled = false;
 
 function sweep(): void {
-  sweepTimer = undefined;
+  sweepScheduled = false;
   for (const span of young) {
     const m = running.get(span);
     if (m) abandoned.register(span, m, span);
@@ -74,7 +74,10 @@ export function beginSpanMeasurement(span: object, meter: JobMeter = defaultJobM
     running.set(span, m);
     young.add(span);
     // Outside every job's context, so the sweep's own time is nobody's; it never keeps the process up.
-    sweepTimer ??= jobContext.exit(() => setTimeout(sweep, SWEEP_MS).unref());
+    if (!sweepScheduled) {
+      sweepScheduled = true;
+      jobContext.exit(() => setTimeout(sweep, SWEEP_MS).unref());
+    }
   }
   return m;
 }
