@@ -374,6 +374,8 @@ export class JobMeter {
   readonly #readRssBytes: () => number;
   readonly #nowMs: () => number;
   readonly #hookClock: () => number;
+  /** Both clocks are the default performance.now(): start and finish mark with their one reading. */
+  readonly #sharedClock: boolean;
   readonly #cpuMicros: () => number;
   readonly #processCpuMicros: () => number;
   #maxJobMs: number;
@@ -453,6 +455,7 @@ export class JobMeter {
     // (the hooks read the clock twice per callback).
     this.#nowMs = clocks.nowMs ?? (() => performance.now());
     this.#hookClock = clocks.onThreadMs ?? clocks.nowMs ?? (() => performance.now());
+    this.#sharedClock = clocks.onThreadMs === undefined && clocks.nowMs === undefined;
     this.#cpuMicros = clocks.cpuMicros ?? (this.#cpuClock === "thread" ? threadCpuMicros : processCpuMicros);
     this.#processCpuMicros = clocks.processCpuMicros ?? processCpuMicros;
     this.network = new NetworkTracker();
@@ -557,7 +560,7 @@ export class JobMeter {
       if (alone) this.#peak.prune(this.#rssSeq);
     }
     this.#starts++;
-    if (this.#hooked) this.#mark();
+    if (this.#hooked) this.#markAt(now);
     this.network.subscribe();
     const m = new Measurement(this, this.#sums, now, this.#rssSeq, this.#starts, alone);
     if (this.#cpuEnergy) {
@@ -600,15 +603,28 @@ export class JobMeter {
       this.#provisional = false;
       if (this.#depth === 1) this.#depth = 0;
     }
-    const store = jobContext.getStore();
+    // Only this meter's Measurements carry `meter === this`: no instanceof needed.
+    const store = jobContext.getStore() as Measurement | undefined;
     this.#stack[this.#depth++] = this.#owner;
-    this.#owner =
-      store instanceof Measurement && store.meter === this && store.entered && !store.done ? store : null;
+    this.#owner = store !== undefined && store.meter === this && store.entered && !store.done ? store : null;
+  }
+
+  /**
+   * #mark with a wall-clock reading the caller already took (start, finish), when the hook clock is
+   * that same clock: one performance.now() less. A reading older than the last mark (a mark taken
+   * since, e.g. by an interval's close) has nothing left to charge.
+   */
+  #markAt(now: number): void {
+    if (!this.#sharedClock) this.#mark();
+    else if (now > this.#lastMark) this.#charge(now);
   }
 
   /** Charges the time since the last mark to the owner of the callback running (none at depth 0). */
   #mark(): void {
-    const now = this.#hookClock();
+    this.#charge(this.#hookClock());
+  }
+
+  #charge(now: number): void {
     const dt = now - this.#lastMark;
     this.#lastMark = now;
     if (this.#depth === 0 || !(dt > 0)) return;
@@ -671,7 +687,7 @@ export class JobMeter {
           // A CPU reading less than minCpuReadMs old: the job's time in the open interval is
           // charged at the last interval's ratio, and the interval's close takes it off.
           this.#sample(now, false, false);
-          this.#mark();
+          this.#markAt(now);
           if (m.entered) {
             const charge = m.pendingMs * this.#lastRatio;
             m.cpuSettled += charge;
@@ -756,7 +772,8 @@ export class JobMeter {
         counters.cpuJoules = attributeBetween(m.cpuEnergyAtStart, end, cpuSeconds, processCpuSeconds);
       }
     }
-    this.#afterRemoval();
+    // The timer and the hooks stay on until a tick finds no job: back-to-back jobs do not pay for
+    // switching them (enable + disable ≈ 4 µs). Old RSS readings are dropped by the tick too.
     return counters;
   }
 
@@ -765,16 +782,14 @@ export class JobMeter {
     if (!this.#active.delete(m)) return;
     m.done = true;
     if (!m.entered) this.#untracked--;
-    try {
-      m.closeNetwork();
-    } finally {
-      this.#afterRemoval();
-    }
+    m.closeNetwork();
   }
 
-  #afterRemoval(): void {
-    // The timer and the hooks stay on until a tick finds no job: back-to-back jobs do not pay for
-    // switching them (enable + disable ≈ 4 µs).
+  /**
+   * Drops the RSS readings older than the oldest running job: at each tick (readings come at most
+   * every rssMaxAgeMs, one forced per tick) and at a start with no job running, not per finish.
+   */
+  #prunePeaks(): void {
     const oldest = this.#active.values().next().value;
     if (oldest) this.#peak.prune(oldest.startSeq);
   }
@@ -808,6 +823,7 @@ export class JobMeter {
     this.#ratios.length = 0;
     this.#epochBase = this.epoch;
     this.#expireOldJobs(this.#nowMs());
+    this.#prunePeaks();
   }
 
   /**
