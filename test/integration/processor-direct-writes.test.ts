@@ -18,10 +18,10 @@ import { parseConfig } from "../../src/config.ts";
 import type { IntensityProvider, IntensityValue } from "../../src/intensity/types.ts";
 import { JobMeter } from "../../src/job/meter.ts";
 import { directSpanAttributes } from "../../src/job/span-attributes.ts";
-import type { CarbonMetrics } from "../../src/metrics/carbon-metrics.ts";
 import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
 import { MAX_ENRICHED_ATTRIBUTES } from "../../src/processor/enrich.ts";
 import * as sc from "../../src/semconv.ts";
+import { recordingMetrics } from "../helpers/recording-metrics.ts";
 
 const providers: TracerProvider[] = [];
 afterEach(async () => {
@@ -81,13 +81,7 @@ function setup(
   spanLimits: { attributeCountLimit?: number; attributeValueLengthLimit?: number },
   after?: SpanProcessor,
 ) {
-  const recorded: string[] = [];
-  const metrics: CarbonMetrics = {
-    recordJob: (r) => {
-      recorded.push(r.jobName);
-    },
-    intensityObserver: { onRequest: () => {}, onValue: () => {} },
-  };
+  const { metrics, recorded } = recordingMetrics();
   const exporter = new InMemorySpanExporter();
   const provider = new TracerProvider({
     spanLimits,

@@ -11,12 +11,12 @@ import { isEnriched, metricsRecorded } from "../../src/gateway/enriched-record.t
 import { StaticIntensityProvider } from "../../src/intensity/static.ts";
 import { startJob, withJob } from "../../src/job/job.ts";
 import { JobMeter } from "../../src/job/meter.ts";
-import type { CarbonMetrics } from "../../src/metrics/carbon-metrics.ts";
 import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
 import { PRIORITY_CARBON_ATTRIBUTES } from "../../src/processor/enrich.ts";
 import * as sc from "../../src/semconv.ts";
 import { burnCpuSeconds } from "../helpers/cpu-burn.ts";
 import { captureDiag, type DiagCapture } from "../helpers/diag.ts";
+import { recordingMetrics } from "../helpers/recording-metrics.ts";
 
 const providers: TracerProvider[] = [];
 let diagLog: DiagCapture | undefined;
@@ -35,13 +35,7 @@ function captureDiagWarnings(): string[] {
 function setup(configInput: Parameters<typeof parseConfig>[0] = { zone: "DE" }) {
   const config = parseConfig(configInput);
   const meter = new JobMeter({ cpuClock: "process" });
-  const recorded: string[] = [];
-  const metrics: CarbonMetrics = {
-    recordJob: (r) => {
-      recorded.push(r.jobName);
-    },
-    intensityObserver: { onRequest: () => {}, onValue: () => {} },
-  };
+  const { metrics, recorded } = recordingMetrics();
   const exporter = new InMemorySpanExporter();
   const processor = new CarbonSpanProcessor({
     config,

@@ -22,6 +22,7 @@ import { footprintParams } from "../../src/processor/enrich.ts";
 import * as sc from "../../src/semconv.ts";
 import { burnCpuSeconds, burnSlices, type CpuClock, cpuSeconds } from "../helpers/cpu-burn.ts";
 import { captureDiag } from "../helpers/diag.ts";
+import { recordingMetrics } from "../helpers/recording-metrics.ts";
 
 const config = parseConfig({ zone: "DE", sampler: { intervalMs: 50 } });
 const LOGICAL_CORES = 4;
@@ -272,13 +273,8 @@ describe("CarbonSpanProcessor with the real SDK", () => {
   it("marks a job it counted in its metrics with carbon.metrics.recorded, and only then", () => {
     const { exporter, tracer, processor } = setup();
     withJob("unrecorded", () => 1, { tracer });
-    const recorded: string[] = [];
-    processor.setMetrics({
-      recordJob: (r) => {
-        recorded.push(r.jobName);
-      },
-      intensityObserver: { onRequest: () => {}, onValue: () => {} },
-    });
+    const { metrics, recorded } = recordingMetrics();
+    processor.setMetrics(metrics);
     withJob("recorded", () => 1, { tracer });
     const spans = exporter.getFinishedSpans();
     expect(recorded).toEqual(["recorded"]);
