@@ -18,7 +18,7 @@ import {
 } from "../model/footprint.ts";
 import * as sc from "../semconv.ts";
 import { namedSetter } from "../util/named-setter.ts";
-import { checkUsagePlausible } from "./plausible-usage.ts";
+import { checkIntensityValue, checkUsagePlausible } from "./plausible-usage.ts";
 import { type DescribedFootprint, describeFootprint, writeDescribedAttributes } from "./provenance.ts";
 
 /** One named store per attribute key (see util/named-setter.ts). */
@@ -227,6 +227,7 @@ export function enrichJobSpanInto(
     zone = resolved ?? resolveJobZone(span, options.config);
     const window = { startMs: span.startMs, endMs: span.endMs };
     intensity = options.intensity(zone.zone, window);
+    checkIntensityValue(intensity);
     checkUsagePlausible(span.attributes, durationSeconds);
     const usage = usageFromAttributes(span.attributes, durationSeconds);
     const params = footprintParams(

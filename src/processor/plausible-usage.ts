@@ -2,17 +2,21 @@
  * Client-supplied counters checked against the span's own duration before they are modelled: a
  * span from any SDK (or the gateway's OTLP input) can claim any number, and one absurd claim
  * (`job.cpu.seconds = 1e300`) would otherwise drive a Prometheus counter to a value it never
- * recovers from. The bounds and their reasoning are in model/plausible.ts.
+ * recovers from. The bounds and their reasoning are in model/plausible.ts. An intensity provider's
+ * answer is checked the same way (checkIntensityValue).
  */
 import type { Attributes } from "@opentelemetry/api";
 import { num } from "../core/job-record.ts";
 import { Co2eError, ERROR_CODES } from "../errors.ts";
+import type { IntensityValue } from "../intensity/types.ts";
 import {
   DURATION_SLACK_SECONDS,
+  isPlausibleIntensity,
   MAX_JOB_POWER_WATTS,
   MAX_LOGICAL_CORES,
   MAX_MEMORY_BYTES,
   MAX_NETWORK_BYTES_PER_SECOND,
+  MAX_PLAUSIBLE_GRAMS_PER_KWH,
 } from "../model/plausible.ts";
 import * as sc from "../semconv.ts";
 
@@ -50,5 +54,42 @@ export function checkUsagePlausible(attributes: Attributes, durationSeconds: num
         `${bound.attribute} = ${value} is implausible: at most ${why} = ${limit}`,
       );
     }
+  }
+}
+
+/**
+ * Throws a `CO2E_ERR_PROVIDER` naming the first field of an intensity that is missing or of the
+ * wrong kind. A provider can be the caller's own code, and its fields are written onto the span
+ * as they are (strings, numbers, booleans), and its figure goes into the model.
+ */
+export function checkIntensityValue(intensity: IntensityValue): void {
+  const fail = (field: string, expected: string, got: unknown): never => {
+    const shown = typeof got === "number" ? String(got) : typeof got;
+    throw new Co2eError(
+      ERROR_CODES.provider,
+      `intensity provider returned ${field} = ${shown}; expected ${expected}`,
+    );
+  };
+  if (typeof intensity !== "object" || intensity === null) fail("the intensity", "an object", intensity);
+  if (!isPlausibleIntensity(intensity.gramsPerKwh)) {
+    fail("gramsPerKwh", `a number in [0, ${MAX_PLAUSIBLE_GRAMS_PER_KWH}]`, intensity.gramsPerKwh);
+  }
+  for (const field of ["zone", "source", "method"] as const) {
+    const value = intensity[field];
+    if (typeof value !== "string" || value === "") fail(field, "a non-empty string", value);
+  }
+  const { ageSeconds, isEstimated, estimationMethod, fallbackReason, emissionFactorType } = intensity;
+  if (ageSeconds !== undefined && !Number.isFinite(ageSeconds))
+    fail("ageSeconds", "a finite number", ageSeconds);
+  if (isEstimated !== undefined && typeof isEstimated !== "boolean")
+    fail("isEstimated", "a boolean", isEstimated);
+  if (estimationMethod !== undefined && typeof estimationMethod !== "string") {
+    fail("estimationMethod", "a string", estimationMethod);
+  }
+  if (fallbackReason !== undefined && typeof fallbackReason !== "string") {
+    fail("fallbackReason", "a string", fallbackReason);
+  }
+  if (emissionFactorType !== undefined && typeof emissionFactorType !== "string") {
+    fail("emissionFactorType", "a string", emissionFactorType);
   }
 }

@@ -80,6 +80,7 @@ function fixedMeter(): JobMeter {
 function setup(
   spanLimits: { attributeCountLimit?: number; attributeValueLengthLimit?: number },
   after?: SpanProcessor,
+  intensityProvider: IntensityProvider = liveProvider,
 ) {
   const { metrics, recorded } = recordingMetrics();
   const exporter = new InMemorySpanExporter();
@@ -88,7 +89,7 @@ function setup(
     spanProcessors: [
       new CarbonSpanProcessor({
         config,
-        provider: liveProvider,
+        provider: intensityProvider,
         metrics,
         meter: fixedMeter(),
         logicalCores: 4,
@@ -179,5 +180,31 @@ describe("direct attribute writes on SDK spans", () => {
     expect(directAtEnd).toBe(true);
     expect(Object.keys(span.attributes)).toHaveLength(limit);
     expect(span.droppedAttributesCount).toBe(60 - (limit - carbonKeys));
+  });
+
+  it("never write what a broken intensity provider returned: the span says which field, and is not counted", () => {
+    const broken = (value: Record<string, unknown>): IntensityProvider => ({
+      ...liveProvider,
+      lookup: (zone) => ({ ...liveIntensity(zone), ...value }) as IntensityValue,
+    });
+    for (const [value, field] of [
+      [{ zone: undefined }, "zone"],
+      [{ method: 42 }, "method"],
+      [{ gramsPerKwh: Number.NaN }, "gramsPerKwh"],
+      [{ gramsPerKwh: 1e9 }, "gramsPerKwh"],
+      [{ isEstimated: "yes" }, "isEstimated"],
+      [{ estimationMethod: { nested: true } }, "estimationMethod"],
+    ] as const) {
+      const { runJob, recorded } = setup({ attributeCountLimit: 128 }, undefined, broken(value));
+      const span = runJob();
+      expect(String(span.attributes[sc.ATTR_CARBON_ERROR]), field).toMatch(
+        new RegExp(`CO2E_ERR_PROVIDER.*intensity provider returned ${field} `),
+      );
+      expect(span.attributes, field).not.toHaveProperty([sc.ATTR_CARBON_CO2E_GRAMS]);
+      expect(span.attributes, field).not.toHaveProperty([sc.ATTR_CARBON_INTENSITY_ZONE]);
+      expect(recorded, field).toEqual([]);
+      // The job's own counters are still there.
+      expect(span.attributes[sc.ATTR_JOB_CPU_SECONDS], field).toBeTypeOf("number");
+    }
   });
 });
