@@ -212,3 +212,36 @@ describe("a job span garbage-collected without end()", () => {
     expect(meter.activeJobs).toBe(0);
   });
 });
+
+describe("a finished job's span", () => {
+  it("is not kept alive by the meter's bookkeeping (collectable before the 1 s sweep)", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const meter = new JobMeter({ cpuClock: "process", intervalMs: 1e6 });
+    // No exporter: nothing but our own bookkeeping could hold the spans.
+    const tracerProvider = new TracerProvider({
+      spanProcessors: [new CarbonSpanProcessor({ config, provider: new StaticIntensityProvider(), meter })],
+    });
+    providers.push(tracerProvider);
+    const tracer = tracerProvider.getTracer("test");
+    const refs: WeakRef<object>[] = [];
+    const started = Date.now();
+    (() => {
+      for (let i = 0; i < 3; i++)
+        withJob("short", (span) => void refs.push(new WeakRef(span)), { tracer, meter });
+      // One still running while the others end: its slot stays, theirs are emptied and reused.
+      const open = startJob("open", { tracer, meter });
+      refs.push(new WeakRef(open.span));
+      open.end();
+    })();
+    // deref() keeps its target alive until the current task ends: collect in a task of its own.
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      gc();
+      await new Promise((r) => setTimeout(r, 0));
+      if (refs.every((r) => r.deref() === undefined)) break;
+    }
+    expect(refs.map((r) => r.deref() !== undefined)).toEqual([false, false, false, false]);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+});
