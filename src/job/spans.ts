@@ -31,12 +31,14 @@ const put = {
 };
 const COUNTER_ATTRIBUTES = Object.keys(put).length;
 
-/** A span's running measurement, and its slot among the young spans (see below). */
+/**
+ * A span's running measurement, and its slot among the young spans (see below): -1 once a sweep
+ * found it still running. Every span begun is in `young` until its end or the next sweep, so a
+ * record still here with a slot ≥ 0 always points into the current list.
+ */
 interface Running {
   readonly measurement: JobMeasurement;
-  /** Index in `young` while `youngGeneration` is the current one; -1 once swept. */
   slot: number;
-  generation: number;
 }
 
 const running = new WeakMap<object, Running>();
@@ -70,7 +72,6 @@ const abandoned = new FinalizationRegistry<JobMeasurement>((m) => {
  */
 let young: (object | undefined)[] = [];
 let freeSlots: number[] = [];
-let youngGeneration = 0;
 const SWEEP_MS = 1000;
 let sweepScheduled = false;
 
@@ -79,7 +80,6 @@ function sweep(): void {
   const spans = young;
   young = [];
   freeSlots = [];
-  youngGeneration++;
   for (const span of spans) {
     if (span === undefined) continue;
     const r = running.get(span);
@@ -103,29 +103,13 @@ export function beginSpanMeasurement(span: object, meter: JobMeter = defaultJobM
   const measurement = meter.start();
   const slot = freeSlots.length > 0 ? (freeSlots.pop() as number) : young.length;
   young[slot] = span;
-  running.set(span, { measurement, slot, generation: youngGeneration });
+  running.set(span, { measurement, slot });
   // Outside every job's context, so the sweep's own time is nobody's; it never keeps the process up.
   if (!sweepScheduled) {
     sweepScheduled = true;
     jobContext.exit(() => setTimeout(sweep, SWEEP_MS).unref());
   }
   return measurement;
-}
-
-/** The job.* attributes (and carbon.attribution) for a job's counters. */
-export function countersToAttributes(c: JobCounters): Attributes {
-  const attributes: Attributes = {
-    [sc.ATTR_JOB_CPU_SECONDS]: c.cpuSeconds,
-    [sc.ATTR_JOB_ATTRIBUTED_SECONDS]: c.attributedSeconds,
-    [sc.ATTR_JOB_MEMORY_AVG_BYTES]: Math.round(c.memoryAvgBytes),
-    [sc.ATTR_JOB_MEMORY_PEAK_BYTES]: c.memoryPeakBytes,
-    [sc.ATTR_JOB_NETWORK_BYTES_SENT]: c.bytesSent,
-    [sc.ATTR_JOB_NETWORK_BYTES_RECEIVED]: c.bytesReceived,
-    [sc.ATTR_CARBON_ATTRIBUTION]: c.attribution,
-  };
-  if (c.gpuJoules !== undefined) attributes[sc.ATTR_JOB_GPU_JOULES] = c.gpuJoules;
-  if (c.cpuJoules !== undefined) attributes[sc.ATTR_JOB_CPU_JOULES] = c.cpuJoules;
-  return attributes;
 }
 
 /**
@@ -140,7 +124,7 @@ export function finishSpanMeasurement(
   if (!r) return undefined;
   running.delete(span);
   if (r.slot < 0) abandoned.unregister(span);
-  else if (r.generation === youngGeneration) {
+  else {
     young[r.slot] = undefined;
     freeSlots.push(r.slot);
   }
