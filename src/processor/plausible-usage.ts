@@ -57,39 +57,46 @@ export function checkUsagePlausible(attributes: Attributes, durationSeconds: num
   }
 }
 
+/** Fields of an intensity written onto the span as they are: each must be a non-empty string. */
+const REQUIRED_TEXT = ["zone", "source", "method"] as const;
+
+function badIntensity(field: string, expected: string, got: unknown): never {
+  const shown = typeof got === "number" ? String(got) : typeof got;
+  throw new Co2eError(
+    ERROR_CODES.provider,
+    `intensity provider returned ${field} = ${shown}; expected ${expected}`,
+  );
+}
+
 /**
  * Throws a `CO2E_ERR_PROVIDER` naming the first field of an intensity that is missing or of the
  * wrong kind. A provider can be the caller's own code, and its fields are written onto the span
- * as they are (strings, numbers, booleans), and its figure goes into the model.
+ * as they are (strings, numbers, booleans), and its figure goes into the model. Runs per job: no
+ * allocation unless it throws.
  */
 export function checkIntensityValue(intensity: IntensityValue): void {
-  const fail = (field: string, expected: string, got: unknown): never => {
-    const shown = typeof got === "number" ? String(got) : typeof got;
-    throw new Co2eError(
-      ERROR_CODES.provider,
-      `intensity provider returned ${field} = ${shown}; expected ${expected}`,
-    );
-  };
-  if (typeof intensity !== "object" || intensity === null) fail("the intensity", "an object", intensity);
+  if (typeof intensity !== "object" || intensity === null)
+    badIntensity("the intensity", "an object", intensity);
   if (!isPlausibleIntensity(intensity.gramsPerKwh)) {
-    fail("gramsPerKwh", `a number in [0, ${MAX_PLAUSIBLE_GRAMS_PER_KWH}]`, intensity.gramsPerKwh);
+    badIntensity("gramsPerKwh", `a number in [0, ${MAX_PLAUSIBLE_GRAMS_PER_KWH}]`, intensity.gramsPerKwh);
   }
-  for (const field of ["zone", "source", "method"] as const) {
+  for (let i = 0; i < REQUIRED_TEXT.length; i++) {
+    const field = REQUIRED_TEXT[i] as (typeof REQUIRED_TEXT)[number];
     const value = intensity[field];
-    if (typeof value !== "string" || value === "") fail(field, "a non-empty string", value);
+    if (typeof value !== "string" || value === "") badIntensity(field, "a non-empty string", value);
   }
   const { ageSeconds, isEstimated, estimationMethod, fallbackReason, emissionFactorType } = intensity;
   if (ageSeconds !== undefined && !Number.isFinite(ageSeconds))
-    fail("ageSeconds", "a finite number", ageSeconds);
+    badIntensity("ageSeconds", "a finite number", ageSeconds);
   if (isEstimated !== undefined && typeof isEstimated !== "boolean")
-    fail("isEstimated", "a boolean", isEstimated);
+    badIntensity("isEstimated", "a boolean", isEstimated);
   if (estimationMethod !== undefined && typeof estimationMethod !== "string") {
-    fail("estimationMethod", "a string", estimationMethod);
+    badIntensity("estimationMethod", "a string", estimationMethod);
   }
   if (fallbackReason !== undefined && typeof fallbackReason !== "string") {
-    fail("fallbackReason", "a string", fallbackReason);
+    badIntensity("fallbackReason", "a string", fallbackReason);
   }
   if (emissionFactorType !== undefined && typeof emissionFactorType !== "string") {
-    fail("emissionFactorType", "a string", emissionFactorType);
+    badIntensity("emissionFactorType", "a string", emissionFactorType);
   }
 }
