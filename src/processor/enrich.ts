@@ -60,13 +60,17 @@ export interface JobSpanData {
   isError: boolean;
 }
 
-export interface EnrichResult {
-  /** Attributes to set on the span (carbon.* outputs, or carbon.error). */
-  attributes: Attributes;
+/** What enrichJobSpanInto returns beside the attributes it writes. */
+export interface EnrichOutcome {
   /** Present when the calculation succeeded. */
   record?: JobRecord;
   /** Range and provenance of the footprint, present with `record`. */
   described?: DescribedFootprint;
+}
+
+export interface EnrichResult extends EnrichOutcome {
+  /** Attributes to set on the span (carbon.* outputs, or carbon.error). */
+  attributes: Attributes;
 }
 
 /** Synchronous intensity for a zone and window (cache/static lookup, or an awaited value). */
@@ -173,13 +177,6 @@ export interface EnrichOptions {
   attribution?: sc.Attribution;
 }
 
-export interface EnrichListResult {
-  /** Present when the calculation succeeded. */
-  record?: JobRecord;
-  /** Range and provenance of the footprint, present with `record`. */
-  described?: DescribedFootprint;
-}
-
 /**
  * Most attributes enrichJobSpanInto writes for one span (every optional one present). The span
  * processor writes straight into an SDK span only with this much room under its attribute limit.
@@ -213,7 +210,7 @@ export function enrichJobSpanInto(
   options: EnrichOptions,
   out: Attributes,
   resolved?: ResolvedZone,
-): EnrichListResult {
+): EnrichOutcome {
   let zone: ResolvedZone;
   let intensity: IntensityValue;
   let footprint: Footprint;

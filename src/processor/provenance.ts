@@ -62,7 +62,7 @@ export interface DescribedFootprint {
 }
 
 /** Distinct provenances are few (a handful of CPU models × natures × inputs); the bound is a guard. */
-const MAX_SHAPES = 256;
+const MAX_PROVENANCES = 256;
 const provenances = new Map<string, FootprintProvenance>();
 /** The provenance found last, with what it was found by: consecutive jobs are mostly of one kind. */
 let lastProvenance:
@@ -144,7 +144,7 @@ function provenanceOf(
       estimationMethod,
       emissionFactorType,
     );
-    if (provenances.size >= MAX_SHAPES) provenances.clear();
+    if (provenances.size >= MAX_PROVENANCES) provenances.clear();
     provenances.set(key, provenance);
   }
   lastProvenance = { cpuModel, nature, present, estimationMethod, emissionFactorType, provenance };
