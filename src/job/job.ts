@@ -16,6 +16,7 @@ import {
 import * as sc from "../semconv.ts";
 import { isPromiseLike } from "../util/promise-like.ts";
 import type { JobMeter } from "./meter.ts";
+import { contextWithSpan } from "./span-context.ts";
 import { beginSpanMeasurement, finishSpanMeasurement } from "./spans.ts";
 
 /** Name of the tracer the job API uses when none is given. */
@@ -119,7 +120,7 @@ function openJob(name: string, options: JobOptions): InternalJobHandle {
       warnOnce("start", "otel-co2e: cannot start measuring a job", error);
     }
   }
-  return new OpenJob(span, trace.setSpan(parent, span), measurement);
+  return new OpenJob(span, contextWithSpan(parent, span), measurement);
 }
 
 /** One job's handle: a class, so withJob allocates one object for it and no closures. */
