@@ -23,6 +23,7 @@ import {
   notedCarbon,
   notedEnergy,
   PENDING_BEST_HOUR,
+  PENDING_HISTOGRAM_VALUES,
   PENDING_RANGE,
   PENDING_UNITS,
 } from "./job-label-sets.ts";
@@ -261,15 +262,26 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
   const refused = new Set<string>();
   const labelSets = new JobLabelSets();
   /**
-   * Label sets with pending counter increments. A counter's add() hashes its attributes (sorted
-   * keys, JSON) on every call, ≈ 0.4–0.8 µs for these label sets, eight or so times per job: the
-   * increments are summed per label set instead and added once per series when a collection
-   * starts. Observable callbacks run before the synchronous instruments are collected (sdk-metrics
+   * Label sets with pending counter increments and histogram values. A counter's add() hashes its
+   * attributes (sorted keys, JSON) on every call, ≈ 0.4–0.8 µs for these label sets, eight or so
+   * times per job: the increments are summed per label set instead and added once per series when
+   * a collection starts. The two histograms need every value: those wait in the set too (up to
+   * PENDING_HISTOGRAM_VALUES) and are recorded in one loop, where the SDK's code and the set's
+   * labels stay in the CPU caches (in a node:http service, recording them per job cost ≈ 1.2 µs).
+   * Observable callbacks run before the synchronous instruments are collected (sdk-metrics
    * MeterSharedState.collect), so every scrape or export sees every job recorded before it.
    */
   const dirty: JobLabelSet[] = [];
+  const flushHistograms = (set: JobLabelSet): void => {
+    const p = set.pending;
+    const n = p.histogramCount;
+    p.histogramCount = 0;
+    for (let i = 0; i < n; i++) duration.record(p.durationsSeconds[i] as number, set.histogram);
+    for (let i = 0; i < n; i++) perRun.record(p.perRunGrams[i] as number, set.histogram);
+  };
   const flushSet = (set: JobLabelSet): void => {
     const p = set.pending;
+    if (p.histogramCount > 0) flushHistograms(set);
     const t = p.touched;
     if (t === 0) return;
     if (t & NOTED_RUNS) runs.add(p.runs, set.runs);
@@ -375,8 +387,6 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
       if (p.touched === 0 && cached) dirty.push(set);
       p.touched |= NOTED_RUNS;
       p.runs += 1;
-      // The histograms: per job_name, unless the job asked for full histograms (histogram-layout.ts).
-      duration.record(record.durationSeconds, set.histogram);
       const e = record.footprint.energy;
       for (let i = 0; i < ENERGY_COMPONENTS.length; i++) {
         const [component, key] = ENERGY_COMPONENTS[i] as (typeof ENERGY_COMPONENTS)[number];
@@ -405,7 +415,12 @@ export function createCarbonMetrics(meter: Meter, options: CarbonMetricsOptions)
         p.touched |= notedCarbon(2);
         p.carbon[2] = (p.carbon[2] as number) + fp.marketGrams;
       }
-      perRun.record(fp.co2eGrams, set.histogram);
+      // The histograms: per job_name, unless the job asked for full histograms (histogram-layout.ts).
+      const n = p.histogramCount;
+      p.durationsSeconds[n] = record.durationSeconds;
+      p.perRunGrams[n] = fp.co2eGrams;
+      p.histogramCount = n + 1;
+      if (n + 1 === PENDING_HISTOGRAM_VALUES) flushHistograms(set);
       if (record.functionalUnits !== undefined && record.functionalUnits > 0) {
         p.touched |= PENDING_UNITS;
         p.units += record.functionalUnits;

@@ -3,7 +3,8 @@
  * zone, source, status, attribution) and reused: recordJob then allocates no attribute object and
  * builds no series-budget key for a series it has already counted. The attribute objects are never
  * mutated after they are built (the metrics SDK keeps the first one of each series as its key).
- * Each set also holds its counters' increments since the last collection (`pending`).
+ * Each set also holds its counters' increments and its histogram values since the last collection
+ * (`pending`).
  *
  * Bounded: at most MAX_CACHED_LABEL_SETS sets in all and MAX_SETS_PER_JOB per (job_name,
  * service_name); beyond either, the caller builds fresh ones per job as before (same labels,
@@ -44,7 +45,7 @@ export interface JobLabelSet {
    * 6–8 carbon scopes. A noted key stays noted (SeriesBudget only grows), so once is enough.
    */
   noted: number;
-  /** Counter increments not yet added to the instruments. */
+  /** Counter increments and histogram values not yet given to the instruments. */
   readonly pending: PendingSums;
 }
 
@@ -63,7 +64,17 @@ export interface PendingSums {
   bestHour: number;
   low: number;
   high: number;
+  /** Histogram values waiting, at most PENDING_HISTOGRAM_VALUES: job durations (s), gCO₂e per run. */
+  histogramCount: number;
+  readonly durationsSeconds: Float64Array;
+  readonly perRunGrams: Float64Array;
 }
+
+/**
+ * Histogram values one label set holds before they are recorded together (at a collection, or when
+ * this many wait). Bounds the memory to 512 B per set.
+ */
+export const PENDING_HISTOGRAM_VALUES = 32;
 
 /** Separates zone and source in gridKey (carbon-metrics.ts builds the same keys). */
 export const GRID_KEY_SEPARATOR = "\u0000";
@@ -85,6 +96,9 @@ function emptyPending(): PendingSums {
     bestHour: 0,
     low: 0,
     high: 0,
+    histogramCount: 0,
+    durationsSeconds: new Float64Array(PENDING_HISTOGRAM_VALUES),
+    perRunGrams: new Float64Array(PENDING_HISTOGRAM_VALUES),
   };
 }
 

@@ -6,6 +6,7 @@ import type { JobRecord } from "../../src/core/job-record.ts";
 import { StaticIntensityProvider } from "../../src/intensity/static.ts";
 import { withJob } from "../../src/job/job.ts";
 import { CARBON_PER_RUN_BUCKETS_GRAMS } from "../../src/metrics/carbon-metrics.ts";
+import { PENDING_HISTOGRAM_VALUES } from "../../src/metrics/job-label-sets.ts";
 import { createPrometheusMetrics, type PrometheusMetrics } from "../../src/metrics/prometheus.ts";
 import { CarbonSpanProcessor } from "../../src/processor/carbon-span-processor.ts";
 import * as sc from "../../src/semconv.ts";
@@ -223,6 +224,36 @@ describe("Prometheus /metrics over HTTP", () => {
     expect(text).not.toContain("otel_metric_overflow");
     expect(find(samples, sc.PROM_JOB_RUNS, {})).toHaveLength(2100);
     expect(find(samples, sc.PROM_JOB_RUNS, { job_name: "other" })).toHaveLength(0);
+  });
+
+  it("keeps every histogram value: recorded together past the pending bound and at each scrape", async () => {
+    open = await createPrometheusMetrics({ host: "127.0.0.1", port: 0, jobNameLimit: 200 });
+    // 3 × PENDING_HISTOGRAM_VALUES + 5 runs with distinct values: whole batches and a remainder.
+    const runs = 3 * PENDING_HISTOGRAM_VALUES + 5;
+    const grams = (i: number) => 0.001 * (i + 1);
+    const seconds = (i: number) => 0.5 + i;
+    let wantGrams = 0;
+    let wantSeconds = 0;
+    let wantUnderOne = 0;
+    for (let i = 0; i < runs; i++) {
+      open.metrics.recordJob(jobRecord({ jobName: "batch", durationSeconds: seconds(i) }, grams(i)));
+      wantGrams += grams(i);
+      wantSeconds += seconds(i);
+      if (seconds(i) <= 1) wantUnderOne++;
+    }
+    const histogramJob = { job_name: "batch" };
+    const first = (await scrape(open.url)).samples;
+    expect(one(first, `${sc.PROM_JOB_CARBON_PER_RUN}_count`, histogramJob)).toBe(runs);
+    expect(one(first, `${sc.PROM_JOB_CARBON_PER_RUN}_sum`, histogramJob)).toBeCloseTo(wantGrams, 9);
+    expect(one(first, `${sc.PROM_JOB_DURATION}_count`, histogramJob)).toBe(runs);
+    expect(one(first, `${sc.PROM_JOB_DURATION}_sum`, histogramJob)).toBeCloseTo(wantSeconds, 9);
+    expect(one(first, `${sc.PROM_JOB_DURATION}_bucket`, { ...histogramJob, le: "1" })).toBe(wantUnderOne);
+    // Values recorded after a scrape wait for the next one, and none is counted twice.
+    open.metrics.recordJob(jobRecord({ jobName: "batch", durationSeconds: 2 }, 5));
+    const second = (await scrape(open.url)).samples;
+    expect(one(second, `${sc.PROM_JOB_CARBON_PER_RUN}_count`, histogramJob)).toBe(runs + 1);
+    expect(one(second, `${sc.PROM_JOB_CARBON_PER_RUN}_sum`, histogramJob)).toBeCloseTo(wantGrams + 5, 9);
+    expect(one(second, `${sc.PROM_JOB_DURATION}_sum`, histogramJob)).toBeCloseTo(wantSeconds + 2, 9);
   });
 
   it("records the best-hour counterfactual only when the record has one, and 404s elsewhere", async () => {
