@@ -446,6 +446,13 @@ async function startServer(variant: string) {
  */
 const HTTP_ROUNDS = 48;
 const HTTP_ROUND_MS = 300;
+/**
+ * Load on each server before the rounds, so the ratio is the services' steady state. A job's code
+ * runs once per request: V8 had optimised it only after ≈ 15,000 requests (≈ 3.5 s here), and
+ * in-process the job cost ≈ 30 µs above its steady state in the first second and ≈ 10 µs in the
+ * third (500 ms of warm-up left those seconds inside the rounds).
+ */
+const HTTP_WARM_MS = 6000;
 
 async function httpOverhead(): Promise<void> {
   const servers = {
@@ -453,7 +460,7 @@ async function httpOverhead(): Promise<void> {
     carbon: await startServer("carbon"),
     equal: await startServer("carbon-equal"),
   };
-  for (const s of Object.values(servers)) await load(s.port, 500);
+  for (const s of Object.values(servers)) await load(s.port, HTTP_WARM_MS);
   const ratios: number[] = [];
   const equalRatios: number[] = [];
   const rates: Record<string, number[]> = { none: [], carbon: [], equal: [] };
