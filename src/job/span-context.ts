@@ -13,13 +13,16 @@
  * its three methods. Reads of the span answer directly, other reads go to the parent, and
  * setValue/deleteValue return the API's own context built from `trace.setSpan(parent, span)`.
  */
-import { type Context, type Span, trace } from "@opentelemetry/api";
+import { type Context, INVALID_SPAN_CONTEXT, ROOT_CONTEXT, type Span, trace } from "@opentelemetry/api";
 
 /**
- * The key `trace.setSpan` stores the span under, learnt from the API itself: `trace.getSpan`
- * reads it from a probe context. (The API does not export the key.)
+ * The key `trace.setSpan` stores the span under, learnt from the API itself: `trace.getSpan` reads
+ * it from a probe context. (The API does not export the key.) Checked before use: a context built
+ * with it must give the span back through `trace.getSpan`, or jobs use `trace.setSpan` as before.
  */
-const SPAN_KEY: symbol | undefined = (() => {
+let spanKey: symbol | undefined;
+
+function learnSpanKey(): symbol | undefined {
   let key: symbol | undefined;
   const probe: Context = {
     getValue(k: symbol): unknown {
@@ -31,11 +34,19 @@ const SPAN_KEY: symbol | undefined = (() => {
   };
   try {
     trace.getSpan(probe);
+    if (key === undefined) return undefined;
+    spanKey = key;
+    const span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+    const ours = new JobSpanContext(ROOT_CONTEXT, span);
+    const roundTrip =
+      trace.getSpan(ours) === span &&
+      trace.getSpan(trace.deleteSpan(ours)) === undefined &&
+      trace.getSpan(ours.setValue(Symbol("probe"), 1)) === span;
+    return roundTrip ? key : undefined;
   } catch {
     return undefined;
   }
-  return key;
-})();
+}
 
 class JobSpanContext implements Context {
   readonly #parent: Context;
@@ -47,7 +58,7 @@ class JobSpanContext implements Context {
   }
 
   getValue(key: symbol): unknown {
-    return key === SPAN_KEY ? this.#span : this.#parent.getValue(key);
+    return key === spanKey ? this.#span : this.#parent.getValue(key);
   }
 
   setValue(key: symbol, value: unknown): Context {
@@ -59,8 +70,10 @@ class JobSpanContext implements Context {
   }
 }
 
+spanKey = learnSpanKey();
+
 /** `parent` with `span` active: what `trace.setSpan(parent, span)` returns, one object cheaper. */
 export function contextWithSpan(parent: Context, span: Span): Context {
   // Should a later API version read the span some other way, fall back to the API's own context.
-  return SPAN_KEY === undefined ? trace.setSpan(parent, span) : new JobSpanContext(parent, span);
+  return spanKey === undefined ? trace.setSpan(parent, span) : new JobSpanContext(parent, span);
 }
