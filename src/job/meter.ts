@@ -119,11 +119,13 @@ export interface JobMeterOptions {
    * Event-loop mode: a job ending less than this long after the last CPU reading is charged its
    * on-thread time at the last interval's CPU-per-on-thread-time ratio instead of reading the
    * clock again (the interval's close then takes the charge off, so totals still add up). 0 reads
-   * the clock at every job end. 50 ms: getrusage sums every thread of the process, and a reading
-   * took ≈ 15 µs in a node:http service under load (≈ 0.7 µs back to back, ≈ 2.7 µs after 5 ms of
-   * work, Node 24 on this project's machines); every 10 ms that was ≈ 0.3 µs per request at
-   * 4,300 requests/s.
-   * @default 50
+   * the clock at every job end. 10 ms: getrusage sums every thread of the process, and a reading
+   * took ≈ 0.7 µs back to back, ≈ 2.7 µs after 5 ms of work and ≈ 15 µs in a node:http service
+   * under load (Node 24 on this project's machines): a large part of a short job's cost when read
+   * every millisecond. 50 ms was tried (≈ 0.3 µs less per request in that service): more of a job
+   * is then charged at an estimate, and an overcharge found after the last job ended cannot be
+   * taken back; one CI run then saw a 300 ms test's totals 2.4 % apart (tolerance 2 %).
+   * @default 10
    */
   minCpuReadMs?: number;
   /** Replaces the clocks (deterministic tests). Missing ones keep their default. */
@@ -454,7 +456,7 @@ export class JobMeter {
     this.#rssMaxAgeMs = options.rssMaxAgeMs;
     this.#readRssBytes = options.readRssBytes ?? defaultReadRssBytes;
     this.#maxJobMs = (options.maxJobSeconds ?? SAMPLER_DEFAULTS.maxJobSeconds) * 1000;
-    this.#minCpuReadMs = options.minCpuReadMs ?? 50;
+    this.#minCpuReadMs = options.minCpuReadMs ?? 10;
     this.#gpu = options.gpu;
     this.#cpuEnergy = options.cpuEnergy;
     const clocks = options.clocks ?? {};
