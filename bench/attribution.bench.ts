@@ -448,9 +448,9 @@ const HTTP_ROUNDS = 48;
 const HTTP_ROUND_MS = 300;
 /**
  * Load on each server before the rounds, so the ratio is the services' steady state. A job's code
- * runs once per request: V8 had optimised it only after ≈ 15,000 requests (≈ 3.5 s here), and
- * in-process the job cost ≈ 30 µs above its steady state in the first second and ≈ 10 µs in the
- * third (500 ms of warm-up left those seconds inside the rounds).
+ * runs once per request, and its cost settled only after ≈ 15,000 requests (≈ 3.5 s here, V8's
+ * tiers warming up): in-process the job cost ≈ 30 µs above its steady state in the first second
+ * and ≈ 10 µs in the third (500 ms of warm-up left those seconds inside the rounds).
  */
 const HTTP_WARM_MS = 6000;
 
