@@ -9,10 +9,11 @@
  * ("unattributed") when it runs outside every job. `run()` of a job enters and leaves the same way,
  * so a job's synchronous code counts too. Time outside any callback (waiting for I/O, GC between
  * callbacks) is nobody's on-thread time, but for a microtask checkpoint's bookkeeping before a
- * promise continuation, which counts for it (#beforeContinuation: one clock read, not two). Each interval between two samples then closes: its measured
- * CPU (the process or thread clock) is split in proportion to the on-thread time of the jobs and of
- * the unattributed work, so the job shares plus the unattributed share equal the measured total;
- * GC, libuv pool and helper-thread time are spread in the same proportion.
+ * promise continuation, which counts for it (#beforeContinuation: one clock read, not two). Each
+ * interval between two samples then closes: its measured CPU (the process or thread clock) is split
+ * in proportion to the on-thread time of the jobs and of the unattributed work, so the job shares
+ * plus the unattributed share equal the measured total; GC, libuv pool and helper-thread time are
+ * spread in the same proportion.
  *
  * A job's on-thread time accumulates per interval ("epoch") and is settled lazily: the first time
  * the job runs in a later epoch, at its end, or at the next periodic tick (which settles every

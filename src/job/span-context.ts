@@ -35,6 +35,7 @@ function learnSpanKey(): symbol | undefined {
   try {
     trace.getSpan(probe);
     if (key === undefined) return undefined;
+    // JobSpanContext reads the module's key: set it for the round trip; the caller keeps it or not.
     spanKey = key;
     const span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
     const ours = new JobSpanContext(ROOT_CONTEXT, span);
