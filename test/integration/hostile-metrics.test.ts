@@ -46,6 +46,12 @@ function record(overrides: Partial<JobRecord> = {}, grams = 1): JobRecord {
   return jobRecord({ jobName: "ok", ...overrides }, grams);
 }
 
+/** A record whose energy components are overridden (the others as record() builds them). */
+function withEnergy(energy: Partial<JobRecord["footprint"]["energy"]>): Partial<JobRecord> {
+  const footprint = record().footprint;
+  return { footprint: { ...footprint, energy: { ...footprint.energy, ...energy } } };
+}
+
 async function scrape(url: string | undefined): Promise<{ status: number; text: string }> {
   if (!url) throw new Error("no metrics url");
   const res = await fetch(url);
@@ -186,6 +192,8 @@ describe("counters", () => {
       { durationSeconds: -5 },
       { functionalUnits: Number.POSITIVE_INFINITY },
       { bestHourGrams: -1 },
+      withEnergy({ memoryKwh: Number.NaN }),
+      withEnergy({ overheadKwh: Number.POSITIVE_INFINITY }),
     ];
     for (const p of poisoned) {
       const bad = typeof p === "number" ? record({ jobName: "bad" }, p) : record({ jobName: "bad", ...p });
@@ -205,7 +213,14 @@ describe("counters", () => {
     const fields = warnings.map((w) => /with ([\w.]+) =/.exec(w)?.[1]);
     expect(new Set(fields).size).toBe(fields.length);
     expect(fields).toEqual(
-      expect.arrayContaining(["footprint.co2eGrams", "durationSeconds", "functionalUnits", "bestHourGrams"]),
+      expect.arrayContaining([
+        "footprint.co2eGrams",
+        "durationSeconds",
+        "functionalUnits",
+        "bestHourGrams",
+        "footprint.energy.memoryKwh",
+        "footprint.energy.overheadKwh",
+      ]),
     );
   });
 });
