@@ -13,7 +13,8 @@
  *     CPU), with vs without the carbon processor, load from this process, servers in children; the
  *     same with `sampler.attribution: equal` (no hooks) separates the hooks' cost from the job's;
  * (d) a promise-only microbenchmark: ns per await inside a job (hooks on) vs with no job (off);
- * (e) the request of (c) in-process, without the network: µs a withJob costs above a bare span.
+ * (e) the request of (c) in-process, without the network: µs a withJob costs above a bare span, and
+ *     how that splits between the hooks, the meter, the job API and the carbon processor.
  *
  * Targets (for the default hook clock, performance.now): per-job error ≤ 5 % of the total CPU of the
  * run, the idle job ≤ 1 %, jobs + unattributed = measured total within 2 %, (c) throughput ≥ 0.97×.
@@ -272,7 +273,7 @@ async function requestJobCost(): Promise<void> {
     await Promise.all(batch);
     return ((performance.now() - s) * 1000) / n;
   };
-  const result: Record<string, { base: number; above: number }> = {};
+  const result: Record<string, { base: number; above: number; meter: number; noProcessor: number }> = {};
   for (const attribution of ["event-loop", "equal"] as const) {
     // Its own meter: the hooks of one mode must not slow the other's bare baseline.
     const meter = new JobMeter({ attribution });
@@ -293,22 +294,45 @@ async function requestJobCost(): Promise<void> {
       return work().then(() => span.end());
     };
     const job = () => withJob("request", work, { tracer, meter });
+    // The same job's parts, to split its cost: the meter alone around a bare span (start, run,
+    // finish; no job API, no processor), and the job API with the meter but no carbon processor.
+    const meterOnly = () => {
+      const span = tracer.startSpan("request");
+      const m = meter.start();
+      return m.run(work).then(() => {
+        m.finish();
+        span.end();
+      });
+    };
+    const plainTracer = new TracerProvider({ spanProcessors: [counting] }).getTracer("bench");
+    const noProcessor = () => withJob("request", work, { tracer: plainTracer, meter });
     for (let i = 0; i < 3; i++) {
       await perRequest(bare, 10_000);
       await perRequest(job, 10_000);
     }
     const base: number[] = [];
     const above: number[] = [];
+    const meterAbove: number[] = [];
+    const noProcessorAbove: number[] = [];
     for (let r = 0; r < 15; r++) {
       const a = await perRequest(bare, 10_000);
       const b = await perRequest(job, 10_000);
+      const c = await perRequest(meterOnly, 10_000);
+      const d = await perRequest(noProcessor, 10_000);
       const a2 = await perRequest(bare, 10_000);
       base.push((a + a2) / 2);
       above.push(b - (a + a2) / 2);
+      meterAbove.push(c - (a + a2) / 2);
+      noProcessorAbove.push(d - (a + a2) / 2);
     }
     meter.tick();
     meter.tick(); // no job left: hooks and timer off
-    result[attribution] = { base: med(base), above: med(above) };
+    result[attribution] = {
+      base: med(base),
+      above: med(above),
+      meter: med(meterAbove),
+      noProcessor: med(noProcessorAbove),
+    };
   }
   // The equal meter has no hooks: its bare baseline is the process without the carbon processor.
   const off = result.equal!.base;
@@ -317,6 +341,12 @@ async function requestJobCost(): Promise<void> {
     `(e) in-process request-like job (20 awaits, no CPU burn), per request: bare span ${off.toFixed(2)} µs; ` +
       `event-loop job +${el.above.toFixed(1)} µs above a bare span with the hooks on (${el.base.toFixed(2)} µs), ` +
       `so +${(el.above + el.base - off).toFixed(1)} µs in all; equal job +${result.equal!.above.toFixed(1)} µs (reported, not targeted)`,
+  );
+  // Where the event-loop job's cost sits, each part above the one before it (medians of the rounds).
+  console.log(
+    `(e) split of the event-loop job: hooks on ${(el.base - off).toFixed(2)} µs, the meter's start/run/finish ` +
+      `+${el.meter.toFixed(2)} µs, the job API (span context, job handle) +${(el.noProcessor - el.meter).toFixed(2)} µs, ` +
+      `the carbon processor (enrichment, metrics) +${(el.above - el.noProcessor).toFixed(2)} µs`,
   );
 }
 

@@ -121,12 +121,12 @@ export interface JobMeterOptions {
    * on-thread time at the last interval's CPU-per-on-thread-time ratio instead of reading the
    * clock again (the interval's close then takes the charge off, so totals still add up). 0 reads
    * the clock at every job end. 10 ms: getrusage sums every thread of the process, and a reading
-   * took ≈ 0.7 µs back to back, ≈ 2.7 µs after 5 ms of work and ≈ 15–35 µs in a node:http
-   * service under load (Node 24 on this project's machines): a large part of a short job's cost
-   * when read every millisecond. 50 ms was tried (≈ 0.3–0.8 µs less per request in that
-   * service): more of a job is then charged at an estimate, and an overcharge found after the last
-   * job ended cannot be taken back; one CI run then saw a 300 ms test's totals 2.4 % apart
-   * (tolerance 2 %).
+   * took ≈ 0.7 µs back to back, ≈ 2.7 µs after 5 ms of work and ≈ 3–4 µs in a node:http service
+   * under load by a CPU profile (≈ 15–35 µs timed around the call, preemption included; Node 24
+   * on this project's machines): a large part of a short job's cost when read every millisecond.
+   * 50 ms was tried (it saves under 0.1 µs per request in that service): more of a job is then
+   * charged at an estimate, and an overcharge found after the last job ended cannot be taken
+   * back; one CI run then saw a 300 ms test's totals 2.4 % apart (tolerance 2 %).
    * @default 10
    */
   minCpuReadMs?: number;
