@@ -339,12 +339,12 @@ async function requestJobCost(): Promise<void> {
   const el = result["event-loop"]!;
   console.log(
     `(e) in-process request-like job (20 awaits, no CPU burn), per request: bare span ${off.toFixed(2)} µs; ` +
-      `event-loop job +${el.above.toFixed(1)} µs above a bare span with the hooks on (${el.base.toFixed(2)} µs), ` +
+      `event-loop job +${el.above.toFixed(1)} µs above a bare span with the hooks installed (quiet while no job runs: ${el.base.toFixed(2)} µs), ` +
       `so +${(el.above + el.base - off).toFixed(1)} µs in all; equal job +${result.equal!.above.toFixed(1)} µs (reported, not targeted)`,
   );
   // Where the event-loop job's cost sits, each part above the one before it (medians of the rounds).
   console.log(
-    `(e) split of the event-loop job: hooks on ${(el.base - off).toFixed(2)} µs, the meter's start/run/finish ` +
+    `(e) split of the event-loop job: quiet hooks (installed, no job running) ${(el.base - off).toFixed(2)} µs, the meter (start/run/finish, its hooks timing the job's callbacks) ` +
       `+${el.meter.toFixed(2)} µs, the job API (span context, job handle) +${(el.noProcessor - el.meter).toFixed(2)} µs, ` +
       `the carbon processor (enrichment, metrics) +${(el.above - el.noProcessor).toFixed(2)} µs`,
   );

@@ -15,6 +15,15 @@
  * plus the unattributed share equal the measured total; GC, libuv pool and helper-thread time are
  * spread in the same proportion.
  *
+ * Between jobs. When the last active job ends, the hooks stay installed (switching them costs
+ * ≈ 4 µs) but do nothing until the next job starts: no callback then belongs to a job, so timing
+ * each one only to call it nobody's is wasted (in a node:http service where each request's job
+ * runs alone, about a third of the hook calls). The pause's busy time, its wall time less the event
+ * loop's idle time (libuv's, performance.nodeTiming.idleTime), counts as on-thread time of no job
+ * when the next job starts, so the interval's CPU is still split in the same proportion. (Work
+ * outside callbacks during the pause, such as libuv's own or a GC, counts as nobody's on-thread
+ * time that way; while jobs run it is spread in proportion.)
+ *
  * A job's on-thread time accumulates per interval ("epoch") and is settled lazily: the first time
  * the job runs in a later epoch, at its end, or at the next periodic tick (which settles every
  * active job and forgets the epoch ratios). Per callback: a clock read, additions and a comparison.
@@ -69,6 +78,14 @@ export interface MeterClocks {
   onThreadMs: () => number;
   /** The meter's CPU clock (see cpuClock), µs. */
   cpuMicros: () => number;
+  /**
+   * The event loop's idle time so far, ms (libuv's: time spent waiting for I/O), for the pauses
+   * between jobs (see JobMeter, "Between jobs"); `undefined` turns that off: the hooks then time
+   * every callback while they are installed.
+   * @default performance.nodeTiming.idleTime with the default clocks; undefined when nowMs or
+   * onThreadMs is replaced and this is not
+   */
+  loopIdleMs: (() => number) | undefined;
   /** The whole process's CPU clock, µs (rapl model only). @default process.cpuUsage */
   processCpuMicros: () => number;
 }
@@ -195,6 +212,16 @@ function processCpuMicros(): number {
 function threadCpuMicros(): number {
   const u = threadCpuUsage ? threadCpuUsage.call(process) : process.cpuUsage();
   return u.user + u.system;
+}
+
+/**
+ * libuv's idle time of this thread's event loop, ms, or undefined where Node does not report it.
+ * ≈ 25 ns a read (a getter on performance.nodeTiming; Node 24).
+ */
+function defaultLoopIdleMs(): (() => number) | undefined {
+  const timing = performance.nodeTiming as { idleTime?: unknown } | undefined;
+  if (typeof timing?.idleTime !== "number") return undefined;
+  return () => timing.idleTime as number;
 }
 
 function defaultReadRssBytes(): number {
@@ -425,6 +452,15 @@ export class JobMeter {
    */
   #provisional = false;
   #lastMark = 0;
+  /** The event loop's idle time, ms (undefined: no pause accounting, see loopIdleMs). */
+  readonly #loopIdleMs: (() => number) | undefined;
+  /**
+   * No job is active and the hooks are installed: they return at once, and the pause since
+   * #lastMark (a hook-clock reading; the loop's idle time then in #pauseIdleMs) is counted when
+   * the next job starts (#wake).
+   */
+  #dormant = false;
+  #pauseIdleMs = 0;
   /** On-thread ms of the open epoch: all callbacks, and those outside every job. */
   #onThreadMs = 0;
   #unattributedMs = 0;
@@ -467,6 +503,8 @@ export class JobMeter {
     this.#nowMs = clocks.nowMs ?? (() => performance.now());
     this.#hookClock = clocks.onThreadMs ?? clocks.nowMs ?? (() => performance.now());
     this.#sharedClock = clocks.onThreadMs === undefined && clocks.nowMs === undefined;
+    this.#loopIdleMs =
+      "loopIdleMs" in clocks ? clocks.loopIdleMs : this.#sharedClock ? defaultLoopIdleMs() : undefined;
     this.#cpuMicros = clocks.cpuMicros ?? (this.#cpuClock === "thread" ? threadCpuMicros : processCpuMicros);
     this.#processCpuMicros = clocks.processCpuMicros ?? processCpuMicros;
     this.network = new NetworkTracker();
@@ -562,6 +600,7 @@ export class JobMeter {
   start(): JobMeasurement {
     const now = this.#nowMs();
     const alone = this.#active.size === 0;
+    if (this.#dormant) this.#wake(now);
     if (alone && !this.#hooked) this.#reset(now);
     else {
       // Event-loop mode needs no CPU reading here: the open interval goes on, split by on-thread
@@ -592,7 +631,7 @@ export class JobMeter {
       m.entered = true;
       if (!m.done) this.#track(m);
     }
-    if (!this.#hooked) return;
+    if (!this.#hooked || this.#dormant) return;
     this.#mark();
     this.#stack[this.#depth++] = this.#owner;
     this.#owner = m.done ? null : m;
@@ -600,6 +639,7 @@ export class JobMeter {
 
   /** @internal the async_hooks `after`, and the end of Measurement.run. */
   leave(): void {
+    if (this.#dormant) return;
     if (this.#depth === 0) {
       // An `after` whose `before` ran while the hooks were off: nothing to close.
       this.#lastMark = this.#hookClock();
@@ -611,6 +651,7 @@ export class JobMeter {
 
   /** The async_hooks `before` (timers, I/O, nextTick, …): the wait before it is nobody's. */
   #before(): void {
+    if (this.#dormant) return;
     this.#mark();
     this.#push();
   }
@@ -626,6 +667,7 @@ export class JobMeter {
    * callback ended, idle included (bounded by the interval's CPU, which is split in proportion).
    */
   #beforeContinuation(): void {
+    if (this.#dormant) return;
     if (this.#depth !== 0) this.#mark();
     this.#push();
   }
@@ -689,20 +731,50 @@ export class JobMeter {
   }
 
   #enableHooks(): void {
-    // Enabled from running code (a callback or a script's top level) outside every job so far.
+    this.#startTracking(this.#hookClock());
+    this.#hook?.enable();
+    this.#hooked = true;
+  }
+
+  /**
+   * The hooks start (or resume) tracking from running code (a callback, a continuation or a
+   * script's top level) outside every job so far: one frame deep, owned by no job.
+   */
+  #startTracking(hookNow: number): void {
+    this.#dormant = false;
     this.#depth = 1;
     this.#stack[0] = null;
     this.#provisional = executionAsyncId() === 0;
     this.#owner = null;
-    this.#lastMark = this.#hookClock();
-    this.#hook?.enable();
-    this.#hooked = true;
+    this.#lastMark = hookNow;
+  }
+
+  /**
+   * The last active job ended: the hooks go quiet until the next start (see "Between jobs"). Its
+   * time up to `now` is marked first; the pause is measured from there.
+   */
+  #sleep(now: number): void {
+    if (!this.#hooked || this.#loopIdleMs === undefined || this.#mode !== "event-loop") return;
+    this.#markAt(now);
+    this.#pauseIdleMs = this.#loopIdleMs();
+    this.#dormant = true;
+  }
+
+  /** The first job after a quiet pause: its busy time is on-thread time of no job. */
+  #wake(now: number): void {
+    const hookNow = this.#sharedClock ? Math.max(now, this.#lastMark) : this.#hookClock();
+    const idleMs = this.#loopIdleMs ? this.#loopIdleMs() - this.#pauseIdleMs : 0;
+    const busyMs = Math.max(0, hookNow - this.#lastMark - Math.max(0, idleMs));
+    this.#onThreadMs += busyMs;
+    this.#unattributedMs += busyMs;
+    this.#startTracking(hookNow);
   }
 
   #disableHooks(): void {
     if (!this.#hooked) return;
     this.#hook?.disable();
     this.#hooked = false;
+    this.#dormant = false;
     this.#depth = 0;
     this.#owner = null;
     this.#stack.length = 0;
@@ -777,6 +849,7 @@ export class JobMeter {
     if (!shared) attribution = sc.ATTRIBUTION.exclusive;
     const peak = Math.max(this.#peak.maxSince(m.startSeq), this.#lastRss);
     this.#active.delete(m);
+    if (this.#active.size === 0) this.#sleep(now);
     const elapsedSeconds = Math.max(0, (now - m.startMs) / 1000);
     const memoryByteSeconds = this.#sums.memory - m.startMemory;
     const net = m.closeNetwork();
@@ -813,6 +886,7 @@ export class JobMeter {
   /** Removes a job whose counters cannot be computed. */
   #drop(m: Measurement): void {
     if (!this.#active.delete(m)) return;
+    if (this.#active.size === 0) this.#sleep(this.#nowMs());
     m.done = true;
     if (!m.entered) this.#untracked--;
     m.closeNetwork();

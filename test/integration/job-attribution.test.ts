@@ -38,9 +38,11 @@ function setup(
   config: ConfigInput = {},
   hookClock: "wall" | "thread-cpu" = "wall",
   cpuClock: "process" | "thread" = "process",
+  minCpuReadMs?: number,
 ) {
   const meter = new JobMeter({
     cpuClock,
+    ...(minCpuReadMs !== undefined ? { minCpuReadMs } : {}),
     ...(hookClock === "thread-cpu" ? { clocks: { onThreadMs: () => threadSeconds() * 1000 } } : {}),
   });
   const exporter = new InMemorySpanExporter();
@@ -187,6 +189,42 @@ describe("event-loop accounting, real SDK", () => {
     expect(Math.abs(cpuOf(spans, "handed") - handedTruth) / total).toBeLessThan(0.1);
     expect(cpuOf(spans, "outer")).toBeGreaterThan(0.005);
     expect(cpuOf(spans, "leaked")).toBeGreaterThan(0.002);
+  });
+
+  it("one job at a time, with work and waiting between jobs: each keeps its own work, the rest is no job's", async () => {
+    // Between jobs the hooks are quiet and the pause counts as its wall time less the loop's idle
+    // time (the default clocks): the work between jobs must not land on them, nor the waiting
+    // dilute them (≈ 20 % of the CPU off if the pause counted whole). CPU readings at most
+    // every 50 ms: most jobs start and end between two, so the pauses decide their ratio.
+    // This thread's CPU clock for the meter: the compiler's and GC's helper threads, spread in
+    // proportion otherwise, would blur the comparison with the work done.
+    const { meter, exporter, tracer } = setup({}, "wall", "thread", 50);
+    let truth = 0;
+    const cpu0 = threadSeconds();
+    const u0 = meter.unattributedCpuSeconds();
+    for (let i = 0; i < 30; i++) {
+      await withJob(
+        "one-at-a-time",
+        async () => {
+          for (let k = 0; k < 3; k++) {
+            truth += burn(1);
+            await immediate();
+          }
+        },
+        { tracer },
+      );
+      await immediate();
+      burn(2); // no job's
+      await sleep(10);
+    }
+    meter.tick();
+    const total = threadSeconds() - cpu0;
+    const spans = exporter.getFinishedSpans();
+    expect(spans).toHaveLength(30);
+    const sum = spans.reduce((s, span) => s + (span.attributes[sc.ATTR_JOB_CPU_SECONDS] as number), 0);
+    const unattributed = meter.unattributedCpuSeconds() - u0;
+    expect(Math.abs(sum - truth) / total).toBeLessThan(0.08);
+    expect(Math.abs(sum + unattributed - total) / total).toBeLessThan(0.02);
   });
 
   it("10,000 concurrent jobs keep the totals reconciled", async () => {

@@ -342,6 +342,42 @@ describe("JobMeter, event-loop mode", () => {
     expect(meter.hooksEnabled).toBe(false);
   });
 
+  it("between jobs the hooks read no clock; the pause's busy time (wall less loop idle) is no job's", async () => {
+    const machine = fakeMachine();
+    let loopIdle = 0;
+    let reads = 0;
+    const clocks = {
+      ...machine.clocks,
+      nowMs: () => {
+        reads++;
+        return machine.t.now;
+      },
+      loopIdleMs: () => loopIdle,
+    };
+    // A start < 28 ms after the last CPU reading reads none; B's finish (30 ms after) reads one.
+    const meter = meterOn(machine, { clocks, minCpuReadMs: 28 });
+    const cpu0 = machine.cpuSeconds();
+    const a = meter.start();
+    a.run(() => machine.work(10));
+    near(a.finish().cpuSeconds, 0.01);
+    // The pause: callbacks of no job (6 ms of work), then 20 ms of the loop waiting.
+    const before = reads;
+    await yieldOnce();
+    machine.work(6);
+    await new Promise<void>((r) => setTimeout(r, 1));
+    machine.idle(20);
+    loopIdle += 20;
+    expect(reads - before).toBe(0);
+    const b = meter.start();
+    b.run(() => machine.work(4));
+    const cb = b.finish();
+    // B's interval: 10 ms of CPU over 6 ms of the pause's busy time and B's 4 ms. Without the
+    // pause, B would get all 10; with the idle 20 ms counted as busy, 10 × 4 / 30.
+    near(cb.cpuSeconds, 0.004);
+    near(a.finish().cpuSeconds + cb.cpuSeconds + meter.unattributedCpuSeconds(), machine.cpuSeconds() - cpu0);
+    near(meter.unattributedCpuSeconds(), 0.006);
+  });
+
   it("CPU while no job runs is unattributed, and the counter stays monotonic", () => {
     const machine = fakeMachine();
     const meter = meterOn(machine);
