@@ -754,7 +754,8 @@ export class JobMeter {
    * time up to `now` is marked first; the pause is measured from there.
    */
   #sleep(now: number): void {
-    if (!this.#hooked || this.#loopIdleMs === undefined || this.#mode !== "event-loop") return;
+    if (this.#dormant || !this.#hooked || this.#loopIdleMs === undefined || this.#mode !== "event-loop")
+      return;
     this.#markAt(now);
     this.#pauseIdleMs = this.#loopIdleMs();
     this.#dormant = true;
@@ -848,8 +849,7 @@ export class JobMeter {
     }
     if (!shared) attribution = sc.ATTRIBUTION.exclusive;
     const peak = Math.max(this.#peak.maxSince(m.startSeq), this.#lastRss);
-    this.#active.delete(m);
-    if (this.#active.size === 0) this.#sleep(now);
+    if (this.#active.delete(m) && this.#active.size === 0) this.#sleep(now);
     const elapsedSeconds = Math.max(0, (now - m.startMs) / 1000);
     const memoryByteSeconds = this.#sums.memory - m.startMemory;
     const net = m.closeNetwork();
