@@ -754,17 +754,19 @@ export class JobMeter {
    * time up to `now` is marked first; the pause is measured from there.
    */
   #sleep(now: number): void {
-    if (this.#dormant || !this.#hooked || this.#loopIdleMs === undefined || this.#mode !== "event-loop")
-      return;
+    if (!this.#hooked || this.#loopIdleMs === undefined || this.#mode !== "event-loop") return;
     this.#markAt(now);
     this.#pauseIdleMs = this.#loopIdleMs();
     this.#dormant = true;
   }
 
-  /** The first job after a quiet pause: its busy time is on-thread time of no job. */
+  /**
+   * The first job after a quiet pause: its busy time is on-thread time of no job. (Only #sleep
+   * makes the meter dormant, and only with a loop idle clock.)
+   */
   #wake(now: number): void {
     const hookNow = this.#sharedClock ? Math.max(now, this.#lastMark) : this.#hookClock();
-    const idleMs = this.#loopIdleMs ? this.#loopIdleMs() - this.#pauseIdleMs : 0;
+    const idleMs = (this.#loopIdleMs as () => number)() - this.#pauseIdleMs;
     const busyMs = Math.max(0, hookNow - this.#lastMark - Math.max(0, idleMs));
     this.#onThreadMs += busyMs;
     this.#unattributedMs += busyMs;
